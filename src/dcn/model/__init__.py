@@ -1,0 +1,1 @@
+"""The deployment description: schema, loader with source positions, role catalog."""

@@ -1,0 +1,233 @@
+"""The deployment description: one control-plane site and any number of edge sites.
+
+These pydantic models are the schema. They check shape and types only; rules that
+look across fields or sites (overlaps, routes, duplicates, the seed's recommendations)
+live in `dcn.validate.rules`, so each has a stable id and a fix text.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SiteName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,61}[a-z0-9]$|^[a-z]$")]
+NetName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,30}$")]
+#: networks with TripleO-compatible meaning; others may be declared too
+WELL_KNOWN_NETWORKS = ("ctlplane", "internal_api", "tenant", "storage", "external")
+VIP_NETWORKS_DEFAULT = ("ctlplane", "internal_api", "storage", "external")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_cidr(value: str) -> str:
+    try:
+        net = ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(
+            f"{value!r} is not a network in CIDR form (like 172.16.2.0/24): {exc}"
+        ) from None
+    return str(net)
+
+
+def _check_ip(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address") from None
+
+
+class Network(_Strict):
+    """A routed network: each site has one leaf subnet of it."""
+
+    ip_version: Literal[4, 6] = 4
+    #: how IPv6 hosts get addresses: computed from the MAC (EUI-64) or assigned by dcn
+    ipv6_address_mode: Literal["slaac", "static"] = "static"
+    #: the provisioning (ctlplane) network; IPv6 is not allowed there
+    provisioning: bool | None = None
+    #: the control plane gets a virtual IP on this network
+    vip: bool | None = None
+    mtu: int = Field(1500, ge=1280, le=9216)
+    #: an aggregate that holds every leaf: one route to it instead of one per leaf
+    supernet: str | None = None
+    #: DNS label used in host names on this network (TripleO: internalapi)
+    dns_label: str | None = None
+
+    _supernet = field_validator("supernet")(lambda v: v if v is None else _check_cidr(v))
+
+
+class Pool(_Strict):
+    start: str
+    end: str
+
+    _ips = field_validator("start", "end")(_check_ip)
+
+
+class Route(_Strict):
+    destination: str
+    nexthop: str
+
+    _dest = field_validator("destination")(_check_cidr)
+    _hop = field_validator("nexthop")(_check_ip)
+
+
+class Subnet(_Strict):
+    """One site's leaf of a network."""
+
+    cidr: str
+    gateway: str | None = None
+    #: where dcn may assign addresses; default: the whole subnet after the gateway
+    allocation_pools: list[Pool] | None = None
+    #: None: dcn computes routes to the leaves this site needs; a list: exactly these
+    routes: list[Route] | None = None
+    vlan: int | None = Field(None, ge=1, le=4094)
+    #: TripleO-style subnet name, default ``<network>_<site>``
+    name: str | None = None
+
+    _cidr = field_validator("cidr")(_check_cidr)
+    _gw = field_validator("gateway")(lambda v: v if v is None else _check_ip(v))
+
+
+class NodeSpec(_Strict):
+    """An explicitly named node, optionally with its MAC and fixed addresses."""
+
+    hostname: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+    mac: str | None = None
+    #: network name -> fixed address on that network's leaf subnet
+    addresses: dict[str, str] = {}
+    #: how to reach the node over SSH when it is a real host (default: its ctlplane address)
+    ansible_host: str | None = None
+
+    @field_validator("mac")
+    @classmethod
+    def _mac(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = value.replace("-", ":").lower().split(":")
+        if len(parts) != 6 or not all(len(p) == 2 for p in parts):
+            raise ValueError(f"{value!r} is not a MAC address like 52:54:00:12:34:56")
+        try:
+            [int(p, 16) for p in parts]
+        except ValueError:
+            raise ValueError(f"{value!r} is not a MAC address like 52:54:00:12:34:56") from None
+        return ":".join(parts)
+
+    @field_validator("addresses")
+    @classmethod
+    def _addresses(cls, value: dict[str, str]) -> dict[str, str]:
+        return {net: _check_ip(ip) for net, ip in value.items()}
+
+
+class RoleSpec(_Strict):
+    """How many nodes of a role a site has, or which ones."""
+
+    count: int | None = Field(None, ge=0, le=10000)
+    nodes: list[NodeSpec] = []
+    #: TripleO-style, with %stackname% and %index%; default from the role catalog
+    hostname_format: str | None = None
+    #: networks the role's nodes attach to; default from the role catalog
+    networks: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _count_covers_nodes(self) -> RoleSpec:
+        if self.count is not None and self.count < len(self.nodes):
+            raise ValueError(
+                f"count is {self.count} but {len(self.nodes)} nodes are listed; "
+                "raise count or remove it (the listed nodes count by themselves)"
+            )
+        return self
+
+    @property
+    def size(self) -> int:
+        return self.count if self.count is not None else max(len(self.nodes), 1)
+
+
+class Sdn(_Strict):
+    """The tenant networking choice of a site (the seed: provider networks at the edge)."""
+
+    mechanism: Literal["provider", "ovn", "openvswitch"] = "provider"
+    #: tenant traffic in VXLAN/Geneve tunnels (sub-optimal at the edge per the seed)
+    tunnelling: bool = False
+    #: distributed virtual routing for east-west traffic
+    dvr: bool = False
+
+
+class InstanceMetadata(_Strict):
+    """How instances get their metadata: config drive, or a route to the metadata service."""
+
+    config_drive: bool = True
+    metadata_route: bool = False
+
+
+class Site(_Strict):
+    """One site, deployed as its own stack."""
+
+    name: SiteName
+    kind: Literal["control-plane", "edge"]
+    #: default: the site name
+    availability_zone: str | None = None
+    roles: dict[str, RoleSpec]
+    networks: dict[str, Subnet]
+    sdn: Sdn = Sdn()
+    instance_metadata: InstanceMetadata = InstanceMetadata()
+    instance_storage: Literal["ephemeral", "ceph", "nfs", "cinder"] = "ephemeral"
+    #: control plane only: number of controllers (MariaDB/RabbitMQ cluster size)
+    ha_size: int | None = Field(None, ge=1, le=9)
+    #: file -> section -> option -> value, applied after dcn's own settings
+    config_overrides: dict[str, dict[str, dict[str, Any]]] = {}
+
+    @property
+    def az(self) -> str:
+        return self.availability_zone or self.name
+
+    @property
+    def is_control_plane(self) -> bool:
+        return self.kind == "control-plane"
+
+
+class Deployment(_Strict):
+    """The whole description: networks shared by all sites, and the sites."""
+
+    name: SiteName
+    domain: str = "localdomain"
+    networks: dict[NetName, Network]
+    sites: list[Site]
+    #: an export written elsewhere (TripleO, or by hand) for a control plane dcn did not
+    #: deploy; edge sites then consume it and the description has no control-plane site
+    control_plane_export: str | None = None
+
+    def site(self, name: str) -> Site | None:
+        for site in self.sites:
+            if site.name == name:
+                return site
+        return None
+
+    @property
+    def control_plane(self) -> Site | None:
+        for site in self.sites:
+            if site.is_control_plane:
+                return site
+        return None
+
+    @property
+    def edges(self) -> list[Site]:
+        return [s for s in self.sites if not s.is_control_plane]
+
+    def network_is_provisioning(self, name: str) -> bool:
+        net = self.networks[name]
+        return net.provisioning if net.provisioning is not None else name == "ctlplane"
+
+    def network_has_vip(self, name: str) -> bool:
+        net = self.networks[name]
+        return net.vip if net.vip is not None else name in VIP_NETWORKS_DEFAULT
+
+    def dns_label(self, name: str) -> str:
+        return self.networks[name].dns_label or name.replace("_", "")
+
+
+def parse(data: dict[str, Any]) -> Deployment:
+    """Validate plain data into a Deployment (raises pydantic.ValidationError)."""
+    return Deployment.model_validate(data)

@@ -1,0 +1,69 @@
+"""The role catalog: which services a role runs, where it may be used, which networks.
+
+One place decides placement, as kolla's inventory groups do; services are named as in
+`dcn.services` and in the playbooks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RoleDef:
+    name: str
+    #: site kinds that may use the role
+    kinds: tuple[str, ...]
+    services: tuple[str, ...]
+    networks: tuple[str, ...]
+    hostname_format: str
+
+
+CONTROL_PLANE_SERVICES = (
+    "mariadb",
+    "rabbitmq",
+    "keystone",
+    "glance_api",
+    "placement_api",
+    "neutron_server",
+    "nova_api",
+    "nova_conductor",
+    "nova_scheduler",
+)
+COMPUTE_SERVICES = ("nova_compute",)
+ALL_NETWORKS = ("ctlplane", "internal_api", "tenant", "storage", "external")
+COMPUTE_NETWORKS = ("ctlplane", "internal_api", "tenant", "storage")
+
+ROLES: dict[str, RoleDef] = {
+    r.name: r
+    for r in (
+        RoleDef(
+            "Controller",
+            ("control-plane",),
+            CONTROL_PLANE_SERVICES,
+            ALL_NETWORKS,
+            "%stackname%-controller-%index%",
+        ),
+        RoleDef(
+            "Compute",
+            ("control-plane",),
+            COMPUTE_SERVICES,
+            COMPUTE_NETWORKS,
+            "%stackname%-novacompute-%index%",
+        ),
+        RoleDef(
+            "DistributedCompute",
+            ("edge",),
+            COMPUTE_SERVICES,
+            COMPUTE_NETWORKS,
+            "%stackname%-distributedcompute-%index%",
+        ),
+        RoleDef(
+            "DistributedComputeScaleOut",
+            ("edge",),
+            COMPUTE_SERVICES,
+            COMPUTE_NETWORKS,
+            "%stackname%-distributedcomputescaleout-%index%",
+        ),
+    )
+}

@@ -1,0 +1,1 @@
+"""Pure planning: from the description to one StackPlan per site. No I/O here."""

@@ -1,0 +1,169 @@
+"""Plan values: what a site's stack will be. Plain, serialisable, comparable.
+
+A StackPlan holds secret *references* (see `secret_ref`), never secret values, so
+plans can be shown, diffed, digested and stored; values are filled in at delivery.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SECRET_PREFIX = "@@dcn-secret:"
+SECRET_SUFFIX = "@@"
+
+
+def secret_ref(name: str) -> str:
+    """The placeholder rendered into a file where secret `name` belongs."""
+    return f"{SECRET_PREFIX}{name}{SECRET_SUFFIX}"
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def digest_of(value: Any) -> str:
+    return "sha256:" + hashlib.sha256(canonical_json(value).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePlan:
+    destination: str
+    nexthop: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubnetPlan:
+    """A site's leaf subnet of one network, resolved."""
+
+    network: str
+    name: str
+    cidr: str
+    ip_version: int
+    gateway: str | None
+    vlan: int | None
+    mtu: int
+    #: routes every node of this leaf uses on this network
+    routes: tuple[RoutePlan, ...] = ()
+    ipv6_address_mode: str = "static"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeAddressing:
+    hostname: str
+    #: network -> address on the site's leaf (IPv6 SLAAC addresses are EUI-64 of the MAC)
+    addresses: dict[str, str]
+    mac: str
+
+
+@dataclass(frozen=True, slots=True)
+class SiteNetworkPlan:
+    site: str
+    subnets: dict[str, SubnetPlan]
+    #: hostname -> addressing
+    nodes: dict[str, NodeAddressing]
+    #: network -> virtual IP (control plane only)
+    vips: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FileSpec:
+    """A file to place on a node. `content` may hold secret references."""
+
+    content: str
+    mode: str = "0640"
+    #: the secret names referenced in `content`
+    secrets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessSpec:
+    """A long-running process a node supervises (no systemd: the lab's supervisor runs it)."""
+
+    name: str
+    command: tuple[str, ...]
+    workdir: str = "/"
+    #: a TCP port that answers when the process is healthy
+    health_port: int | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NodePlan:
+    hostname: str
+    fqdn: str
+    role: str
+    mac: str
+    addresses: dict[str, str]
+    services: tuple[str, ...]
+    #: absolute path on the node -> file
+    files: dict[str, FileSpec]
+    processes: tuple[ProcessSpec, ...] = ()
+    ansible_host: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExportVersion:
+    """Which control-plane outputs an edge consumed: stack, generation, digest."""
+
+    stack: str
+    generation: int
+    digest: str
+
+    def __str__(self) -> str:
+        return f"{self.stack}@{self.generation} {self.digest[:19]}"
+
+
+@dataclass(frozen=True, slots=True)
+class ControlPlaneOutputs:
+    """The control plane's outputs that edge stacks consume (TripleO names).
+
+    Contract used by edge services when rendering:
+    - endpoint_map: TripleO EndpointMap, e.g. ``KeystoneInternal``, ``KeystonePublic``,
+      ``NovaInternal``, ``PlacementInternal``, ``GlanceInternal``, ``NeutronInternal``,
+      each ``{protocol, host, host_nobrackets, port, uri, uri_no_suffix}`` (port a string).
+    - global_config: ``oslo_messaging_{rpc,notify}_{scheme,port,user_name,password,use_ssl}``
+      (password is a secret reference inside plans), ``memcached_port``, ...
+    - all_nodes_config: ``enabled_services``, ``<service>_node_ips``, ``<service>_node_names``,
+      ``<service>_short_node_names``, ``<service>_short_bootstrap_node_name``,
+      ``<service>_bootstrap_node_ip``, VIPs (``internal_api_virtual_ip``, ...), where
+      ``oslo_messaging_rpc_node_names`` lists the broker hosts an edge connects to.
+    - hosts_entry: ``"<ip> <fqdn> <short>"`` lines for the control plane's nodes and VIPs.
+    """
+
+    stack: str
+    endpoint_map: dict[str, dict[str, str]]
+    all_nodes_config: dict[str, Any]
+    global_config: dict[str, Any]
+    hosts_entry: list[str]
+
+    def digest(self) -> str:
+        return digest_of(asdict(self))
+
+
+@dataclass(frozen=True, slots=True)
+class StackPlan:
+    """Everything one site's stack will be, computed without touching a host."""
+
+    deployment: str
+    site: str
+    kind: str
+    az: str
+    #: digest of every input the plan was computed from (for incremental re-planning)
+    input_digest: str
+    network: SiteNetworkPlan
+    nodes: tuple[NodePlan, ...]
+    hosts_entries: tuple[str, ...]
+    #: secret names this stack's files reference; only these are delivered to it
+    secrets: tuple[str, ...]
+    #: the control plane publishes outputs; an edge records which ones it consumed
+    outputs: ControlPlaneOutputs | None = None
+    consumed_export: ExportVersion | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def digest(self) -> str:
+        return digest_of(self.as_dict())

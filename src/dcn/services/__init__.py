@@ -1,0 +1,1 @@
+"""The service catalog: one module per service, as typed code (kolla's *_services)."""
