@@ -1,0 +1,1 @@
+"""The `dcn` command: parses flags, calls `dcn.workspace`, renders results."""

@@ -1,0 +1,192 @@
+"""Command-line entry point. Each command: parse flags, call the workspace, render."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dcn import __version__
+from dcn.cli import render
+from dcn.errors import DcnError
+from dcn.workspace import Workspace
+
+app = typer.Typer(
+    name="dcn",
+    help="Deploy and operate Distributed Compute Node OpenStack clouds: "
+    "one control plane, many edge sites, one stack per site.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+secrets_app = typer.Typer(help="Secrets in the state store (names only; values never shown).")
+app.add_typer(secrets_app, name="secrets")
+
+
+class Format(StrEnum):
+    text = "text"
+    json = "json"
+
+
+FormatOpt = Annotated[Format, typer.Option("--format", help="text for people, json for machines")]
+
+
+def _ws(ctx: typer.Context) -> Workspace:
+    return ctx.obj
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "-f", "--file", help="deployment description (env DCN_FILE, default dcn.yaml)"
+        ),
+    ] = None,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(help="state directory (env DCN_STATE_DIR, default .dcn beside the file)"),
+    ] = None,
+    state_url: Annotated[
+        str | None,
+        typer.Option(
+            help="SQLAlchemy URL of the state store instead of SQLite (env DCN_STATE_URL)"
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = Workspace(file, state_dir, state_url)
+
+
+@app.command()
+def version() -> None:
+    """Print the dcn version."""
+    render.out.print(__version__)
+
+
+@app.command()
+def validate(ctx: typer.Context, fmt: FormatOpt = Format.text) -> None:
+    """Check the description: schema and rules, each finding with file, line and fix."""
+    ws = _ws(ctx)
+    result = ws.validation
+    if fmt is Format.json:
+        render.print_json(
+            {
+                "file": str(ws.file),
+                "ok": result.ok,
+                "errors": len(result.errors),
+                "warnings": len(result.warnings),
+                "findings": [f.as_dict() for f in result.findings],
+            }
+        )
+    else:
+        render.findings(result.findings)
+        sites = len(result.deployment.sites) if result.deployment else 0
+        summary = f"{ws.file}: {len(result.errors)} errors, {len(result.warnings)} warnings"
+        if result.ok:
+            render.out.print(f"[green]valid[/]: {summary}, {sites} sites")
+        else:
+            render.out.print(f"[red]invalid[/]: {summary}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def plan(
+    ctx: typer.Context,
+    sites: Annotated[list[str] | None, typer.Argument(help="sites to plan (default: all)")] = None,
+    fmt: FormatOpt = Format.text,
+    files: Annotated[bool, typer.Option("--files", help="print every rendered file")] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="write every rendered file under this directory")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="do not record the plan in the state store")
+    ] = False,
+) -> None:
+    """Show each site's plan and what changed since the last recorded one. Touches no host."""
+    ws = _ws(ctx)
+    results = ws.plan(sites, record=not dry_run)
+    if out is not None:
+        from dcn.plan.files import write_plan_files
+
+        for r in results:
+            write_plan_files(r.plan, out / r.site)
+    if fmt is Format.json:
+        render.print_json([render.plan_json(r) for r in results])
+        return
+    for r in results:
+        render.plan_summary(r, show_files=files)
+    changed = sum(r.changed for r in results)
+    verb = "would record" if dry_run else "recorded"
+    render.out.print(f"{len(results)} sites planned, {changed} changed ({verb}).")
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    stack: Annotated[str, typer.Argument(help="the control-plane site")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="file to write (mode 0600)")],
+    for_site: Annotated[
+        str | None, typer.Option("--for", help="only the secrets this edge site needs")
+    ] = None,
+    all_secrets: Annotated[
+        bool, typer.Option("--all-secrets", help="every secret, as TripleO exported them")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="replace an existing file")] = False,
+) -> None:
+    """Write the control plane's outputs for edge stacks (TripleO parameter_defaults)."""
+    ws = _ws(ctx)
+    result = ws.export(stack, output, for_site=for_site, all_secrets=all_secrets, force=force)
+    who = f"edge site {result.for_site}" if result.for_site else "every edge site"
+    render.out.print(
+        f"wrote {result.path} (mode 0600): outputs of {result.version}, "
+        f"{len(result.secret_names)} secrets ({result.scope}, for {who})"
+    )
+
+
+@app.command()
+def status(ctx: typer.Context, fmt: FormatOpt = Format.text) -> None:
+    """One row per site: kind, AZ, nodes, status, generation, stale export."""
+    from dcn.cli.status import show_status
+
+    show_status(_ws(ctx), fmt is Format.json)
+
+
+@secrets_app.command("list")
+def secrets_list(
+    ctx: typer.Context,
+    site: Annotated[str | None, typer.Argument(help="only the secrets this site receives")] = None,
+    fmt: FormatOpt = Format.text,
+) -> None:
+    """Secret names (never values), and which sites receive each."""
+    from dcn.cli.status import show_secrets
+
+    show_secrets(_ws(ctx), site, fmt is Format.json)
+
+
+def main() -> None:
+    """Entry point: turn operator-fixable problems into messages, never tracebacks."""
+    try:
+        app()
+    except DcnError as exc:
+        render.error(exc)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        render.err.print("interrupted; state is unchanged or consistent, re-run the command")
+        sys.exit(130)
+    except Exception as exc:  # a bug in dcn: say so, keep the details out of the terminal
+        log = Path(os.environ.get("TMPDIR", "/tmp")) / f"dcn-crash-{os.getpid()}.log"
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            traceback.print_exc(file=fh)
+        render.err.print(
+            f"[bold red]internal error[/] ({type(exc).__name__}); this is a bug in dcn. "
+            f"Details (mode 0600): {log}"
+        )
+        sys.exit(70)

@@ -1,0 +1,87 @@
+"""`dcn status` and `dcn secrets list`: fleet views from the state store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from dcn.cli import render
+from dcn.workspace import Workspace
+
+
+def status_data(ws: Workspace) -> list[dict[str, Any]]:
+    """One row per site of the description, with what the state store knows of it."""
+    dep = ws.deployment
+    rows = {r.site: r for r in ws.store.status_rows(dep.name)}
+    data = []
+    for site in dep.sites:
+        r = rows.get(site.name)
+        data.append(
+            {
+                "site": site.name,
+                "kind": site.kind,
+                "az": site.az,
+                "nodes": r.nodes if r else sum(spec.size for spec in site.roles.values()),
+                "status": str(r.status) if r else "not planned",
+                "generation": r.generation if r else None,
+                "export": r.consumed_export if r else None,
+                "stale": bool(r and r.stale),
+                "updated": r.updated_at.isoformat(timespec="seconds") if r else None,
+            }
+        )
+    return data
+
+
+def show_status(ws: Workspace, as_json: bool) -> None:
+    data = status_data(ws)
+    if as_json:
+        render.print_json(data)
+        return
+    table = Table(title=f"deployment {ws.deployment.name}", title_justify="left")
+    for col in ("site", "kind", "AZ", "nodes", "status", "gen", "consumed export", "stale"):
+        table.add_column(col)
+    for row in data:
+        stale = "[red]STALE[/]" if row["stale"] else ("no" if row["kind"] == "edge" else "")
+        table.add_row(
+            row["site"],
+            row["kind"],
+            row["az"],
+            str(row["nodes"]),
+            row["status"],
+            str(row["generation"] or "-"),
+            row["export"] or "",
+            stale,
+        )
+    render.out.print(table)
+    stale = [r["site"] for r in data if r["stale"]]
+    if stale:
+        render.out.print(
+            f"{len(stale)} sites consumed an older control-plane export: "
+            f"re-plan them with 'dcn plan {' '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}'"
+        )
+
+
+def show_secrets(ws: Workspace, site: str | None, as_json: bool) -> None:
+    dep = ws.deployment
+    stored = ws.store.secret_names(dep.name)
+    users: dict[str, list[str]] = {}
+    for s in dep.sites:
+        for name in ws.site_secret_names(s.name):
+            users.setdefault(name, []).append(s.name)
+    if site is not None:
+        names = sorted(ws.site_secret_names(site))
+    else:
+        names = sorted(set(stored) | set(users))
+    rows = [{"name": n, "stored": n in stored, "sites": sorted(users.get(n, []))} for n in names]
+    if as_json:
+        render.print_json(rows)
+        return
+    table = Table(
+        title=f"secrets{' of ' + site if site else ''} (names only)", title_justify="left"
+    )
+    for col in ("name", "stored", "delivered to"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(row["name"], "yes" if row["stored"] else "not yet", ", ".join(row["sites"]))
+    render.out.print(table)

@@ -1,0 +1,203 @@
+"""Plan many sites against the recorded state: only what changed is planned again.
+
+The control plane is planned first (or its outputs come from an imported export);
+every edge consumes those outputs. A site whose input digest equals its last recorded
+generation is not planned again, which keeps re-planning one site of a 1,000-site
+fleet fast. Recording happens in one transaction per run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from dcn.errors import DcnError
+from dcn.model.description import Deployment
+from dcn.plan.serialize import plan_from_json, plan_to_json
+from dcn.plan.stack import (
+    control_plane_context,
+    pinned_from,
+    plan_control_plane,
+    plan_edge,
+    site_input_digest,
+)
+from dcn.plan.types import ControlPlaneOutputs, ExportVersion, StackPlan
+from dcn.secrets.catalog import generate
+from dcn.state.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class SitePlanResult:
+    site: str
+    plan: StackPlan
+    #: the last recorded plan (None for a new site, or when unchanged and not loaded)
+    previous: StackPlan | None
+    changed: bool
+    #: the generation holding this plan (new if changed and recorded)
+    generation: int
+    plan_digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class ControlPlaneSource:
+    """Where edges take the control plane's outputs from."""
+
+    outputs: ControlPlaneOutputs
+    version: ExportVersion
+
+
+class Planner:
+    """Plans sites of one deployment, reading and recording generations in `store`."""
+
+    def __init__(
+        self,
+        deployment: Deployment,
+        store: Store,
+        external: ControlPlaneSource | None = None,
+    ) -> None:
+        self.deployment = deployment
+        self.store = store
+        self.external = external
+        self._latest = store.latest_generations(deployment.name)
+
+    def _recorded(self, site: str) -> StackPlan | None:
+        rec = self._latest.get(site)
+        return plan_from_json(rec.plan_json()) if rec else None
+
+    def _order(self, sites: Sequence[str] | None) -> list[str]:
+        known = [s.name for s in self.deployment.sites]
+        if not sites:
+            return known
+        unknown = [s for s in sites if s not in known]
+        if unknown:
+            raise DcnError(
+                f"no site named {', '.join(unknown)} in deployment {self.deployment.name}",
+                hint=f"known sites: {', '.join(known)}",
+            )
+        return [s for s in known if s in set(sites)]
+
+    def plan(self, sites: Sequence[str] | None = None, record: bool = True) -> list[SitePlanResult]:
+        """Plan `sites` (all by default; the control plane first) and record what changed."""
+        wanted = self._order(sites)
+        results: list[SitePlanResult] = []
+        cp = self.deployment.control_plane
+        source = self.external
+        if cp is not None:
+            if cp.name in wanted:
+                result = self._plan_control_plane()
+                results.append(result)
+                assert result.plan.outputs is not None
+                source = ControlPlaneSource(
+                    result.plan.outputs,
+                    ExportVersion(cp.name, result.generation, result.plan.outputs.digest()),
+                )
+            else:
+                source = self.recorded_control_plane()
+        edges = [s for s in wanted if cp is None or s != cp.name]
+        if edges and source is None:
+            raise DcnError(
+                "no control-plane outputs to plan edge sites from",
+                hint="add a control-plane site, or set control_plane_export to an export file",
+            )
+        for name in edges:
+            assert source is not None
+            results.append(self._plan_edge(name, source))
+        if record:
+            self._record(results)
+        return results
+
+    def recorded_control_plane(self) -> ControlPlaneSource:
+        """The control plane's last recorded outputs, which edges consume."""
+        cp = self.deployment.control_plane
+        if self.external is not None:
+            return self.external
+        assert cp is not None
+        rec = self._latest.get(cp.name)
+        plan = self._recorded(cp.name)
+        if rec is None or plan is None or plan.outputs is None:
+            raise DcnError(
+                f"the control plane {cp.name} has no recorded plan yet",
+                hint=f"run 'dcn plan {cp.name}' (or 'dcn plan' for every site) first",
+            )
+        return ControlPlaneSource(
+            plan.outputs, ExportVersion(cp.name, rec.number, plan.outputs.digest())
+        )
+
+    def _unchanged(self, site: str, digest: str) -> SitePlanResult | None:
+        rec = self._latest.get(site)
+        if rec is None or rec.input_digest != digest:
+            return None
+        plan = plan_from_json(rec.plan_json())
+        return SitePlanResult(site, plan, None, False, rec.number, rec.plan_digest)
+
+    def _plan_control_plane(self) -> SitePlanResult:
+        cp = self.deployment.control_plane
+        assert cp is not None
+        digest = site_input_digest(
+            self.deployment, cp, None, control_plane_context(self.deployment)
+        )
+        same = self._unchanged(cp.name, digest)
+        if same is not None:
+            return same
+        previous = self._recorded(cp.name)
+        plan = plan_control_plane(self.deployment, cp, pinned_from(previous))
+        return self._result(cp.name, plan, previous)
+
+    def _plan_edge(self, name: str, source: ControlPlaneSource) -> SitePlanResult:
+        site = self.deployment.site(name)
+        assert site is not None
+        digest = site_input_digest(self.deployment, site, source.version.digest)
+        same = self._unchanged(name, digest)
+        if same is not None:
+            return same
+        previous = self._recorded(name)
+        plan = plan_edge(
+            self.deployment, site, source.outputs, source.version, pinned_from(previous)
+        )
+        return self._result(name, plan, previous)
+
+    def _result(self, name: str, plan: StackPlan, previous: StackPlan | None) -> SitePlanResult:
+        rec = self._latest.get(name)
+        number = (rec.number if rec else 0) + 1
+        text = plan_to_json(plan)
+        digest = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+        if rec is not None and rec.plan_digest == digest:
+            return SitePlanResult(name, plan, previous, False, rec.number, digest)
+        return SitePlanResult(name, plan, previous, True, number, digest)
+
+    def _record(self, results: Iterable[SitePlanResult]) -> None:
+        changed = [r for r in results if r.changed]
+        if not changed:
+            return
+        self.store.ensure_secrets(
+            self.deployment.name,
+            sorted({s for r in changed for s in r.plan.secrets}),
+            generate,
+        )
+        self.store.record_generations(
+            self.deployment.name,
+            [
+                dict(
+                    stack=r.site,
+                    kind=r.plan.kind,
+                    az=r.plan.az,
+                    input_digest=r.plan.input_digest,
+                    plan_digest=r.plan_digest,
+                    plan_json=plan_to_json(r.plan),
+                    node_count=len(r.plan.nodes),
+                    outputs_digest=r.plan.outputs.digest() if r.plan.outputs else None,
+                    consumed_export=(
+                        (
+                            r.plan.consumed_export.stack,
+                            r.plan.consumed_export.generation,
+                            r.plan.consumed_export.digest,
+                        )
+                        if r.plan.consumed_export
+                        else None
+                    ),
+                )
+                for r in changed
+            ],
+        )
+        self._latest = self.store.latest_generations(self.deployment.name)

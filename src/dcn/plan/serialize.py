@@ -1,0 +1,78 @@
+"""StackPlan <-> JSON, so recorded plans can be read back, diffed and re-used."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dcn.plan.types import (
+    ControlPlaneOutputs,
+    ExportVersion,
+    FileSpec,
+    NodeAddressing,
+    NodePlan,
+    ProcessSpec,
+    RoutePlan,
+    SiteNetworkPlan,
+    StackPlan,
+    SubnetPlan,
+    canonical_json,
+)
+
+
+def plan_to_json(plan: StackPlan) -> str:
+    return canonical_json(plan.as_dict())
+
+
+def plan_from_json(text: str) -> StackPlan:
+    return plan_from_dict(json.loads(text))
+
+
+def _subnet(d: dict[str, Any]) -> SubnetPlan:
+    return SubnetPlan(**{**d, "routes": tuple(RoutePlan(**r) for r in d["routes"])})
+
+
+def _network(d: dict[str, Any]) -> SiteNetworkPlan:
+    return SiteNetworkPlan(
+        site=d["site"],
+        subnets={k: _subnet(v) for k, v in d["subnets"].items()},
+        nodes={k: NodeAddressing(**v) for k, v in d["nodes"].items()},
+        vips=dict(d.get("vips") or {}),
+    )
+
+
+def _node(d: dict[str, Any]) -> NodePlan:
+    return NodePlan(
+        hostname=d["hostname"],
+        fqdn=d["fqdn"],
+        role=d["role"],
+        mac=d["mac"],
+        addresses=d["addresses"],
+        services=tuple(d["services"]),
+        files={
+            p: FileSpec(content=f["content"], mode=f["mode"], secrets=tuple(f["secrets"]))
+            for p, f in d["files"].items()
+        },
+        processes=tuple(
+            ProcessSpec(**{**p, "command": tuple(p["command"])}) for p in d["processes"]
+        ),
+        ansible_host=d.get("ansible_host"),
+    )
+
+
+def plan_from_dict(d: dict[str, Any]) -> StackPlan:
+    outputs = d.get("outputs")
+    export = d.get("consumed_export")
+    return StackPlan(
+        deployment=d["deployment"],
+        site=d["site"],
+        kind=d["kind"],
+        az=d["az"],
+        input_digest=d["input_digest"],
+        network=_network(d["network"]),
+        nodes=tuple(_node(n) for n in d["nodes"]),
+        hosts_entries=tuple(d["hosts_entries"]),
+        secrets=tuple(d["secrets"]),
+        outputs=ControlPlaneOutputs(**outputs) if outputs else None,
+        consumed_export=ExportVersion(**export) if export else None,
+    )

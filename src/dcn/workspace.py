@@ -1,0 +1,150 @@
+"""The library's front door: a description file plus its state, and the operations on them.
+
+The CLI only parses flags and calls these; tests and other tools can do the same.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from dcn.errors import DcnError, DescriptionError
+from dcn.export import build_export, read_export, write_export
+from dcn.model.description import Deployment
+from dcn.model.loader import LoadedDescription, load_yaml
+from dcn.model.roles import ROLES
+from dcn.plan.engine import ControlPlaneSource, Planner, SitePlanResult
+from dcn.plan.types import ExportVersion
+from dcn.secrets.catalog import ALL_TRIPLEO_STYLE, generate
+from dcn.services.catalog import secrets_for
+from dcn.state.store import Store
+from dcn.validate import ValidationResult, validate
+
+DEFAULT_FILE = "dcn.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class ExportResult:
+    path: Path
+    version: ExportVersion
+    scope: str
+    for_site: str | None
+    secret_names: tuple[str, ...]
+
+
+class Workspace:
+    """One deployment description and where its state lives."""
+
+    def __init__(
+        self,
+        file: str | Path | None = None,
+        state_dir: str | Path | None = None,
+        state_url: str | None = None,
+    ) -> None:
+        self.file = Path(file or os.environ.get("DCN_FILE") or DEFAULT_FILE)
+        env_dir = os.environ.get("DCN_STATE_DIR")
+        self.state_dir = Path(state_dir or env_dir or self.file.parent / ".dcn")
+        self.state_url = state_url or os.environ.get("DCN_STATE_URL") or None
+
+    @cached_property
+    def loaded(self) -> LoadedDescription:
+        return load_yaml(self.file)
+
+    @cached_property
+    def validation(self) -> ValidationResult:
+        return validate(self.loaded)
+
+    @cached_property
+    def deployment(self) -> Deployment:
+        """The validated description; raises with every error if it is not valid."""
+        result = self.validation
+        if not result.ok or result.deployment is None:
+            count = len(result.errors)
+            raise DescriptionError(
+                f"{self.file} has {count} error{'s' * (count != 1)}",
+                hint=f"run 'dcn -f {self.file} validate' to see them all",
+                findings=list(result.errors),
+            )
+        return result.deployment
+
+    @cached_property
+    def store(self) -> Store:
+        return Store.open(state_dir=None if self.state_url else self.state_dir, url=self.state_url)
+
+    def control_plane_source(self) -> ControlPlaneSource | None:
+        """The imported export, when the control plane was deployed by something else."""
+        ref = self.deployment.control_plane_export
+        if ref is None:
+            return None
+        path = (self.file.parent / ref) if not Path(ref).is_absolute() else Path(ref)
+        imported = read_export([path])
+        version = imported.version or ExportVersion("external", 0, imported.outputs.digest())
+        self.store.ensure_secrets(self.deployment.name, [], generate)
+        self.store.import_secrets(self.deployment.name, imported.secrets)
+        return ControlPlaneSource(imported.outputs, version)
+
+    def planner(self) -> Planner:
+        return Planner(self.deployment, self.store, self.control_plane_source())
+
+    def plan(self, sites: Sequence[str] | None = None, record: bool = True) -> list[SitePlanResult]:
+        return self.planner().plan(sites, record=record)
+
+    def site_secret_names(self, site: str) -> tuple[str, ...]:
+        """Secrets one site's stack receives: what its roles' services reference."""
+        found = self.deployment.site(site)
+        if found is None:
+            names = ", ".join(s.name for s in self.deployment.sites)
+            raise DcnError(f"no site named {site}", hint=f"sites: {names}")
+        return secrets_for({svc for role in found.roles for svc in ROLES[role].services})
+
+    def edge_secret_names(self, site: str | None) -> tuple[str, ...]:
+        """Secrets an edge site needs (one site, or every edge of the description)."""
+        edges = self.deployment.edges
+        if site is not None:
+            if site not in {s.name for s in edges}:
+                names = ", ".join(s.name for s in edges) or "none"
+                raise DcnError(f"{site} is not an edge site", hint=f"edge sites: {names}")
+            return self.site_secret_names(site)
+        return tuple(sorted({n for s in edges for n in self.site_secret_names(s.name)}))
+
+    def export(
+        self,
+        stack: str,
+        output: Path,
+        *,
+        for_site: str | None = None,
+        all_secrets: bool = False,
+        force: bool = False,
+    ) -> ExportResult:
+        """Write the control plane's current outputs for edge stacks (TripleO format)."""
+        cp = self.deployment.control_plane
+        if cp is None or cp.name != stack:
+            raise DcnError(
+                f"{stack} is not the control-plane site of {self.deployment.name}",
+                hint=f"export the control plane: dcn export {cp.name if cp else '<site>'} -o FILE",
+            )
+        self.plan([stack])
+        source = self.planner().recorded_control_plane()
+        names = ALL_TRIPLEO_STYLE if all_secrets else self.edge_secret_names(for_site)
+        values = self.store.ensure_secrets(self.deployment.name, list(names), generate)
+        scope = "full" if all_secrets else "least-privilege"
+        doc = build_export(
+            source.outputs,
+            source.version,
+            {n: values[n] for n in names},
+            scope=scope,
+            for_site=for_site,
+        )
+        write_export(doc, output, force=force)
+        self.store.record_export(
+            self.deployment.name,
+            stack,
+            source.version.generation,
+            source.version.digest,
+            str(output),
+            scope,
+        )
+        return ExportResult(output, source.version, scope, for_site, tuple(names))
