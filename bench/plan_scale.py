@@ -45,7 +45,7 @@ def run_phase(file: str, state: str, export: str | None) -> None:
         "plan_render_record_s": t_plan - t_validate,
         "sites": len(results),
         "changed": sum(r.changed for r in results),
-        "nodes": sum(len(r.plan.nodes) for r in results),
+        "nodes": sum(len(r.plan.nodes) for r in results if r.changed),
         "files": sum(len(n.files) for r in results if r.changed for n in r.plan.nodes),
     }
     if export:

@@ -14,7 +14,7 @@ from pathlib import Path
 from dcn.errors import DcnError, DescriptionError
 from dcn.export import build_export, read_export, write_export
 from dcn.model.description import Deployment
-from dcn.model.loader import LoadedDescription, load_yaml
+from dcn.model.loader import LoadedDescription, ParseCache, load_yaml
 from dcn.model.roles import ROLES
 from dcn.plan.engine import ControlPlaneSource, Planner, SitePlanResult
 from dcn.plan.types import ExportVersion
@@ -51,7 +51,8 @@ class Workspace:
 
     @cached_property
     def loaded(self) -> LoadedDescription:
-        return load_yaml(self.file)
+        cache = None if self.state_url else ParseCache(self.state_dir / "parse-cache.pickle")
+        return load_yaml(self.file, cache)
 
     @cached_property
     def validation(self) -> ValidationResult:

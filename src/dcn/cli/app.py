@@ -121,7 +121,10 @@ def plan(
         render.print_json([render.plan_json(r) for r in results])
         return
     for r in results:
-        render.plan_summary(r, show_files=files)
+        if r.changed or sites or files:
+            render.plan_summary(r, show_files=files)
+        else:
+            render.out.print(f"[bold]{r.site}[/]: no changes (generation {r.generation})")
     changed = sum(r.changed for r in results)
     verb = "would record" if dry_run else "recorded"
     render.out.print(f"{len(results)} sites planned, {changed} changed ({verb}).")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import os
+import pickle
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -109,6 +111,54 @@ def _read(path: FsPath, shown: str) -> str:
         ) from None
 
 
+Parsed = tuple[dict[str, Any], list[tuple[Path, str, int, int]]]
+
+
+class ParseCache:
+    """Parsed files by content digest, kept in one pickle file under the state directory.
+
+    A 1,000-site fleet is 1,000 small files; re-planning after one edit should parse
+    one file, not all of them. The cache lives in the operator's 0700 state directory
+    and holds only the description's own data.
+    """
+
+    def __init__(self, path: FsPath | None = None) -> None:
+        self.path = path
+        self._entries: dict[str, bytes] = {}
+        self._used: set[str] = set()
+        self._dirty = False
+        if path is not None and path.exists():
+            try:
+                with path.open("rb") as fh:
+                    self._entries = pickle.load(fh)
+            except Exception:  # a damaged cache is only a slower load
+                self._entries = {}
+
+    def get(self, digest: str) -> Parsed | None:
+        blob = self._entries.get(digest)
+        if blob is None:
+            return None
+        self._used.add(digest)
+        return pickle.loads(blob)
+
+    def put(self, digest: str, value: Parsed) -> None:
+        self._entries[digest] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        self._used.add(digest)
+        self._dirty = True
+
+    def save(self) -> None:
+        """Write the entries used by this load (dropping others), atomically, mode 0600."""
+        if self.path is None or not (self._dirty or len(self._used) != len(self._entries)):
+            return
+        keep = {k: v for k, v in self._entries.items() if k in self._used}
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(keep, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, self.path)
+
+
 class LoadedDescription:
     """Plain data of a description with its SourceMap and the files it was read from."""
 
@@ -119,25 +169,23 @@ class LoadedDescription:
         self.files = files
 
 
-def load_yaml(path: str | FsPath) -> LoadedDescription:
+def load_yaml(path: str | FsPath, cache: ParseCache | None = None) -> LoadedDescription:
     """Load `path` and everything it includes. Raise DescriptionError on bad input."""
     root = FsPath(path)
     smap = SourceMap(str(root))
     files: dict[str, str] = {}
-    data = _load_file(root, str(root), (), smap, files, stack=())
+    data = _load_file(root, str(root), (), smap, files, (), cache or ParseCache())
+    if cache is not None:
+        cache.save()
     return LoadedDescription(data, smap, files)
 
 
-def _load_file(
-    fs_path: FsPath,
-    shown: str,
-    base: Path,
-    smap: SourceMap,
-    files: dict[str, str],
-    stack: tuple[str, ...],
-) -> dict[str, Any]:
-    text = _read(fs_path, shown)
-    files[shown] = hashlib.sha256(text.encode()).hexdigest()
+def _parse(text: str, shown: str, cache: ParseCache) -> Parsed:
+    """One file's data and marks, from the cache when its content was parsed before."""
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    hit = cache.get(digest + shown)
+    if hit is not None:
+        return hit
     node = _compose(text, shown)
     if node is None:
         raise DescriptionError(
@@ -152,6 +200,26 @@ def _load_file(
         )
     local = SourceMap(shown)
     data = _walk(node, (), shown, local)
+    parsed: Parsed = (data, [(p, *m) for p, m in local._marks.items()])
+    cache.put(digest + shown, parsed)
+    return parsed
+
+
+def _load_file(
+    fs_path: FsPath,
+    shown: str,
+    base: Path,
+    smap: SourceMap,
+    files: dict[str, str],
+    stack: tuple[str, ...],
+    cache: ParseCache,
+) -> dict[str, Any]:
+    text = _read(fs_path, shown)
+    files[shown] = hashlib.sha256(text.encode()).hexdigest()
+    data, marks = _parse(text, shown, cache)
+    local = SourceMap(shown)
+    for path, *mark in marks:
+        local.record(path, *mark)
     includes = data.pop("include", [])
     if isinstance(includes, str):
         includes = [includes]
@@ -181,7 +249,7 @@ def _load_file(
                     location=where,
                 )
             sub_map = SourceMap(child_shown)
-            sub = _load_file(child, child_shown, (), sub_map, files, (*stack, shown))
+            sub = _load_file(child, child_shown, (), sub_map, files, (*stack, shown), cache)
             _merge_into(data, sub, sub_map, smap, where)
     return data
 

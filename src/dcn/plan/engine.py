@@ -9,7 +9,7 @@ fleet fast. Recording happens in one transaction per run.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from dcn.errors import DcnError
@@ -27,16 +27,32 @@ from dcn.secrets.catalog import generate
 from dcn.state.store import Store
 
 
-@dataclass(frozen=True, slots=True)
 class SitePlanResult:
-    site: str
-    plan: StackPlan
-    #: the last recorded plan (None for a new site, or when unchanged and not loaded)
-    previous: StackPlan | None
-    changed: bool
-    #: the generation holding this plan (new if changed and recorded)
-    generation: int
-    plan_digest: str
+    """One site's planning outcome; an unchanged site's plan is read only when asked for."""
+
+    def __init__(
+        self,
+        site: str,
+        plan: StackPlan | Callable[[], StackPlan],
+        previous: StackPlan | None,
+        changed: bool,
+        generation: int,
+        plan_digest: str,
+    ) -> None:
+        self.site = site
+        self._plan = plan
+        #: the last recorded plan (None for a new site, or when unchanged)
+        self.previous = previous
+        self.changed = changed
+        #: the generation holding this plan (new if changed and recorded)
+        self.generation = generation
+        self.plan_digest = plan_digest
+
+    @property
+    def plan(self) -> StackPlan:
+        if callable(self._plan):
+            self._plan = self._plan()
+        return self._plan
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +144,9 @@ class Planner:
         rec = self._latest.get(site)
         if rec is None or rec.input_digest != digest:
             return None
-        plan = plan_from_json(rec.plan_json())
-        return SitePlanResult(site, plan, None, False, rec.number, rec.plan_digest)
+        return SitePlanResult(
+            site, lambda: plan_from_json(rec.plan_json()), None, False, rec.number, rec.plan_digest
+        )
 
     def _plan_control_plane(self) -> SitePlanResult:
         cp = self.deployment.control_plane

@@ -1,0 +1,5 @@
+"""`python -m dcn.cli` runs the dcn command."""
+
+from dcn.cli.app import main
+
+main()

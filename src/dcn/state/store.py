@@ -1,0 +1,292 @@
+"""The state store: what each stack has planned and deployed, its secrets, exports, log.
+
+Every public method is one transaction: it happens entirely or not at all, so a
+failure (or Ctrl-C) half-way leaves the store as it was. Reads hand back frozen
+snapshots (`dcn.state.records`), never ORM objects. Secret values are only ever
+returned by `get_secrets`/`ensure_secrets`; they are not logged nor put in errors.
+The SQL itself lives in the topic modules (generations, stored_secrets, journal, lock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from dcn.errors import StateError
+from dcn.plan.types import ExportVersion
+from dcn.state import generations, journal, stored_secrets
+from dcn.state import lock as locks
+from dcn.state.connect import WRITE_OPTION, create, db_error
+from dcn.state.lookup import ensure_deployment, sync_stacks
+from dcn.state.records import (
+    EventRecord,
+    ExportRecord,
+    GenerationRecord,
+    GenerationStatus,
+    LockInfo,
+    NewGeneration,
+    StatusRow,
+)
+
+
+class ConflictError(StateError):
+    """Another process wrote the same rows at the same time; nothing was recorded."""
+
+
+class Store:
+    """A deployment state store on SQLite (default) or any SQLAlchemy database."""
+
+    def __init__(self, engine: Engine, location: str) -> None:
+        self._engine = engine
+        self._writer = engine.execution_options(**{WRITE_OPTION: True})
+        #: where the store is, printable (a URL never shows its password)
+        self.location = location
+
+    @classmethod
+    def open(cls, state_dir: Path | None = None, url: str | None = None) -> Store:
+        """Open (creating if new) the store at `url` if given, else `state_dir`/state.db."""
+        engine, location = create(Path(state_dir) if state_dir else None, url)
+        return cls(engine, location)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({self.location!r})"
+
+    # -- transactions -------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        try:
+            with Session(self._engine) as session:
+                yield session
+        except SQLAlchemyError as exc:
+            raise db_error(exc, self.location, "reading") from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """One write transaction: committed if the block ends, rolled back if it raises."""
+        try:
+            with Session(self._writer, expire_on_commit=False) as session, session.begin():
+                yield session
+        except IntegrityError as exc:
+            detail = db_error(exc, self.location, "writing to").message
+            raise ConflictError(
+                f"{detail} (another dcn process wrote the same rows)",
+                hint="nothing was recorded; re-run the command",
+            ) from exc
+        except SQLAlchemyError as exc:
+            raise db_error(exc, self.location, "writing to") from exc
+
+    # -- deployments and stacks ---------------------------------------------------
+
+    def ensure_deployment(self, name: str) -> None:
+        with self._write() as s:
+            ensure_deployment(s, name)
+
+    def ensure_stack(self, deployment: str, name: str, kind: str, az: str) -> None:
+        """Create the stack (or follow a change of its kind or AZ)."""
+        with self._write() as s:
+            sync_stacks(s, ensure_deployment(s, deployment), [(name, kind, az)])
+
+    # -- generations --------------------------------------------------------------
+
+    def record_generation(
+        self,
+        deployment: str,
+        stack: str,
+        kind: str,
+        az: str,
+        *,
+        input_digest: str,
+        plan_digest: str,
+        plan_json: str,
+        node_count: int,
+        status: GenerationStatus = GenerationStatus.PLANNED,
+        outputs_digest: str | None = None,
+        consumed_export: ExportVersion | tuple[str, int, str] | None = None,
+    ) -> int:
+        """Record one plan as the stack's next generation; return its number."""
+        new = NewGeneration(
+            stack=stack,
+            kind=kind,
+            az=az,
+            input_digest=input_digest,
+            plan_digest=plan_digest,
+            plan_json=plan_json,
+            node_count=node_count,
+            status=status,
+            outputs_digest=outputs_digest,
+            consumed_export=consumed_export,
+        )
+        return self.record_generations(deployment, [new])[stack]
+
+    def record_generations(
+        self, deployment: str, items: Iterable[NewGeneration | Mapping[str, Any]]
+    ) -> dict[str, int]:
+        """Record many plans in one transaction; return stack -> its new generation number.
+
+        Items are `NewGeneration`s or mappings of its fields.
+        """
+        batch = [g if isinstance(g, NewGeneration) else NewGeneration(**g) for g in items]
+        generations.check_batch(batch)
+        if not batch:
+            return {}
+        blobs = [generations.compress(g.plan_json) for g in batch]  # before taking the lock
+        with self._write() as s:
+            return generations.record(s, ensure_deployment(s, deployment), batch, blobs)
+
+    def _plan_text(self, generation_id: int) -> str:
+        with self._read() as s:
+            return generations.plan_text(s, generation_id)
+
+    def latest_generations(self, deployment: str) -> dict[str, GenerationRecord]:
+        """The newest generation of every stack, in one query, without plan bodies."""
+        with self._read() as s:
+            rows = s.execute(generations.latest_query(deployment))
+            return {r.name: generations.to_record(r, self._plan_text) for r in rows}
+
+    def latest_generation(self, deployment: str, stack: str) -> GenerationRecord | None:
+        return self.generation(deployment, stack, None)
+
+    def generation(
+        self, deployment: str, stack: str, number: int | None
+    ) -> GenerationRecord | None:
+        """Generation `number` of a stack (None: its newest), without its plan body."""
+        with self._read() as s:
+            row = s.execute(generations.stack_query(deployment, stack, number)).first()
+        return generations.to_record(row, self._plan_text) if row else None
+
+    def set_status(
+        self,
+        deployment: str,
+        stack: str,
+        number: int,
+        status: GenerationStatus,
+        message: str = "",
+        *,
+        host: str | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        """Move one generation to `status` and log it (with `message`), in one transaction."""
+        status = GenerationStatus(status)
+        with self._write() as s:
+            generations.set_status(s, deployment, stack, number, status, message, host, run_id)
+
+    def status_rows(self, deployment: str) -> list[StatusRow]:
+        """One row per recorded stack: newest generation, staleness, last event time."""
+        with self._read() as s:
+            return generations.status_rows(s, deployment)
+
+    # -- events and exports -------------------------------------------------------
+
+    def add_event(
+        self,
+        deployment: str,
+        stack: str,
+        kind: str,
+        message: str,
+        *,
+        generation: int | None = None,
+        host: str | None = None,
+    ) -> None:
+        """Append to a stack's log (a delivery step, a failure and what to do next)."""
+        with self._write() as s:
+            journal.add_event(s, deployment, stack, kind, message, generation, host)
+
+    def events(
+        self, deployment: str, stack: str | None = None, limit: int = 100
+    ) -> list[EventRecord]:
+        """The last `limit` events (of one stack, or of all), oldest first."""
+        with self._read() as s:
+            return journal.events(s, deployment, stack, limit)
+
+    def record_export(
+        self, deployment: str, stack: str, generation: int, digest: str, path: str, scope: str
+    ) -> None:
+        """Remember that an export of `stack`'s outputs was written to `path`."""
+        with self._write() as s:
+            journal.record_export(s, deployment, stack, generation, digest, path, scope)
+
+    def latest_export(self, deployment: str, stack: str) -> ExportRecord | None:
+        with self._read() as s:
+            return journal.latest_export(s, deployment, stack)
+
+    # -- secrets ------------------------------------------------------------------
+
+    def get_secrets(self, deployment: str) -> dict[str, str]:
+        """Every secret of the deployment, name -> value. Never print the result."""
+        with self._read() as s:
+            return stored_secrets.values(s, deployment)
+
+    def secret_names(self, deployment: str) -> list[str]:
+        with self._read() as s:
+            return stored_secrets.names(s, deployment)
+
+    def ensure_secrets(
+        self, deployment: str, names: Iterable[str], generate: Callable[[str], str]
+    ) -> dict[str, str]:
+        """Values of `names`, generating (once, ever) those not stored yet; one transaction.
+
+        If another process stores the same secret meanwhile, its value wins and this
+        one is discarded, so every consumer sees one value.
+        """
+        wanted = list(dict.fromkeys(names))
+        for attempt in (1, 2):
+            try:
+                with self._write() as s:
+                    return stored_secrets.ensure(s, deployment, wanted, generate)
+            except ConflictError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def import_secrets(self, deployment: str, values: Mapping[str, str]) -> list[str]:
+        """Store secrets another tool generated (its control plane is the truth for them).
+
+        Returns the names whose stored value was added or replaced.
+        """
+        with self._write() as s:
+            return stored_secrets.import_values(s, deployment, values)
+
+    # -- lock ---------------------------------------------------------------------
+
+    @contextmanager
+    def lock(self, deployment: str, holder: str) -> Iterator[LockInfo]:
+        """Hold the deployment's write lock for the block; StateError names any holder."""
+        try:
+            with self._write() as s:
+                token, info = locks.acquire(s, deployment, holder)
+        except ConflictError:  # another process inserted it between our read and insert
+            other = self.lock_info(deployment)
+            if other is None:
+                raise
+            raise locks.held_error(other) from None
+        locks.held(token)
+        try:
+            yield info
+        finally:
+            with self._write() as s:
+                locks.release(s, deployment, token)
+
+    def lock_info(self, deployment: str) -> LockInfo | None:
+        with self._read() as s:
+            return locks.current(s, deployment)
+
+    def unlock(self, deployment: str) -> LockInfo | None:
+        """Break the deployment's lock whoever holds it (`dcn state unlock`)."""
+        with self._write() as s:
+            return locks.force_release(s, deployment)

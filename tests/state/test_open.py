@@ -1,0 +1,126 @@
+"""Opening the store: private files whatever the umask, URLs, schema version, clear errors."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dcn.errors import StateError
+from dcn.state import Store
+from tests.state.helpers import record
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def test_new_state_is_private_even_with_umask_000(state_dir: Path, open_umask: None) -> None:
+    with Store.open(state_dir) as store:
+        record(store, "central", outputs="sha256:A")
+        db = state_dir / "state.db"
+        assert mode(state_dir) == 0o700
+        assert mode(db) == 0o600
+        side = [p for p in state_dir.iterdir() if p != db]
+        assert side, "WAL mode keeps -wal/-shm files beside the database"
+        assert all(mode(p) == 0o600 for p in side), {p.name: oct(mode(p)) for p in side}
+
+
+def test_loose_existing_state_is_tightened(state_dir: Path, open_umask: None) -> None:
+    state_dir.mkdir(mode=0o755)
+    (state_dir / "state.db").touch(mode=0o644)
+    Store.open(state_dir).close()
+    assert mode(state_dir) == 0o700
+    assert mode(state_dir / "state.db") == 0o600
+
+
+def test_sqlite_uses_wal_and_foreign_keys(store: Store, state_dir: Path) -> None:
+    record(store, "central", outputs="sha256:A")
+    with sqlite3.connect(state_dir / "state.db") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    with store._engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_records_survive_reopening(state_dir: Path) -> None:
+    with Store.open(state_dir) as store:
+        record(store, "central", outputs="sha256:A", plan='{"v":1}')
+    with Store.open(state_dir) as store:
+        assert store.latest_generation("lab", "central").plan_json() == '{"v":1}'
+        assert record(store, "central", outputs="sha256:B") == 2
+
+
+def test_explicit_sqlite_url(tmp_path: Path, open_umask: None) -> None:
+    db = tmp_path / "elsewhere" / "dcn.sqlite"
+    with Store.open(url=f"sqlite:///{db}") as store:
+        assert record(store, "central", outputs="sha256:A") == 1
+        assert store.location == f"sqlite:///{db}"
+    assert mode(db) == 0o600 and mode(db.parent) == 0o700
+    with Store.open(url=f"sqlite:///{db}") as store:
+        assert store.latest_generation("lab", "central").number == 1
+
+
+def test_in_memory_url_keeps_one_database(tmp_path: Path) -> None:
+    with Store.open(url="sqlite://") as store:
+        record(store, "dcn0")
+        assert store.latest_generation("lab", "dcn0").number == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_url_wins_over_state_dir(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "unused", url=f"sqlite:///{tmp_path / 'x.db'}") as store:
+        record(store, "dcn0")
+    assert not (tmp_path / "unused").exists()
+
+
+def test_a_newer_schema_is_refused(state_dir: Path) -> None:
+    Store.open(state_dir).close()
+    with sqlite3.connect(state_dir / "state.db") as db:
+        assert db.execute("select value from meta where key='schema_version'").fetchone() == ("1",)
+        db.execute("update meta set value='7' where key='schema_version'")
+    with pytest.raises(StateError, match="schema version 7, newer") as exc:
+        Store.open(state_dir)
+    assert "upgrade dcn" in exc.value.hint
+
+
+def test_a_file_that_is_not_a_store_is_named(state_dir: Path) -> None:
+    state_dir.mkdir()
+    (state_dir / "state.db").write_bytes(b"not sqlite at all, " * 100)
+    with pytest.raises(StateError, match="not a database") as exc:
+        Store.open(state_dir)
+    assert str(state_dir / "state.db") in str(exc.value)
+    assert "another --state-dir" in exc.value.hint
+
+
+def test_state_dir_that_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "state").write_text("")
+    with pytest.raises(StateError, match="cannot use state directory") as exc:
+        Store.open(tmp_path / "state")
+    assert "--state-dir" in exc.value.hint
+
+
+def test_bad_urls_never_show_the_password() -> None:
+    with pytest.raises(StateError, match="not a valid SQLAlchemy URL"):
+        Store.open(url="hunter2 is not a url")
+    with pytest.raises(StateError, match="no database driver") as exc:
+        Store.open(url="postgresql+nosuchdriver://dcn:hunter2@db.example.com/dcn")
+    assert "hunter2" not in str(exc.value) + exc.value.hint
+    assert "db.example.com" in str(exc.value)
+
+
+def test_nothing_to_open() -> None:
+    with pytest.raises(StateError, match="no state store given"):
+        Store.open()
