@@ -91,7 +91,11 @@ class Workspace:
         return Planner(self.deployment, self.store, self.control_plane_source())
 
     def plan(self, sites: Sequence[str] | None = None, record: bool = True) -> list[SitePlanResult]:
-        return self.planner().plan(sites, record=record)
+        """Plan sites; recording holds the deployment's lock so two runs never interleave."""
+        if not record:
+            return self.planner().plan(sites, record=False)
+        with self.store.lock(self.deployment.name, "dcn plan"):
+            return self.planner().plan(sites, record=True)
 
     def site_secret_names(self, site: str) -> tuple[str, ...]:
         """Secrets one site's stack receives: what its roles' services reference."""
@@ -128,6 +132,12 @@ class Workspace:
                 hint=f"export the control plane: dcn export {cp.name if cp else '<site>'} -o FILE",
             )
         self.plan([stack])
+        with self.store.lock(self.deployment.name, "dcn export"):
+            return self._export(stack, output, for_site, all_secrets, force)
+
+    def _export(
+        self, stack: str, output: Path, for_site: str | None, all_secrets: bool, force: bool
+    ) -> ExportResult:
         source = self.planner().recorded_control_plane()
         names = ALL_TRIPLEO_STYLE if all_secrets else self.edge_secret_names(for_site)
         values = self.store.ensure_secrets(self.deployment.name, list(names), generate)

@@ -6,6 +6,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,13 @@ with store.lock("lab", "dcn deploy dcn0"):
         os._exit(0)
     sys.stdin.readline()
 """
+
+
+@pytest.fixture
+def store(state_dir: Path) -> Iterator[Store]:
+    """These tests share the SQLite file with helper processes: SQLite only."""
+    with Store.open(state_dir) as opened:
+        yield opened
 
 
 def holder(state_dir: Path, mode: str) -> subprocess.Popen[str]:

@@ -47,7 +47,8 @@ def test_loose_existing_state_is_tightened(state_dir: Path, open_umask: None) ->
     assert mode(state_dir / "state.db") == 0o600
 
 
-def test_sqlite_uses_wal_and_foreign_keys(store: Store, state_dir: Path) -> None:
+def test_sqlite_uses_wal_and_foreign_keys(state_dir: Path) -> None:
+    store = Store.open(state_dir)
     record(store, "central", outputs="sha256:A")
     with sqlite3.connect(state_dir / "state.db") as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)

@@ -26,6 +26,8 @@ app = typer.Typer(
 )
 secrets_app = typer.Typer(help="Secrets in the state store (names only; values never shown).")
 app.add_typer(secrets_app, name="secrets")
+state_app = typer.Typer(help="The state store itself.")
+app.add_typer(state_app, name="state")
 
 
 class Format(StrEnum):
@@ -159,6 +161,38 @@ def status(ctx: typer.Context, fmt: FormatOpt = Format.text) -> None:
     from dcn.cli.status import show_status
 
     show_status(_ws(ctx), fmt is Format.json)
+
+
+@app.command()
+def history(
+    ctx: typer.Context,
+    site: Annotated[str | None, typer.Argument(help="one site (default: all)")] = None,
+    limit: Annotated[int, typer.Option(help="how many events")] = 50,
+    fmt: FormatOpt = Format.text,
+) -> None:
+    """The event log: plans recorded, exports written, deploy steps and failures."""
+    ws = _ws(ctx)
+    events = ws.store.events(ws.deployment.name, site, limit)
+    if fmt is Format.json:
+        render.print_json([_event(e) for e in events])
+        return
+    for e in events:
+        gen = f" gen {e.generation}" if e.generation is not None else ""
+        host = f" {e.host}" if e.host else ""
+        when = e.at.strftime("%Y-%m-%d %H:%M:%S")
+        render.out.print(f"{when} [bold]{e.stack}[/]{gen}{host} {e.kind}: {e.message}")
+
+
+def _event(e: object) -> dict[str, object]:
+    return {k: getattr(e, k) for k in ("stack", "generation", "at", "kind", "host", "message")}
+
+
+@state_app.command("unlock")
+def state_unlock(ctx: typer.Context) -> None:
+    """Break the deployment's write lock (after a dcn process died holding it)."""
+    ws = _ws(ctx)
+    info = ws.store.unlock(ws.deployment.name)
+    render.out.print(f"released the lock held by {info}" if info else "no lock was held")
 
 
 @secrets_app.command("list")
