@@ -1,0 +1,1 @@
+"""Secret names, kinds and generation. Values live only in the state store."""

@@ -1,0 +1,162 @@
+"""Sections and values several services share, read from the control plane's outputs.
+
+Everything here reads `ctx.outputs` (endpoint map, global config, node lists) and
+never another stack's internals, so the control plane and an edge that imported an
+export render from the same contract. A key missing from the outputs is an operator
+problem (an incomplete export), reported with what to do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dcn.errors import DcnError
+from dcn.plan.types import secret_ref
+from dcn.services.base import RenderContext
+from dcn.services.render import url_host
+
+#: the project every service user lives in, as TripleO and kolla name it
+SERVICE_PROJECT = "service"
+DEFAULT_DOMAIN = "Default"
+DEFAULT_REGION = "regionOne"
+#: seconds; the broker's heartbeat and the clients' timeout threshold agree on it
+HEARTBEAT = 60
+#: nothing consumes notifications in these clouds, so no service sends any
+NOTIFICATIONS_OFF = {"driver": "noop"}
+
+
+def _missing(what: str, ctx: RenderContext) -> DcnError:
+    return DcnError(
+        f"the control plane's outputs ({ctx.outputs.stack}) have no {what}",
+        hint="re-plan the control plane, or re-import a complete export "
+        "(EndpointMapOverride, GlobalConfigExtraMapData, AllNodesExtraMapData)",
+    )
+
+
+def endpoint(ctx: RenderContext, name: str) -> dict[str, str]:
+    """An EndpointMap entry such as ``KeystoneInternal``."""
+    entry = ctx.outputs.endpoint_map.get(name)
+    if entry is None:
+        raise _missing(f"EndpointMap entry {name}", ctx)
+    return entry
+
+
+def keystone_url(ctx: RenderContext, interface: str = "Internal") -> str:
+    return endpoint(ctx, f"Keystone{interface}")["uri_no_suffix"]
+
+
+def region(ctx: RenderContext) -> str:
+    return str(ctx.outputs.global_config.get("keystone_region") or DEFAULT_REGION)
+
+
+def listen_addresses(ctx: RenderContext, client_host: str | None) -> tuple[str, ...]:
+    """Where a control-plane listener binds: the node's internal address, plus the VIP
+    clients are told to use when that VIP is one of this site's (it is on the node)."""
+    own = ctx.internal_ip
+    if client_host and client_host != own and client_host in ctx.network.vips.values():
+        return (own, client_host)
+    return (own,)
+
+
+def api_port(ctx: RenderContext, endpoint_name: str, default_port: int) -> int:
+    """The port of an API: its EndpointMap entry's, or the service's usual one."""
+    return int(ctx.outputs.endpoint_map.get(endpoint_name, {}).get("port") or default_port)
+
+
+def api_listen(ctx: RenderContext, endpoint_name: str, default_port: int) -> tuple[str, ...]:
+    """``host:port`` binds for the API behind an EndpointMap entry."""
+    port = api_port(ctx, endpoint_name, default_port)
+    client_host = ctx.outputs.endpoint_map.get(endpoint_name, {}).get("host_nobrackets")
+    return tuple(f"{url_host(h)}:{port}" for h in listen_addresses(ctx, client_host))
+
+
+def db_host(ctx: RenderContext) -> str:
+    """The database address clients use: TripleO's ``mysql_vip``, else the first node."""
+    nodes = ctx.outputs.all_nodes_config
+    host = nodes.get("mysql_vip") or nodes.get("internal_api_virtual_ip")
+    if not host:
+        ips = nodes.get("mysql_node_ips") or []
+        if not ips:
+            raise _missing("mysql_vip or mysql_node_ips", ctx)
+        host = ips[0]
+    return str(host)
+
+
+def db_connection(ctx: RenderContext, user: str, secret: str, database: str) -> str:
+    """An SQLAlchemy URL for PyMySQL (the driver in the OpenStack virtualenv)."""
+    host = url_host(db_host(ctx))
+    return f"mysql+pymysql://{user}:{secret_ref(secret)}@{host}/{database}"
+
+
+def _messaging(ctx: RenderContext, kind: str) -> tuple[str, str, str, bool]:
+    cfg = ctx.outputs.global_config
+    scheme = str(cfg.get(f"oslo_messaging_{kind}_scheme") or "rabbit")
+    user = str(cfg.get(f"oslo_messaging_{kind}_user_name") or "guest")
+    port = str(cfg.get(f"oslo_messaging_{kind}_port") or 5672)
+    use_ssl = str(cfg.get(f"oslo_messaging_{kind}_use_ssl", False)).lower() in ("true", "1")
+    return scheme, user, port, use_ssl
+
+
+def broker_user(ctx: RenderContext) -> str:
+    return _messaging(ctx, "rpc")[1]
+
+
+def transport_url(ctx: RenderContext) -> str:
+    """``rabbit://user:pass@host1:5672,user:pass@host2:5672/`` over every broker node.
+
+    The password is always the ``RabbitPassword`` reference (the outputs may carry a
+    reference or, for a foreign export, a value; neither is copied into a file).
+    """
+    scheme, user, port, _ = _messaging(ctx, "rpc")
+    nodes = ctx.outputs.all_nodes_config
+    hosts = nodes.get("oslo_messaging_rpc_node_names") or nodes.get("oslo_messaging_rpc_node_ips")
+    if not hosts:
+        raise _missing("oslo_messaging_rpc_node_names (the broker hosts)", ctx)
+    password = secret_ref("RabbitPassword")
+    return f"{scheme}://" + ",".join(f"{user}:{password}@{url_host(h)}:{port}" for h in hosts) + "/"
+
+
+def messaging_sections(ctx: RenderContext) -> dict[str, dict[str, Any]]:
+    """oslo.messaging settings; notifications are off (nothing consumes them here)."""
+    use_ssl = _messaging(ctx, "rpc")[3]
+    return {
+        "oslo_messaging_rabbit": {
+            "heartbeat_timeout_threshold": HEARTBEAT,
+            "ssl": use_ssl,
+        },
+        "oslo_messaging_notifications": NOTIFICATIONS_OFF,
+    }
+
+
+def password_auth(ctx: RenderContext, user: str, secret: str) -> dict[str, Any]:
+    """keystoneauth ``password`` plugin options for a service user in project service."""
+    return {
+        "auth_type": "password",
+        "auth_url": keystone_url(ctx),
+        "project_domain_name": DEFAULT_DOMAIN,
+        "user_domain_name": DEFAULT_DOMAIN,
+        "project_name": SERVICE_PROJECT,
+        "username": user,
+        "password": secret_ref(secret),
+    }
+
+
+def catalog_client(ctx: RenderContext, user: str, secret: str) -> dict[str, Any]:
+    """A client section that finds its endpoint in the catalog (internal interface)."""
+    return {
+        **password_auth(ctx, user, secret),
+        "region_name": region(ctx),
+        "valid_interfaces": "internal",
+    }
+
+
+def authtoken(ctx: RenderContext, user: str, secret: str) -> dict[str, Any]:
+    """``[keystone_authtoken]`` for an API that validates tokens (keystonemiddleware)."""
+    return {
+        "www_authenticate_uri": keystone_url(ctx, "Public")
+        if "KeystonePublic" in ctx.outputs.endpoint_map
+        else keystone_url(ctx),
+        **password_auth(ctx, user, secret),
+        "region_name": region(ctx),
+        "service_token_roles_required": True,
+    }

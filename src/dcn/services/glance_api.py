@@ -1,0 +1,71 @@
+"""Glance API under gunicorn with a local file store (nova reads image metadata from it)."""
+
+from __future__ import annotations
+
+from dcn.plan.types import FileSpec, ProcessSpec
+from dcn.services.base import RenderContext
+from dcn.services.common import NOTIFICATIONS_OFF, api_port, authtoken, db_connection
+from dcn.services.paste import paste_file
+from dcn.services.render import CatalogService, ini_file, url_host
+from dcn.services.wsgi import WsgiApi
+
+CONFDIR = "/etc/glance"
+DATADIR = "/var/lib/glance"
+
+API = WsgiApi(
+    name="glance-api",
+    app="glance.wsgi.api:application",
+    endpoint="GlanceInternal",
+    port=9292,
+    confdir=CONFDIR,
+    env={"OS_GLANCE_CONFIG_DIR": CONFDIR},
+)
+
+
+def glance_api_conf(ctx: RenderContext) -> FileSpec:
+    port = api_port(ctx, API.endpoint, API.port)
+    return ini_file(
+        ctx,
+        "glance-api.conf",
+        {
+            "DEFAULT": {
+                "enabled_backends": "file:file",
+                # lab notes: glance refuses to start without it (centralised image cache)
+                "worker_self_reference_url": f"http://{url_host(ctx.internal_ip)}:{port}",
+            },
+            "database": {"connection": db_connection(ctx, "glance", "GlanceDbPassword", "glance")},
+            "keystone_authtoken": authtoken(ctx, "glance", "GlancePassword"),
+            "paste_deploy": {
+                "flavor": "keystone",
+                "config_file": f"{CONFDIR}/glance-api-paste.ini",
+            },
+            "glance_store": {"default_backend": "file"},
+            "file": {"filesystem_store_datadir": f"{DATADIR}/images/"},
+            # reserved stores glance uses for imports and tasks when enabled_backends is set
+            "os_glance_staging_store": {"filesystem_store_datadir": f"{DATADIR}/staging/"},
+            "os_glance_tasks_store": {"filesystem_store_datadir": f"{DATADIR}/tasks_work_dir/"},
+            "oslo_concurrency": {"lock_path": f"{DATADIR}/tmp"},
+            # glance sends nothing over RPC; without notifications it needs no broker
+            "oslo_messaging_notifications": NOTIFICATIONS_OFF,
+        },
+    )
+
+
+def files(ctx: RenderContext) -> dict[str, FileSpec]:
+    return {
+        f"{CONFDIR}/glance-api.conf": glance_api_conf(ctx),
+        f"{CONFDIR}/glance-api-paste.ini": paste_file("glance-api-paste.ini"),
+        **API.files(ctx),
+    }
+
+
+def processes(ctx: RenderContext) -> tuple[ProcessSpec, ...]:
+    return (API.process(ctx),)
+
+
+SERVICE = CatalogService(
+    name="glance_api",
+    secrets=("GlanceDbPassword", "GlancePassword"),
+    render_files=files,
+    render_processes=processes,
+)

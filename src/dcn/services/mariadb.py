@@ -1,0 +1,99 @@
+"""MariaDB (Debian package): one server on the control plane, and the SQL that makes
+each service's database and user.
+
+Each service has its own database user and password, granted on its own databases
+only; nova's user covers nova_api, nova and nova_cell0 (cells v2). The init script is
+run by the deploy step over the local socket (root authenticates by unix_socket).
+"""
+
+from __future__ import annotations
+
+from dcn.plan.types import FileSpec, ProcessSpec, secret_ref
+from dcn.services import ini
+from dcn.services.base import RenderContext
+from dcn.services.common import db_host, listen_addresses
+from dcn.services.render import CatalogService, file_spec, ini_file
+
+PORT = 3306
+CONFIG = "/etc/mysql/my.cnf"
+INIT_SQL = "/etc/dcn/mariadb-init.sql"
+SOCKET = "/run/mysqld/mysqld.sock"
+DATADIR = "/var/lib/mysql"
+
+#: database user -> (its password secret, the databases it owns)
+DATABASES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "keystone": ("KeystoneDbPassword", ("keystone",)),
+    "glance": ("GlanceDbPassword", ("glance",)),
+    "placement": ("PlacementDbPassword", ("placement",)),
+    "neutron": ("NeutronDbPassword", ("neutron",)),
+    "nova": ("NovaDbPassword", ("nova_api", "nova", "nova_cell0")),
+}
+
+
+def my_cnf(ctx: RenderContext) -> FileSpec:
+    return ini_file(
+        ctx,
+        "my.cnf",
+        {
+            "client": {"port": PORT, "socket": SOCKET},
+            "mysqld": {
+                "user": "mysql",
+                # MariaDB 10.11 takes a list: the node, and the VIP clients use if it is here
+                "bind-address": ",".join(listen_addresses(ctx, db_host(ctx))),
+                "port": PORT,
+                "socket": SOCKET,
+                "pid-file": "/run/mysqld/mysqld.pid",
+                "datadir": DATADIR,
+                "skip-name-resolve": ini.FLAG,
+                # a lab: every API worker and daemon keeps a pool of up to 15 connections
+                "max_connections": 500,
+                "innodb_buffer_pool_size": "128M",
+                "character-set-server": "utf8mb4",
+                "collation-server": "utf8mb4_general_ci",
+            },
+        },
+    )
+
+
+def init_sql() -> FileSpec:
+    """Idempotent: re-running it sets the current passwords (rotation) and grants."""
+    root = secret_ref("MysqlRootPassword")
+    lines = [
+        "-- managed by dcn: databases and least-privilege users of the OpenStack services",
+        "ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket "
+        f"OR mysql_native_password USING PASSWORD('{root}');",
+        "DROP USER IF EXISTS ''@'localhost';",
+    ]
+    for user, (secret, databases) in DATABASES.items():
+        password = secret_ref(secret)
+        lines += [f"CREATE DATABASE IF NOT EXISTS `{db}`;" for db in databases]
+        lines += [
+            f"CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY '{password}';",
+            f"ALTER USER '{user}'@'%' IDENTIFIED BY '{password}';",
+        ]
+        lines += [f"GRANT ALL PRIVILEGES ON `{db}`.* TO '{user}'@'%';" for db in databases]
+    lines.append("FLUSH PRIVILEGES;")
+    return file_spec("\n".join(lines) + "\n", mode="0600")
+
+
+def files(ctx: RenderContext) -> dict[str, FileSpec]:
+    return {CONFIG: my_cnf(ctx), INIT_SQL: init_sql()}
+
+
+def processes(ctx: RenderContext) -> tuple[ProcessSpec, ...]:
+    return (
+        ProcessSpec(
+            name="mariadb",
+            command=("/usr/sbin/mariadbd", f"--defaults-file={CONFIG}"),
+            workdir=DATADIR,
+            health_port=PORT,
+        ),
+    )
+
+
+SERVICE = CatalogService(
+    name="mariadb",
+    secrets=tuple(sorted({"MysqlRootPassword", *(s for s, _ in DATABASES.values())})),
+    render_files=files,
+    render_processes=processes,
+)

@@ -1,0 +1,106 @@
+"""Neutron server (API under gunicorn) with ML2 and no mechanism drivers or agents.
+
+Lab notes: nova needs neutron to list a server's ports, and ML2 without mechanism
+drivers and agents is enough for servers booted without NICs. Tenant networks are
+provider networks unless the site tunnels (``sdn.tunnelling``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dcn.plan.types import FileSpec, ProcessSpec
+from dcn.services.base import RenderContext
+from dcn.services.common import (
+    authtoken,
+    db_connection,
+    messaging_sections,
+    password_auth,
+    region,
+    transport_url,
+)
+from dcn.services.paste import paste_file
+from dcn.services.render import CatalogService, ini_file
+from dcn.services.wsgi import WsgiApi
+
+CONFDIR = "/etc/neutron"
+STATE = "/var/lib/neutron"
+VNI_RANGES = "1:1000"
+
+API = WsgiApi(
+    name="neutron-server",
+    app="neutron.wsgi.api:application",
+    endpoint="NeutronInternal",
+    port=9696,
+    confdir=CONFDIR,
+    env={"OS_NEUTRON_CONFIG_DIR": CONFDIR},
+)
+
+
+def neutron_conf(ctx: RenderContext) -> FileSpec:
+    return ini_file(
+        ctx,
+        "neutron.conf",
+        {
+            "DEFAULT": {
+                "host": ctx.hostname,
+                "core_plugin": "ml2",
+                "service_plugins": "",
+                "auth_strategy": "keystone",
+                "api_paste_config": f"{CONFDIR}/api-paste.ini",
+                "state_path": STATE,
+                "transport_url": transport_url(ctx),
+            },
+            "database": {
+                "connection": db_connection(ctx, "neutron", "NeutronDbPassword", "neutron")
+            },
+            "keystone_authtoken": authtoken(ctx, "neutron", "NeutronPassword"),
+            # port status events to nova (notify_nova_on_port_*), as the nova user
+            "nova": {
+                **password_auth(ctx, "nova", "NovaPassword"),
+                "region_name": region(ctx),
+                "endpoint_type": "internal",
+            },
+            "oslo_concurrency": {"lock_path": f"{STATE}/tmp"},
+            **messaging_sections(ctx),
+        },
+    )
+
+
+def ml2_sections(ctx: RenderContext) -> dict[str, dict[str, Any]]:
+    """Provider networks (flat, vlan); a tunnelling site adds geneve (OVN) or vxlan."""
+    sdn = ctx.site.sdn
+    tunnel = ("geneve" if sdn.mechanism == "ovn" else "vxlan") if sdn.tunnelling else None
+    sections: dict[str, dict[str, Any]] = {
+        "ml2": {
+            "type_drivers": ["flat", "vlan", *([tunnel] if tunnel else [])],
+            "project_network_types": [tunnel] if tunnel else "",  # was tenant_network_types
+            "mechanism_drivers": "",
+            "extension_drivers": "",
+        },
+        "ml2_type_flat": {"flat_networks": "*"},
+    }
+    if tunnel:
+        sections[f"ml2_type_{tunnel}"] = {"vni_ranges": VNI_RANGES}
+    return sections
+
+
+def files(ctx: RenderContext) -> dict[str, FileSpec]:
+    return {
+        f"{CONFDIR}/neutron.conf": neutron_conf(ctx),
+        f"{CONFDIR}/plugins/ml2/ml2_conf.ini": ini_file(ctx, "ml2_conf.ini", ml2_sections(ctx)),
+        f"{CONFDIR}/api-paste.ini": paste_file("neutron-api-paste.ini"),
+        **API.files(ctx),
+    }
+
+
+def processes(ctx: RenderContext) -> tuple[ProcessSpec, ...]:
+    return (API.process(ctx),)
+
+
+SERVICE = CatalogService(
+    name="neutron_server",
+    secrets=("NeutronDbPassword", "NeutronPassword", "NovaPassword", "RabbitPassword"),
+    render_files=files,
+    render_processes=processes,
+)

@@ -1,0 +1,154 @@
+"""Nova: API, conductor and scheduler on the control plane, nova-compute everywhere.
+
+One function builds what every nova service needs (broker, service user, placement,
+neutron, glance); the control plane and compute each extend it once:
+
+- api, conductor and scheduler share ``/etc/nova/nova.conf`` on a controller, so they
+  render the same file (databases, token validation, paste config);
+- nova-compute never touches a database (it goes through the conductor over the
+  broker), so its nova.conf has no ``[database]`` or ``[api_database]`` section and
+  an edge receives no database password.
+
+Placement is reached as the ``nova`` service user (it holds the same service role a
+``placement`` user would), so ``PlacementPassword`` stays on the control plane. An
+edge compute's secrets are NovaPassword, NeutronPassword and RabbitPassword.
+"""
+
+from __future__ import annotations
+
+from dcn.plan.types import FileSpec, ProcessSpec
+from dcn.services import ini
+from dcn.services.base import RenderContext
+from dcn.services.common import (
+    authtoken,
+    catalog_client,
+    db_connection,
+    messaging_sections,
+    password_auth,
+    region,
+    transport_url,
+)
+from dcn.services.paste import paste_file
+from dcn.services.render import CatalogService, Processes, ini_file
+from dcn.services.wsgi import WsgiApi
+
+CONFDIR = "/etc/nova"
+CONF = f"{CONFDIR}/nova.conf"
+STATE = "/var/lib/nova"
+#: nova's defaults, written out so tuning them (link-cut tolerance) is one override
+REPORT_INTERVAL = 10
+SERVICE_DOWN_TIME = 60
+
+# OS_NOVA_CONFIG_FILES stays unset: nova's WSGI loader reads api-paste.ini;nova.conf
+API = WsgiApi(
+    name="nova-api",
+    app="nova.wsgi.osapi_compute:application",
+    endpoint="NovaInternal",
+    port=8774,
+    confdir=CONFDIR,
+    workers=2,
+)
+
+COMPUTE_SECRETS = ("NeutronPassword", "NovaPassword", "RabbitPassword")
+CONTROL_PLANE_SECRETS = tuple(sorted({*COMPUTE_SECRETS, "NovaDbPassword"}))
+
+
+def common_sections(ctx: RenderContext) -> ini.Sections:
+    """What every nova service reads: identity of the host, broker, service clients."""
+    return {
+        "DEFAULT": {
+            "host": ctx.hostname,
+            "my_ip": ctx.internal_ip,
+            "state_path": STATE,
+            "transport_url": transport_url(ctx),
+            "report_interval": REPORT_INTERVAL,
+            "service_down_time": SERVICE_DOWN_TIME,
+        },
+        # tokens of the services' own calls carry the nova user, so long requests
+        # (build, migrate) survive a user token expiring mid-way
+        "service_user": {
+            "send_service_user_token": True,
+            **password_auth(ctx, "nova", "NovaPassword"),
+        },
+        "placement": catalog_client(ctx, "nova", "NovaPassword"),
+        "neutron": catalog_client(ctx, "neutron", "NeutronPassword"),
+        # glance is called with the user's token; only the catalog lookup is configured
+        "glance": {"region_name": region(ctx), "valid_interfaces": "internal"},
+        "oslo_concurrency": {"lock_path": f"{STATE}/tmp"},
+        **messaging_sections(ctx),
+    }
+
+
+def control_plane_sections(ctx: RenderContext) -> ini.Sections:
+    """nova.conf of a controller, shared by nova-api, nova-conductor and nova-scheduler."""
+    sections = common_sections(ctx)
+    return {
+        **sections,
+        "api_database": {"connection": db_connection(ctx, "nova", "NovaDbPassword", "nova_api")},
+        # cell0's URL is derived from this one by `nova-manage cell_v2 map_cell0`
+        "database": {"connection": db_connection(ctx, "nova", "NovaDbPassword", "nova")},
+        "keystone_authtoken": authtoken(ctx, "nova", "NovaPassword"),
+        "wsgi": {"api_paste_config": f"{CONFDIR}/api-paste.ini"},
+    }
+
+
+def compute_sections(ctx: RenderContext) -> ini.Sections:
+    """nova.conf of a compute node: no database, the fake driver with a stable node."""
+    sections = common_sections(ctx)
+    default = {
+        **sections["DEFAULT"],
+        # the other fake drivers refuse to restart ("No local node identity found");
+        # this one keeps its node identity under state_path
+        "compute_driver": "fake.FakeDriverWithoutFakeNodes",
+    }
+    if ctx.site.instance_metadata.config_drive:
+        default["force_config_drive"] = True
+    # the availability zone comes from the site's host aggregate, not from here
+    return {**sections, "DEFAULT": default}
+
+
+def control_plane_files(ctx: RenderContext) -> dict[str, FileSpec]:
+    return {CONF: ini_file(ctx, "nova.conf", control_plane_sections(ctx))}
+
+
+def api_files(ctx: RenderContext) -> dict[str, FileSpec]:
+    return {
+        **control_plane_files(ctx),
+        f"{CONFDIR}/api-paste.ini": paste_file("nova-api-paste.ini"),
+        **API.files(ctx),
+    }
+
+
+def compute_files(ctx: RenderContext) -> dict[str, FileSpec]:
+    return {CONF: ini_file(ctx, "nova.conf", compute_sections(ctx))}
+
+
+def daemon(command: str) -> Processes:
+    """A nova daemon reading only nova.conf (it listens on nothing: no health port)."""
+
+    def processes(ctx: RenderContext) -> tuple[ProcessSpec, ...]:
+        return (
+            ProcessSpec(
+                name=command,
+                command=(f"{ctx.venv}/bin/{command}", "--config-file", CONF),
+                workdir=STATE,
+            ),
+        )
+
+    return processes
+
+
+def api_processes(ctx: RenderContext) -> tuple[ProcessSpec, ...]:
+    return (API.process(ctx),)
+
+
+NOVA_API = CatalogService("nova_api", CONTROL_PLANE_SECRETS, api_files, api_processes)
+NOVA_CONDUCTOR = CatalogService(
+    "nova_conductor", CONTROL_PLANE_SECRETS, control_plane_files, daemon("nova-conductor")
+)
+NOVA_SCHEDULER = CatalogService(
+    "nova_scheduler", CONTROL_PLANE_SECRETS, control_plane_files, daemon("nova-scheduler")
+)
+NOVA_COMPUTE = CatalogService(
+    "nova_compute", COMPUTE_SECRETS, compute_files, daemon("nova-compute")
+)

@@ -1,0 +1,50 @@
+"""Placement API under gunicorn (resource providers; nova's scheduler asks it for hosts)."""
+
+from __future__ import annotations
+
+from dcn.plan.types import FileSpec, ProcessSpec
+from dcn.services.base import RenderContext
+from dcn.services.common import authtoken, db_connection
+from dcn.services.render import CatalogService, ini_file
+from dcn.services.wsgi import WsgiApi
+
+CONFDIR = "/etc/placement"
+
+API = WsgiApi(
+    name="placement-api",
+    app="placement.wsgi.api:application",
+    endpoint="PlacementInternal",
+    port=8778,
+    confdir=CONFDIR,
+    env={"OS_PLACEMENT_CONFIG_DIR": CONFDIR},
+)
+
+
+def placement_conf(ctx: RenderContext) -> FileSpec:
+    return ini_file(
+        ctx,
+        "placement.conf",
+        {
+            "placement_database": {
+                "connection": db_connection(ctx, "placement", "PlacementDbPassword", "placement")
+            },
+            "api": {"auth_strategy": "keystone"},
+            "keystone_authtoken": authtoken(ctx, "placement", "PlacementPassword"),
+        },
+    )
+
+
+def files(ctx: RenderContext) -> dict[str, FileSpec]:
+    return {f"{CONFDIR}/placement.conf": placement_conf(ctx), **API.files(ctx)}
+
+
+def processes(ctx: RenderContext) -> tuple[ProcessSpec, ...]:
+    return (API.process(ctx),)
+
+
+SERVICE = CatalogService(
+    name="placement_api",
+    secrets=("PlacementDbPassword", "PlacementPassword"),
+    render_files=files,
+    render_processes=processes,
+)

@@ -1,0 +1,88 @@
+"""RabbitMQ (Debian package), run directly without the package's user-switching wrappers.
+
+Lab notes: ``/usr/sbin/rabbitmqctl`` switches user and then fails the Erlang cookie
+check; ``/usr/lib/rabbitmq/bin/*`` with ``HOME=/var/lib/rabbitmq`` (where the cookie
+is) works. The broker user is created by the server itself on first boot from
+``default_user``/``default_pass``, so the password never appears on a command line;
+rotating it later needs ``rabbitmqctl change_password``.
+"""
+
+from __future__ import annotations
+
+from dcn.plan.types import FileSpec, ProcessSpec, secret_ref
+from dcn.services import ini
+from dcn.services.base import RenderContext
+from dcn.services.common import HEARTBEAT, broker_user
+from dcn.services.render import CatalogService, file_spec
+
+PORT = 5672
+HOME = "/var/lib/rabbitmq"
+BIN = "/usr/lib/rabbitmq/bin"
+CONFIG = "/etc/rabbitmq/rabbitmq.conf"
+ENV_CONFIG = "/etc/rabbitmq/rabbitmq-env.conf"
+COOKIE = f"{HOME}/.erlang.cookie"
+#: environment every rabbitmq command needs (server, rabbitmqctl in deploy steps)
+ENV = {"HOME": HOME, "RABBITMQ_CONF_ENV_FILE": ENV_CONFIG}
+
+
+def rabbitmq_conf(ctx: RenderContext) -> FileSpec:
+    options = {
+        # replaces the all-interfaces listener; IPv6 is written without brackets here
+        "listeners.tcp.default": f"{ctx.internal_ip}:{PORT}",
+        "loopback_users": "none",
+        "heartbeat": HEARTBEAT,
+        "default_vhost": "/",
+        "default_user": broker_user(ctx),
+        "default_pass": secret_ref("RabbitPassword"),
+        "default_user_tags.administrator": True,
+        "default_permissions.configure": ".*",
+        "default_permissions.read": ".*",
+        "default_permissions.write": ".*",
+    }
+    merged = ini.merge_flat(options, ctx.overrides("rabbitmq.conf"))
+    # booleans are lower case in rabbitmq.conf (cuttlefish), unlike oslo.config
+    lowered = {k: str(v).lower() if isinstance(v, bool) else v for k, v in merged.items()}
+    return file_spec(ini.render_flat(lowered), mode="0600")
+
+
+def rabbitmq_env(ctx: RenderContext) -> FileSpec:
+    """Shell-style; names without the RABBITMQ_ prefix, as rabbitmq-env.conf wants."""
+    values = {
+        "NODENAME": f"rabbit@{ctx.hostname}",
+        "CONFIG_FILE": CONFIG,
+        "MNESIA_BASE": f"{HOME}/mnesia",
+        "LOG_BASE": "/var/log/rabbitmq",
+        "PID_FILE": f"{HOME}/rabbitmq.pid",
+        "ENABLED_PLUGINS_FILE": "/etc/rabbitmq/enabled_plugins",
+    }
+    return file_spec("".join(f"{k}={v}\n" for k, v in values.items()))
+
+
+def files(ctx: RenderContext) -> dict[str, FileSpec]:
+    return {
+        CONFIG: rabbitmq_conf(ctx),
+        ENV_CONFIG: rabbitmq_env(ctx),
+        "/etc/rabbitmq/enabled_plugins": file_spec("[].\n"),
+        # no trailing newline: the cookie is compared byte for byte
+        COOKIE: file_spec(secret_ref("RabbitCookie"), mode="0400"),
+    }
+
+
+def processes(ctx: RenderContext) -> tuple[ProcessSpec, ...]:
+    return (
+        ProcessSpec(
+            name="rabbitmq",
+            command=(f"{BIN}/rabbitmq-server",),
+            workdir=HOME,
+            health_port=PORT,
+            env=dict(ENV),
+        ),
+    )
+
+
+SERVICE = CatalogService(
+    name="rabbitmq",
+    secrets=("RabbitCookie", "RabbitPassword"),
+    render_files=files,
+    render_processes=processes,
+)

@@ -1,0 +1,73 @@
+"""Building blocks every service module shares: file specs and the catalog entry type.
+
+A FileSpec's ``secrets`` is computed from its content by `file_spec`, never written
+by hand, so what a stack receives can't drift from what its files reference.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dcn.plan.types import SECRET_PREFIX, SECRET_SUFFIX, FileSpec, ProcessSpec
+from dcn.services import ini
+from dcn.services.base import RenderContext
+
+_REF = re.compile(re.escape(SECRET_PREFIX) + r"([A-Za-z0-9_]+)" + re.escape(SECRET_SUFFIX))
+#: modes a file holding secret references may have (owner, or owner and service group)
+SECRET_MODES = ("0600", "0640", "0400")
+
+
+def referenced_secrets(content: str) -> tuple[str, ...]:
+    """Secret names referenced in `content`, sorted, each once."""
+    if SECRET_PREFIX not in content:
+        return ()
+    return tuple(sorted(set(_REF.findall(content))))
+
+
+def file_spec(content: str, mode: str | None = None) -> FileSpec:
+    """A file with its referenced secrets filled in.
+
+    Default mode: 0640 when it holds secret references (readable by the service's
+    group), 0644 otherwise. A world-readable mode for a secret-bearing file is a bug.
+    """
+    names = referenced_secrets(content)
+    if mode is None:
+        mode = "0640" if names else "0644"
+    elif names and mode not in SECRET_MODES:
+        raise ValueError(f"a file holding secrets {names} must not have mode {mode}")
+    return FileSpec(content=content, mode=mode, secrets=names)
+
+
+def ini_file(ctx: RenderContext, filename: str, sections: ini.Sections) -> FileSpec:
+    """An INI file with the site's overrides for `filename` (its base name) applied."""
+    overrides = ctx.overrides(filename)
+    merged = ini.merge(sections, overrides) if overrides else sections
+    return file_spec(ini.render(merged))
+
+
+Files = Callable[[RenderContext], dict[str, FileSpec]]
+Processes = Callable[[RenderContext], tuple[ProcessSpec, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogService:
+    """A catalog entry (satisfies `dcn.services.base.Service`)."""
+
+    name: str
+    #: every secret the service's files reference (tests check it against the files)
+    secrets: tuple[str, ...]
+    render_files: Files
+    render_processes: Processes
+
+    def files(self, ctx: RenderContext) -> dict[str, FileSpec]:
+        return self.render_files(ctx)
+
+    def processes(self, ctx: RenderContext) -> tuple[ProcessSpec, ...]:
+        return self.render_processes(ctx)
+
+
+def url_host(address: str) -> str:
+    """An address as it goes in a URL or ``host:port`` (IPv6 in brackets)."""
+    return f"[{address}]" if ":" in address and not address.startswith("[") else address

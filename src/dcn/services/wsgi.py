@@ -1,0 +1,72 @@
+"""WSGI APIs under gunicorn, configured by a ``gunicorn.conf.py`` in the working directory.
+
+Keystone, nova and neutron parse ``sys.argv`` with oslo.config, so gunicorn gets no
+command-line arguments at all; every setting is in the file (lab notes). gunicorn 26
+shares a control socket per user unless it is disabled, and a 2 s keep-alive raced
+with 2 s polling clients, hence 75 s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dcn.plan.types import FileSpec, ProcessSpec
+from dcn.services.base import RenderContext
+from dcn.services.common import api_listen, api_port
+from dcn.services.render import file_spec
+
+
+@dataclass(frozen=True, slots=True)
+class WsgiApi:
+    """One API: its WSGI callable, where it listens, and its config directory."""
+
+    #: process name, as the supervisor and logs show it
+    name: str
+    #: ``module:callable``
+    app: str
+    #: EndpointMap entry clients use (its port is the listening port)
+    endpoint: str
+    port: int
+    #: directory holding the service's config; gunicorn.conf.py goes there
+    confdir: str
+    workers: int = 1
+    #: environment for the workers (where the service finds its config files)
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def conf_path(self) -> str:
+        return f"{self.confdir}/gunicorn.conf.py"
+
+    def conf(self, ctx: RenderContext) -> FileSpec:
+        settings: dict[str, object] = {
+            "wsgi_app": self.app,
+            "bind": list(api_listen(ctx, self.endpoint, self.port)),
+            "proc_name": self.name,
+            "workers": self.workers,
+            "worker_class": "gthread",
+            "threads": 4,
+            "keepalive": 75,
+            "timeout": 120,
+            "control_socket_disable": True,
+            "accesslog": "-",
+            "errorlog": "-",
+        }
+        if self.env:
+            settings["raw_env"] = [f"{k}={v}" for k, v in sorted(self.env.items())]
+        header = (
+            f"# gunicorn settings for {self.name}, managed by dcn. Run `gunicorn` with no\n"
+            "# arguments in this directory: the service parses sys.argv with oslo.config.\n"
+        )
+        # repr of plain str/int/bool/list data is exact Python source
+        return file_spec(header + "".join(f"{k} = {v!r}\n" for k, v in settings.items()))
+
+    def files(self, ctx: RenderContext) -> dict[str, FileSpec]:
+        return {self.conf_path: self.conf(ctx)}
+
+    def process(self, ctx: RenderContext) -> ProcessSpec:
+        return ProcessSpec(
+            name=self.name,
+            command=(f"{ctx.venv}/bin/gunicorn",),
+            workdir=self.confdir,
+            health_port=api_port(ctx, self.endpoint, self.port),
+        )

@@ -1,0 +1,127 @@
+"""Glance, Placement and Neutron configs, and every API's gunicorn.conf.py."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from dcn.model.description import Sdn
+from dcn.plan.types import secret_ref
+from dcn.services.base import RenderContext
+from dcn.services.catalog import service
+from tests.services.conftest import CONTROLLER_IP, VIP, parse_ini, with_outputs, with_site
+
+#: service -> (gunicorn.conf.py path, WSGI callable, port)
+APIS = {
+    "keystone": ("/etc/keystone/gunicorn.conf.py", "keystone.wsgi.api:application", 5000),
+    "glance_api": ("/etc/glance/gunicorn.conf.py", "glance.wsgi.api:application", 9292),
+    "placement_api": ("/etc/placement/gunicorn.conf.py", "placement.wsgi.api:application", 8778),
+    "neutron_server": ("/etc/neutron/gunicorn.conf.py", "neutron.wsgi.api:application", 9696),
+    "nova_api": ("/etc/nova/gunicorn.conf.py", "nova.wsgi.osapi_compute:application", 8774),
+}
+
+
+def gunicorn_settings(ctx: RenderContext, name: str) -> dict[str, object]:
+    settings: dict[str, object] = {}
+    exec(service(name).files(ctx)[APIS[name][0]].content, {}, settings)
+    return settings
+
+
+@pytest.mark.parametrize("name", sorted(APIS))
+def test_gunicorn_conf(name: str, controller: RenderContext) -> None:
+    path, app, port = APIS[name]
+    settings = gunicorn_settings(controller, name)
+    assert settings["wsgi_app"] == app
+    assert settings["bind"] == [f"{CONTROLLER_IP}:{port}", f"{VIP}:{port}"]
+    assert settings["control_socket_disable"] is True
+    assert settings["keepalive"] == 75
+    assert 1 <= settings["workers"] <= 2
+    (proc,) = service(name).processes(controller)
+    # no arguments: oslo.config would parse them
+    assert proc.command == ("/opt/dcn/venv/bin/gunicorn",)
+    assert proc.workdir == path.rsplit("/", 1)[0]
+    assert proc.health_port == port
+    if name == "nova_api":  # nova's loader reads api-paste.ini;nova.conf by default
+        assert "raw_env" not in settings
+
+
+def test_apis_bind_ipv6_in_brackets(controller: RenderContext) -> None:
+    ctx = dataclasses.replace(controller, addresses={"internal_api": "fd00:dc:16::10"})
+    bind = gunicorn_settings(ctx, "placement_api")["bind"]
+    assert bind == ["[fd00:dc:16::10]:8778", f"{VIP}:8778"]
+
+
+def test_api_port_follows_the_endpoint_map(controller: RenderContext) -> None:
+    endpoints = dict(controller.outputs.endpoint_map)
+    endpoints["GlanceInternal"] = {**endpoints["GlanceInternal"], "port": "19292"}
+    ctx = with_outputs(controller, endpoint_map=endpoints)
+    assert gunicorn_settings(ctx, "glance_api")["bind"] == [
+        f"{CONTROLLER_IP}:19292",
+        f"{VIP}:19292",
+    ]
+    assert service("glance_api").processes(ctx)[0].health_port == 19292
+
+
+def test_glance_api_conf(controller: RenderContext) -> None:
+    files = service("glance_api").files(controller)
+    conf = parse_ini(files["/etc/glance/glance-api.conf"].content)
+    assert conf["DEFAULT"]["enabled_backends"] == "file:file"
+    assert conf["DEFAULT"]["worker_self_reference_url"] == f"http://{CONTROLLER_IP}:9292"
+    assert conf["glance_store"]["default_backend"] == "file"
+    assert conf["file"]["filesystem_store_datadir"] == "/var/lib/glance/images/"
+    assert conf["paste_deploy"]["flavor"] == "keystone"
+    auth = conf["keystone_authtoken"]
+    assert (auth["username"], auth["password"]) == ("glance", secret_ref("GlancePassword"))
+    assert auth["project_domain_name"] == auth["user_domain_name"] == "Default"
+    assert auth["project_name"] == "service"
+    assert conf["database"]["connection"].endswith(f"@{VIP}/glance")
+    paste = parse_ini(files[conf["paste_deploy"]["config_file"]].content)
+    assert paste.has_section("composite:glance-api-keystone")
+
+
+def test_placement_conf(controller: RenderContext) -> None:
+    conf = parse_ini(
+        service("placement_api").files(controller)["/etc/placement/placement.conf"].content
+    )
+    db = secret_ref("PlacementDbPassword")
+    assert conf["placement_database"]["connection"] == (
+        f"mysql+pymysql://placement:{db}@{VIP}/placement"
+    )
+    assert conf["api"]["auth_strategy"] == "keystone"
+    assert conf["keystone_authtoken"]["username"] == "placement"
+
+
+def test_neutron_conf(controller: RenderContext) -> None:
+    files = service("neutron_server").files(controller)
+    conf = parse_ini(files["/etc/neutron/neutron.conf"].content)
+    assert conf["DEFAULT"]["core_plugin"] == "ml2"
+    assert conf["DEFAULT"]["service_plugins"] == ""
+    assert conf["DEFAULT"]["transport_url"].startswith("rabbit://guest:")
+    assert conf["nova"]["username"] == "nova"
+    assert conf["nova"]["password"] == secret_ref("NovaPassword")
+    assert conf["nova"]["endpoint_type"] == "internal"
+    assert conf["oslo_concurrency"]["lock_path"] == "/var/lib/neutron/tmp"
+    assert conf["database"]["connection"].endswith(f"@{VIP}/neutron")
+    assert files[conf["DEFAULT"]["api_paste_config"]].secrets == ()
+
+
+def test_ml2_provider_networks_without_mechanism_drivers(controller: RenderContext) -> None:
+    ml2 = parse_ini(
+        service("neutron_server").files(controller)["/etc/neutron/plugins/ml2/ml2_conf.ini"].content
+    )
+    assert ml2["ml2"]["type_drivers"] == "flat,vlan"
+    assert ml2["ml2"]["project_network_types"] == ""
+    assert ml2["ml2"]["mechanism_drivers"] == ""
+    assert ml2.sections() == ["ml2", "ml2_type_flat"]
+
+
+@pytest.mark.parametrize(("mechanism", "tunnel"), [("ovn", "geneve"), ("openvswitch", "vxlan")])
+def test_ml2_tunnelling_site(controller: RenderContext, mechanism: str, tunnel: str) -> None:
+    ctx = with_site(controller, sdn=Sdn(mechanism=mechanism, tunnelling=True))
+    ml2 = parse_ini(
+        service("neutron_server").files(ctx)["/etc/neutron/plugins/ml2/ml2_conf.ini"].content
+    )
+    assert ml2["ml2"]["type_drivers"] == f"flat,vlan,{tunnel}"
+    assert ml2["ml2"]["project_network_types"] == tunnel
+    assert ml2[f"ml2_type_{tunnel}"]["vni_ranges"] == "1:1000"
