@@ -1,0 +1,266 @@
+"""The control plane's outputs, in TripleO's names and shapes, computed from its plan.
+
+Edge stacks consume these and nothing else (the seed's EndpointMap, AllNodesConfig,
+GlobalConfig and HostsEntry), so an edge planned by dcn and one fed a TripleO export
+render from the same contract. The tables below are the whole catalog: adding an API
+or a service is one row, not a new function. Pure: no I/O, deterministic output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from dcn.errors import DcnError
+from dcn.model.description import Deployment, Site
+from dcn.model.roles import ROLES
+from dcn.plan.types import ControlPlaneOutputs, SiteNetworkPlan, secret_ref
+
+#: dcn service (dcn.model.roles) -> the TripleO service names it stands for
+TRIPLEO_SERVICES: dict[str, tuple[str, ...]] = {
+    "mariadb": ("mysql",),
+    "rabbitmq": ("oslo_messaging_rpc", "oslo_messaging_notify"),
+    "keystone": ("keystone", "keystone_public_api"),
+    "glance_api": ("glance_api",),
+    "placement_api": ("placement",),
+    "neutron_server": ("neutron_api",),
+    "nova_api": ("nova_api", "nova_metadata"),
+    "nova_conductor": ("nova_conductor",),
+    "nova_scheduler": ("nova_scheduler",),
+    "nova_compute": ("nova_compute",),
+}
+
+INTERNAL, PUBLIC, ADMIN = "Internal", "Public", "Admin"
+ALL_INTERFACES = (INTERNAL, PUBLIC, ADMIN)
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One EndpointMap row: ``<name><interface>`` for each interface."""
+
+    name: str
+    #: the TripleO service behind it (no entry when no node runs it)
+    service: str
+    port: int
+    #: path after ``host:port`` in ``uri`` (``uri_no_suffix`` never has it)
+    suffix: str = ""
+    interfaces: tuple[str, ...] = ALL_INTERFACES
+    protocol: str = "http"
+    #: TripleO's MysqlInternal uri is ``mysql+pymysql://host``: no port
+    port_in_uri: bool = True
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("Keystone", "keystone", 5000),
+    Endpoint("KeystoneV3", "keystone", 5000, "/v3"),
+    Endpoint("Glance", "glance_api", 9292),
+    Endpoint("Placement", "placement", 8778),
+    Endpoint("Neutron", "neutron_api", 9696),
+    Endpoint("Nova", "nova_api", 8774, "/v2.1"),
+    Endpoint("NovaMetadata", "nova_metadata", 8775, interfaces=(INTERNAL,)),
+    Endpoint(
+        "Mysql", "mysql", 3306, interfaces=(INTERNAL,), protocol="mysql+pymysql", port_in_uri=False
+    ),
+)
+
+#: the network whose VIP serves the Public interface (and names the cloud)
+PUBLIC_NETWORK = "external"
+#: the network services listen on; ctlplane when a node has no address on it
+SERVICE_NETWORK = "internal_api"
+FALLBACK_NETWORK = "ctlplane"
+#: AllNodesConfig VIP keys whose name is not ``<network>_virtual_ip``
+VIP_KEYS = {"external": "public_virtual_ip", "ctlplane": "control_virtual_ip"}
+#: service VIPs TripleO carried; all on the internal VIP here
+SERVICE_VIPS = ("mysql_vip", "redis_vip", "ovn_dbs_vip")
+
+MESSAGING_KINDS = ("rpc", "notify")
+#: the broker password every messaging client uses (TripleO's parameter name)
+BROKER_SECRET = "RabbitPassword"
+MESSAGING: tuple[tuple[str, object], ...] = (
+    ("scheme", "rabbit"),
+    ("port", "5672"),
+    ("user_name", "guest"),
+    ("password", secret_ref(BROKER_SECRET)),
+    ("use_ssl", "False"),
+)
+#: output keys that hold a secret (a reference in plans, a value in an export) -> its name
+SECRET_KEYS: dict[str, str] = {
+    f"oslo_messaging_{kind}_password": BROKER_SECRET for kind in MESSAGING_KINDS
+}
+MEMCACHED_PORT = "11211"
+
+
+class NodeLike(Protocol):
+    """What outputs need of a node: its name and role (addresses come from the plan)."""
+
+    @property
+    def hostname(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Member:
+    """One node running a service, as TripleO lists it."""
+
+    hostname: str
+    ip: str
+    name: str
+
+
+def bracketed(ip: str) -> str:
+    """An address as it goes into a URL: IPv6 in brackets."""
+    return f"[{ip}]" if ":" in ip else ip
+
+
+def _entry(endpoint: Endpoint, ip: str) -> dict[str, str]:
+    host = bracketed(ip)
+    base = f"{endpoint.protocol}://{host}"
+    if endpoint.port_in_uri:
+        base += f":{endpoint.port}"
+    return {
+        "protocol": endpoint.protocol,
+        "host": host,
+        "host_nobrackets": ip,
+        "port": str(endpoint.port),
+        "uri": base + endpoint.suffix,
+        "uri_no_suffix": base,
+    }
+
+
+def _placement(
+    deployment: Deployment, network: SiteNetworkPlan, nodes: Sequence[NodeLike]
+) -> dict[str, list[_Member]]:
+    """TripleO service -> the nodes running it, in node order, on the service network."""
+    placement: dict[str, list[_Member]] = {}
+    for node in nodes:
+        addressing = network.nodes.get(node.hostname)
+        addresses = addressing.addresses if addressing else {}
+        net = SERVICE_NETWORK if SERVICE_NETWORK in addresses else FALLBACK_NETWORK
+        if net not in addresses:
+            raise DcnError(
+                f"node {node.hostname} has no {SERVICE_NETWORK} or {FALLBACK_NETWORK} address "
+                f"in the network plan of {network.site}",
+                hint=f"attach its role to {SERVICE_NETWORK} (services listen there)",
+            )
+        ip = addresses[net]
+        member = _Member(
+            node.hostname, ip, f"{node.hostname}.{deployment.dns_label(net)}.{deployment.domain}"
+        )
+        for svc in ROLES[node.role].services:
+            for name in TRIPLEO_SERVICES.get(svc, (svc,)):
+                placement.setdefault(name, []).append(member)
+    return dict(sorted(placement.items()))
+
+
+def _interface_ips(network: SiteNetworkPlan) -> dict[str, str | None]:
+    internal = network.vips.get(SERVICE_NETWORK)
+    public = network.vips.get(PUBLIC_NETWORK) or internal
+    return {INTERNAL: internal, ADMIN: internal, PUBLIC: public}
+
+
+def _endpoint_map(
+    network: SiteNetworkPlan, placement: Mapping[str, list[_Member]]
+) -> dict[str, dict[str, str]]:
+    """One entry per (endpoint, interface) whose service runs here; no VIP: its first node."""
+    vips = _interface_ips(network)
+    entries = {
+        f"{ep.name}{iface}": _entry(ep, vips[iface] or placement[ep.service][0].ip)
+        for ep in ENDPOINTS
+        if ep.service in placement
+        for iface in ep.interfaces
+    }
+    return dict(sorted(entries.items()))
+
+
+def _vip_key(net: str) -> str:
+    return VIP_KEYS.get(net, f"{net}_virtual_ip")
+
+
+def _all_nodes_config(
+    deployment: Deployment,
+    site: Site,
+    network: SiteNetworkPlan,
+    placement: Mapping[str, list[_Member]],
+) -> dict[str, Any]:
+    cfg: dict[str, Any] = {
+        "enabled_services": sorted(placement),
+        "stack_name": site.name,
+        "cloud_domain": deployment.domain,
+    }
+    for svc, members in placement.items():
+        cfg[f"{svc}_node_ips"] = [m.ip for m in members]
+        cfg[f"{svc}_node_names"] = [m.name for m in members]
+        cfg[f"{svc}_short_node_names"] = [m.hostname for m in members]
+        cfg[f"{svc}_short_bootstrap_node_name"] = members[0].hostname
+        cfg[f"{svc}_bootstrap_node_ip"] = members[0].ip
+    for net, vip in network.vips.items():
+        cfg[_vip_key(net)] = vip
+    service_vip = network.vips.get(SERVICE_NETWORK)
+    if service_vip:  # else clients use <service>_node_ips, as the endpoints do
+        cfg.update(dict.fromkeys(SERVICE_VIPS, service_vip))
+    return dict(sorted(cfg.items()))
+
+
+def cloud_name(deployment: Deployment, net: str) -> tuple[str, str]:
+    """(fqdn, short) of the cloud on a network: TripleO's CloudName / CloudNameInternal..."""
+    if net == PUBLIC_NETWORK:
+        return f"{deployment.name}.{deployment.domain}", deployment.name
+    short = f"{deployment.name}.{deployment.dns_label(net)}"
+    return f"{short}.{deployment.domain}", short
+
+
+def _global_config(
+    deployment: Deployment, network: SiteNetworkPlan, placement: Mapping[str, list[_Member]]
+) -> dict[str, Any]:
+    internal = network.vips.get(SERVICE_NETWORK) or next((m[0].ip for m in placement.values()), "")
+    cfg: dict[str, Any] = {
+        f"oslo_messaging_{kind}_{key}": value
+        for kind in MESSAGING_KINDS
+        for key, value in MESSAGING
+    }
+    cfg |= {
+        "memcached_port": MEMCACHED_PORT,
+        "memcached_ipv6": ":" in internal,
+        "enable_internal_tls": False,
+        "cloud_name": cloud_name(deployment, PUBLIC_NETWORK)[0],
+    }
+    cfg |= {f"cloud_name_{net}": cloud_name(deployment, net)[0] for net in network.vips}
+    return dict(sorted(cfg.items()))
+
+
+def _hosts_entry(
+    deployment: Deployment, network: SiteNetworkPlan, nodes: Sequence[NodeLike]
+) -> list[str]:
+    """``<ip> <fqdn> <short>`` for every node on every network, and the cloud's VIP names."""
+    domain = deployment.domain
+    lines: set[str] = set()
+    for node in nodes:
+        host = node.hostname
+        for net, ip in network.nodes[host].addresses.items():
+            label = deployment.dns_label(net)
+            lines.add(f"{ip} {host}.{label}.{domain} {host}.{label}")
+            if deployment.network_is_provisioning(net):
+                lines.add(f"{ip} {host}.{domain} {host}")
+    for net, vip in network.vips.items():
+        lines.add(f"{vip} {' '.join(cloud_name(deployment, net))}")
+    public = _interface_ips(network)[PUBLIC]
+    if public and PUBLIC_NETWORK not in network.vips:
+        lines.add(f"{public} {' '.join(cloud_name(deployment, PUBLIC_NETWORK))}")
+    return sorted(lines)
+
+
+def control_plane_outputs(
+    deployment: Deployment, site: Site, network: SiteNetworkPlan, nodes: Sequence[NodeLike]
+) -> ControlPlaneOutputs:
+    """What the control-plane stack publishes for edges, from its nodes and network plan."""
+    placement = _placement(deployment, network, nodes)
+    return ControlPlaneOutputs(
+        stack=site.name,
+        endpoint_map=_endpoint_map(network, placement),
+        all_nodes_config=_all_nodes_config(deployment, site, network, placement),
+        global_config=_global_config(deployment, network, placement),
+        hosts_entry=_hosts_entry(deployment, network, nodes),
+    )
