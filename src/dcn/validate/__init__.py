@@ -1,0 +1,247 @@
+"""Validation of a loaded description: schema findings, then semantic rules.
+
+Each finding has a stable rule id, the file, line and field, what is wrong and a fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import itertools
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from dcn.errors import Finding, Severity
+from dcn.model.description import Deployment, parse
+from dcn.model.loader import LoadedDescription
+from dcn.model.nodes import expand
+from dcn.model.roles import ROLES
+
+E, W = Severity.ERROR, Severity.WARNING
+RULES: dict[str, tuple[str, Severity, str]] = {
+    "DCN001": ("schema", E, "the description does not match the schema"),
+    "DCN004": ("unknown-role", E, "a role that is not in the catalog or not for this site kind"),
+    "DCN101": ("site-duplicate", E, "two sites with the same name"),
+    "DCN102": ("hostname-duplicate", E, "two nodes with the same hostname"),
+    "DCN104": ("az-shared", E, "an availability zone shared by two sites"),
+    "DCN201": ("subnet-overlap", E, "two leaf subnets overlap"),
+    "DCN204": ("ipv6-provisioning", E, "IPv6 on the provisioning network"),
+    "DCN301": ("single-controller", W, "a control plane with one controller"),
+    "DCN401": ("edge-tunnelling", W, "tunnelling SDN at an edge site"),
+    "DCN402": ("metadata-unreachable", E, "no config drive and no route to metadata"),
+    "DCN403": ("edge-storage", E, "non-ephemeral instance storage at an edge"),
+}
+
+
+@dataclass
+class ValidationResult:
+    deployment: Deployment | None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.WARNING]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _finding(loaded: LoadedDescription, rule: str, path: tuple, message: str, fix: str) -> Finding:
+    name, severity, _ = RULES[rule]
+    return Finding(rule, name, severity, message, fix, loaded.smap.locate(path))
+
+
+def _schema(loaded: LoadedDescription, exc: ValidationError) -> list[Finding]:
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            key = str(loc[-1])
+            fields = _fields_at(loc[:-1])
+            close = difflib.get_close_matches(key, fields, n=1)
+            msg = f"unknown field {key!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+            fix = f"remove or rename {key!r}" + (f" (known: {', '.join(fields)})" if fields else "")
+        elif kind == "missing":
+            msg = f"missing required field {loc[-1]!r}"
+            fix = f"add {loc[-1]!r}"
+        else:
+            msg = err["msg"].removeprefix("Value error, ")
+            fix = "correct the value"
+        out.append(_finding(loaded, "DCN001", loc, msg, fix))
+    return out
+
+
+def _fields_at(loc: tuple) -> list[str]:
+    from dcn.model import description as d
+
+    model: type = d.Deployment
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        info = model.model_fields.get(part) if hasattr(model, "model_fields") else None
+        if info is None:
+            break
+        ann = str(info.annotation)
+        for candidate in ("Site", "RoleSpec", "Subnet", "Network", "Sdn", "InstanceMetadata"):
+            if f"{candidate}" in ann:
+                model = getattr(d, candidate)
+                break
+    return sorted(getattr(model, "model_fields", {}))
+
+
+def _rules(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
+    out: list[Finding] = []
+    add = out.append
+    seen_site: dict[str, int] = {}
+    seen_az: dict[str, str] = {}
+    seen_host: dict[str, str] = {}
+    subnets: list[tuple[int, int, str, tuple]] = []
+    controllers = 0
+    for i, site in enumerate(dep.sites):
+        here = ("sites", i)
+        if site.name in seen_site:
+            add(
+                _finding(
+                    loaded,
+                    "DCN101",
+                    (*here, "name"),
+                    f"site {site.name!r} is declared twice",
+                    "give every site its own name",
+                )
+            )
+        seen_site[site.name] = i
+        if site.az in seen_az:
+            add(
+                _finding(
+                    loaded,
+                    "DCN104",
+                    here,
+                    f"availability zone {site.az!r} is used by {seen_az[site.az]} and {site.name}",
+                    "give each site its own AZ",
+                )
+            )
+        seen_az[site.az] = site.name
+        for role in site.roles:
+            rd = ROLES.get(role)
+            if rd is None or site.kind not in rd.kinds:
+                ok = [r for r, d in ROLES.items() if site.kind in d.kinds]
+                add(
+                    _finding(
+                        loaded,
+                        "DCN004",
+                        (*here, "roles", role),
+                        f"role {role!r} cannot be used at a {site.kind} site",
+                        f"use one of {', '.join(ok)}",
+                    )
+                )
+            elif site.is_control_plane and role == "Controller":
+                controllers += site.roles[role].size
+        for node in expand(site, dep.name):
+            if node.hostname in seen_host:
+                add(
+                    _finding(
+                        loaded,
+                        "DCN102",
+                        (*here, "roles", node.role),
+                        f"hostname {node.hostname} is also in site {seen_host[node.hostname]}",
+                        "change hostname_format or the node's hostname",
+                    )
+                )
+            seen_host[node.hostname] = site.name
+        for net, sub in site.networks.items():
+            cidr = ipaddress.ip_network(sub.cidr)
+            subnets.append(
+                (
+                    cidr.version,
+                    int(cidr.network_address),
+                    int(cidr.broadcast_address),
+                    (*here, "networks", net),
+                )
+            )
+            provisioning = net in dep.networks and dep.network_is_provisioning(net)
+            if provisioning and cidr.version == 6:
+                add(
+                    _finding(
+                        loaded,
+                        "DCN204",
+                        (*here, "networks", net, "cidr"),
+                        "IPv6 cannot be used for provisioning networks (seed)",
+                        "use an IPv4 subnet for ctlplane; IPv6 fits other networks",
+                    )
+                )
+        if not site.is_control_plane:
+            if site.sdn.tunnelling:
+                add(
+                    _finding(
+                        loaded,
+                        "DCN401",
+                        (*here, "sdn"),
+                        "tunnelling SDN backends are "
+                        "sub-optimal at the edge (Launchpad bugs 1808594, 1808062)",
+                        "use provider networks at the edge",
+                    )
+                )
+            md = site.instance_metadata
+            if not md.config_drive and not md.metadata_route:
+                add(
+                    _finding(
+                        loaded,
+                        "DCN402",
+                        (*here, "instance_metadata"),
+                        "instances get "
+                        "no metadata: no config drive and no route to the metadata service",
+                        "set instance_metadata.config_drive: true",
+                    )
+                )
+            if site.instance_storage != "ephemeral":
+                add(
+                    _finding(
+                        loaded,
+                        "DCN403",
+                        (*here, "instance_storage"),
+                        "only ephemeral instance storage is supported at the edge (seed)",
+                        "set instance_storage: ephemeral",
+                    )
+                )
+    subnets.sort()
+    for a, b in itertools.pairwise(subnets):
+        if a[0] == b[0] and b[1] <= a[2]:
+            add(
+                _finding(
+                    loaded,
+                    "DCN201",
+                    b[3],
+                    f"subnet overlaps {'.'.join(map(str, a[3]))}",
+                    "give every leaf its own subnet",
+                )
+            )
+    cp = dep.control_plane
+    if cp is not None and controllers == 1:
+        idx = dep.sites.index(cp)
+        add(
+            _finding(
+                loaded,
+                "DCN301",
+                ("sites", idx, "roles"),
+                "one controller: its failure stops every API operation at every site",
+                "set ha_size: 3",
+            )
+        )
+    return out
+
+
+def validate(loaded: LoadedDescription) -> ValidationResult:
+    try:
+        dep = parse(loaded.data)
+    except ValidationError as exc:
+        return ValidationResult(None, _schema(loaded, exc))
+    findings = _rules(loaded, dep)
+    findings.sort(key=lambda f: (f.location.file, f.location.line or 0))
+    return ValidationResult(dep, findings)

@@ -1,0 +1,108 @@
+"""Planning many sites against recorded state: incremental, sticky, stale-aware."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dcn.model.description import parse
+from dcn.model.loader import load_yaml
+from dcn.plan.diff import diff_plans
+from dcn.plan.engine import Planner
+from dcn.plan.serialize import plan_from_json, plan_to_json
+from dcn.plan.types import SECRET_PREFIX
+from dcn.state.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def example(**changes: object) -> dict:
+    data = load_yaml(ROOT / "examples" / "dcn-basic.yaml").data
+    for path, value in changes.items():
+        site, role = path.split(".")
+        for s in data["sites"]:
+            if s["name"] == site:
+                s["roles"][role] = value
+    return data
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store.open(state_dir=tmp_path / "state")
+
+
+def test_first_plan_records_every_site(store: Store) -> None:
+    results = Planner(parse(example()), store).plan()
+    assert [r.site for r in results] == ["central", "dcn0", "dcn1"]
+    assert all(r.changed and r.generation == 1 for r in results)
+    central = results[0].plan
+    assert central.outputs is not None and central.consumed_export is None
+    for edge in results[1:]:
+        assert edge.plan.consumed_export.digest == central.outputs.digest()
+        assert edge.plan.consumed_export.generation == 1
+
+
+def test_second_plan_changes_nothing(store: Store) -> None:
+    dep = parse(example())
+    Planner(dep, store).plan()
+    again = Planner(dep, store).plan()
+    assert [r.changed for r in again] == [False, False, False]
+    assert [r.generation for r in again] == [1, 1, 1]
+
+
+def test_scaling_one_edge_replans_only_it_and_keeps_addresses(store: Store) -> None:
+    first = {r.site: r.plan for r in Planner(parse(example()), store).plan()}
+    dep = parse(example(**{"dcn0.DistributedCompute": {"count": 3}}))
+    results = {r.site: r for r in Planner(dep, store).plan()}
+    assert {s for s, r in results.items() if r.changed} == {"dcn0"}
+    new = results["dcn0"].plan
+    old_node = first["dcn0"].nodes[0]
+    assert new.nodes[0].addresses == old_node.addresses
+    assert len(new.nodes) == 3
+    changes = diff_plans(first["dcn0"], new)
+    added = [c.subject for c in changes if c.action == "add"]
+    assert added == ["node dcn0-distributedcompute-1", "node dcn0-distributedcompute-2"]
+    assert results["dcn0"].generation == 2
+
+
+def test_planning_an_edge_alone_uses_recorded_outputs(store: Store) -> None:
+    dep = parse(example())
+    with pytest.raises(Exception, match="no recorded plan"):
+        Planner(dep, store).plan(["dcn1"])
+    Planner(dep, store).plan(["central"])
+    [only] = Planner(dep, store).plan(["dcn1"])
+    assert only.site == "dcn1" and only.changed
+
+
+def test_unknown_site_names_the_known_ones(store: Store) -> None:
+    with pytest.raises(Exception) as exc:
+        Planner(parse(example()), store).plan(["dcn9"])
+    assert "dcn9" in str(exc.value) and "dcn0" in exc.value.hint
+
+
+def test_plans_hold_references_not_values_and_round_trip(store: Store) -> None:
+    results = Planner(parse(example()), store).plan()
+    values = store.get_secrets("lab").values()
+    for r in results:
+        text = plan_to_json(r.plan)
+        assert SECRET_PREFIX in text
+        assert not any(v in text for v in values)
+        assert plan_from_json(text) == r.plan
+
+
+def test_edge_secrets_are_least_privilege(store: Store) -> None:
+    results = {r.site: r.plan for r in Planner(parse(example()), store).plan()}
+    edge = set(results["dcn0"].secrets)
+    assert "RabbitPassword" in edge
+    forbidden = {"MysqlRootPassword", "KeystoneFernetKey0", "AdminPassword", "RabbitCookie"}
+    assert not edge & forbidden
+    assert not any(s.endswith("DbPassword") for s in edge)
+    assert forbidden <= set(results["central"].secrets)
+
+
+def test_edge_hosts_file_lists_control_plane(store: Store) -> None:
+    results = {r.site: r.plan for r in Planner(parse(example()), store).plan()}
+    hosts = results["dcn0"].nodes[0].files["/etc/hosts"].content
+    assert "central-controller-0" in hosts and "dcn0-distributedcompute-0" in hosts
+    assert "dcn1-" not in hosts
