@@ -21,11 +21,17 @@ from dcn.model.roles import ROLES
 E, W = Severity.ERROR, Severity.WARNING
 RULES: dict[str, tuple[str, Severity, str]] = {
     "DCN001": ("schema", E, "the description does not match the schema"),
+    "DCN002": ("no-control-plane", E, "no control-plane site and no control_plane_export"),
+    "DCN003": ("control-plane-twice", E, "more than one control-plane site"),
     "DCN004": ("unknown-role", E, "a role that is not in the catalog or not for this site kind"),
     "DCN101": ("site-duplicate", E, "two sites with the same name"),
     "DCN102": ("hostname-duplicate", E, "two nodes with the same hostname"),
     "DCN104": ("az-shared", E, "an availability zone shared by two sites"),
     "DCN201": ("subnet-overlap", E, "two leaf subnets overlap"),
+    "DCN005": ("undeclared-network", E, "a site subnet of a network not declared on top"),
+    "DCN006": ("missing-subnet", E, "a role's network has no subnet at the site"),
+    "DCN202": ("subnet-too-small", E, "a leaf has fewer free addresses than it needs"),
+    "DCN203": ("leaf-no-route", E, "an edge leaf has no route to the control plane's leaf"),
     "DCN204": ("ipv6-provisioning", E, "IPv6 on the provisioning network"),
     "DCN301": ("single-controller", W, "a control plane with one controller"),
     "DCN401": ("edge-tunnelling", W, "tunnelling SDN at an edge site"),
@@ -210,6 +216,7 @@ def _rules(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
                         "set instance_storage: ephemeral",
                     )
                 )
+    out.extend(_structure(loaded, dep))
     subnets.sort()
     for a, b in itertools.pairwise(subnets):
         if a[0] == b[0] and b[1] <= a[2]:
@@ -234,6 +241,112 @@ def _rules(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
                 "set ha_size: 3",
             )
         )
+    return out
+
+
+def _covers(routes: list, target: ipaddress._BaseNetwork) -> bool:
+    for r in routes:
+        dest = ipaddress.ip_network(r.destination)
+        if dest.version == target.version and target.subnet_of(dest):  # type: ignore[arg-type]
+            return True
+    return False
+
+
+def _structure(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
+    """Control-plane count, declared networks, role subnets, capacity, routes to central."""
+    from dcn.network import leaf_capacity
+
+    out: list[Finding] = []
+    cps = [i for i, s in enumerate(dep.sites) if s.is_control_plane]
+    if not cps and dep.control_plane_export is None:
+        out.append(
+            _finding(
+                loaded,
+                "DCN002",
+                ("sites",),
+                "no control-plane site",
+                "add a site with kind: control-plane, or set control_plane_export",
+            )
+        )
+    for i in cps[1:]:
+        out.append(
+            _finding(
+                loaded,
+                "DCN003",
+                ("sites", i, "kind"),
+                "a second control-plane site",
+                "keep one control-plane site; the others are edges",
+            )
+        )
+    cp = dep.control_plane
+    for i, site in enumerate(dep.sites):
+        here = ("sites", i)
+        for net in site.networks:
+            if net not in dep.networks:
+                out.append(
+                    _finding(
+                        loaded,
+                        "DCN005",
+                        (*here, "networks", net),
+                        f"network {net!r} is not declared under top-level networks",
+                        f"declare it (known: {', '.join(dep.networks)})",
+                    )
+                )
+        need: dict[str, int] = {}
+        for role, spec in site.roles.items():
+            rd = ROLES.get(role)
+            for net in spec.networks or (rd.networks if rd else ()):
+                if net not in dep.networks:
+                    continue
+                if net not in site.networks:
+                    out.append(
+                        _finding(
+                            loaded,
+                            "DCN006",
+                            (*here, "roles", role),
+                            f"role {role} needs network {net} but the site has no {net} subnet",
+                            f"add networks.{net} to the site",
+                        )
+                    )
+                    continue
+                need[net] = need.get(net, 0) + spec.size
+        for net, count in need.items():
+            sub = site.networks[net]
+            if (
+                ipaddress.ip_network(sub.cidr).version == 6
+                and dep.networks[net].ipv6_address_mode == "slaac"
+            ):
+                continue
+            count += 1 if site.is_control_plane and dep.network_has_vip(net) else 0
+            have = leaf_capacity(sub)
+            if have < count:
+                out.append(
+                    _finding(
+                        loaded,
+                        "DCN202",
+                        (*here, "networks", net),
+                        f"{sub.cidr} has {have} free addresses but needs {count}",
+                        "give the leaf a larger subnet or allocation pool",
+                    )
+                )
+        if cp is None or site is cp:
+            continue
+        for net, sub in site.networks.items():
+            if net not in cp.networks or net not in dep.networks:
+                continue
+            target = ipaddress.ip_network(cp.networks[net].cidr)
+            routed = sub.routes is not None
+            ok = _covers(sub.routes or [], target) if routed else sub.gateway is not None
+            if not ok:
+                out.append(
+                    _finding(
+                        loaded,
+                        "DCN203",
+                        (*here, "networks", net),
+                        f"leaf {sub.cidr} has no route to the control plane's {net} leaf {target}",
+                        "add a gateway, or a route to that subnet (or a supernet)",
+                    )
+                )
     return out
 
 

@@ -1,0 +1,101 @@
+"""Each rule fires on a small bad description and points at the right file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dcn.model.loader import load_yaml
+from dcn.validate import RULES, validate
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = (ROOT / "examples" / "dcn-basic.yaml").read_text()
+
+# (rule, text replaced in the example, replacement, text on the line the finding names)
+CASES = [
+    ("DCN001", "kind: edge              # availability", "kindd: edge #", "kindd"),
+    ("DCN002", "kind: control-plane", "kind: edge", "sites:"),
+    (
+        "DCN004",
+        "DistributedCompute: {count: 1}\n    networks",
+        "Controller: {count: 1}\n    networks",
+        "Controller",
+    ),
+    (
+        "DCN005",
+        "storage:      {cidr: 198.18.33.0/24",
+        "storagee:     {cidr: 198.18.33.0/24",
+        "storagee",
+    ),
+    (
+        "DCN006",
+        "      storage:      {cidr: 198.18.33.0/24, gateway: 198.18.33.1}\n",
+        "",
+        "DistributedCompute",
+    ),
+    ("DCN101", "name: dcn1", "name: dcn0", "name: dcn0"),
+    (
+        "DCN104",
+        "kind: edge\n    roles",
+        "kind: edge\n    availability_zone: dcn0\n    roles",
+        "dcn1",
+    ),
+    (
+        "DCN201",
+        "198.18.34.0/24, gateway: 198.18.34.1",
+        "198.18.33.0/24, gateway: 198.18.33.1",
+        "198.18.33.0/24",
+    ),
+    (
+        "DCN202",
+        "198.18.17.0/24, gateway: 198.18.17.1",
+        "198.18.17.0/31, gateway: 198.18.17.0",
+        "198.18.17.0/31",
+    ),
+    (
+        "DCN203",
+        "{cidr: 198.18.17.0/24, gateway: 198.18.17.1}",
+        "{cidr: 198.18.17.0/24, routes: [{destination: 10.9.0.0/16, nexthop: 198.18.17.1}]}",
+        "198.18.17.0/24",
+    ),
+    (
+        "DCN204",
+        "ctlplane:     {cidr: 198.18.1.0/24,  gateway: 198.18.1.1}",
+        'ctlplane:     {cidr: "fd00:9::/64", gateway: "fd00:9::1"}',
+        "fd00:9::/64",
+    ),
+    ("DCN401", "sdn: {mechanism: provider}", "sdn: {mechanism: ovn, tunnelling: true}", "sdn"),
+    (
+        "DCN402",
+        "instance_metadata: {config_drive: true}",
+        "instance_metadata: {config_drive: false}",
+        "instance_metadata",
+    ),
+    ("DCN403", "instance_storage: ephemeral", "instance_storage: ceph", "instance_storage"),
+]
+
+
+@pytest.mark.parametrize(("rule", "old", "new", "on_line"), CASES, ids=[c[0] for c in CASES])
+def test_rule_fires_with_position(
+    tmp_path: Path, rule: str, old: str, new: str, on_line: str
+) -> None:
+    assert old in EXAMPLE
+    f = tmp_path / "bad.yaml"
+    f.write_text(EXAMPLE.replace(old, new, 1))
+    result = validate(load_yaml(f))
+    found = [x for x in result.findings if x.rule == rule]
+    assert found, [x.as_dict() for x in result.findings]
+    lines = f.read_text().splitlines()
+    at = [x for x in found if on_line in lines[x.location.line - 1]]
+    assert at, [x.as_dict() for x in found]
+    finding = at[0]
+    assert finding.severity == RULES[rule][1]
+    assert finding.location.file == str(f)
+    assert finding.message and finding.fix and "Traceback" not in finding.message
+
+
+def test_example_is_valid_with_the_single_controller_warning() -> None:
+    result = validate(load_yaml(ROOT / "examples" / "dcn-basic.yaml"))
+    assert result.ok
+    assert [f.rule for f in result.findings] == ["DCN301"]
