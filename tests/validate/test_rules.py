@@ -65,6 +65,45 @@ CASES = [
         'ctlplane:     {cidr: "fd00:9::/64", gateway: "fd00:9::1"}',
         "fd00:9::/64",
     ),
+    (
+        "DCN007",
+        "    kind: edge\n    roles:\n      DistributedCompute: {count: 1}\n      Distributed",
+        "    kind: edge\n    ha_size: 3\n    roles:\n      DistributedCompute: {count: 1}\n"
+        "      Distributed",
+        "ha_size: 3",
+    ),
+    (
+        "DCN103",
+        "DistributedCompute: {count: 1}\n      DistributedComputeScaleOut: {count: 0}",
+        "DistributedCompute:\n        nodes:\n          - {hostname: a1, mac: '52:54:00:00:00:01'}"
+        "\n          - {hostname: a2, mac: '52:54:00:00:00:01'}",
+        "a2",
+    ),
+    (
+        "DCN205",
+        "storage:      {cidr: 198.18.34.0/24, gateway: 198.18.34.1}",
+        'storage:      {cidr: "fd00:7::/64", gateway: "fd00:7::1"}',
+        "fd00:7::/64",
+    ),
+    (
+        "DCN206",
+        "198.18.34.0/24, gateway: 198.18.34.1",
+        "198.18.34.0/24, gateway: 198.18.35.1",
+        "198.18.35.1",
+    ),
+    (
+        "DCN207",
+        "DistributedCompute: {count: 1}\n      DistributedComputeScaleOut: {count: 0}",
+        "DistributedCompute:\n        nodes:\n          - hostname: a1\n            addresses: "
+        "{ctlplane: 198.18.9.5}",
+        "198.18.9.5",
+    ),
+    (
+        "DCN208",
+        'tenant:       {cidr: "fd00:dc:1:2::/64"',
+        'tenant:       {cidr: "fd00:dc:1:2::/80"',
+        "/80",
+    ),
     ("DCN401", "sdn: {mechanism: provider}", "sdn: {mechanism: ovn, tunnelling: true}", "sdn"),
     (
         "DCN402",

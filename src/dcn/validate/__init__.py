@@ -32,6 +32,12 @@ RULES: dict[str, tuple[str, Severity, str]] = {
     "DCN006": ("missing-subnet", E, "a role's network has no subnet at the site"),
     "DCN202": ("subnet-too-small", E, "a leaf has fewer free addresses than it needs"),
     "DCN203": ("leaf-no-route", E, "an edge leaf has no route to the control plane's leaf"),
+    "DCN007": ("ha-size", E, "ha_size at an edge, or not equal to the Controller count"),
+    "DCN103": ("node-duplicate", E, "the same MAC or fixed address on two nodes"),
+    "DCN205": ("ip-version", E, "a leaf whose address family differs from its network's"),
+    "DCN206": ("gateway-outside", E, "a gateway or allocation pool outside its subnet"),
+    "DCN207": ("fixed-outside", E, "a fixed address outside its leaf subnet"),
+    "DCN208": ("slaac-not-64", E, "a SLAAC leaf that is not a /64"),
     "DCN204": ("ipv6-provisioning", E, "IPv6 on the provisioning network"),
     "DCN301": ("single-controller", W, "a control plane with one controller"),
     "DCN401": ("edge-tunnelling", W, "tunnelling SDN at an edge site"),
@@ -279,8 +285,106 @@ def _structure(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
             )
         )
     cp = dep.control_plane
+    macs: dict[str, str] = {}
+    fixed: dict[str, str] = {}
     for i, site in enumerate(dep.sites):
         here = ("sites", i)
+        controllers = site.roles.get("Controller")
+        if site.ha_size is not None and (
+            not site.is_control_plane or (controllers and controllers.size != site.ha_size)
+        ):
+            out.append(
+                _finding(
+                    loaded,
+                    "DCN007",
+                    (*here, "ha_size"),
+                    "ha_size is only for the control plane and must equal the Controller count",
+                    "remove ha_size, or make Controller count equal to it",
+                )
+            )
+        for role, spec in site.roles.items():
+            for k, node in enumerate(spec.nodes):
+                where = (*here, "roles", role, "nodes", k)
+                if node.mac and node.mac in macs:
+                    out.append(
+                        _finding(
+                            loaded,
+                            "DCN103",
+                            (*where, "mac"),
+                            f"MAC {node.mac} is also {macs[node.mac]}'s",
+                            "give each node its MAC",
+                        )
+                    )
+                if node.mac:
+                    macs[node.mac] = node.hostname
+                for net, ip in node.addresses.items():
+                    if ip in fixed:
+                        out.append(
+                            _finding(
+                                loaded,
+                                "DCN103",
+                                (*where, "addresses", net),
+                                f"{ip} is also {fixed[ip]}'s",
+                                "give each node its own address",
+                            )
+                        )
+                    fixed[ip] = node.hostname
+                    sub = site.networks.get(net)
+                    if sub and ipaddress.ip_address(ip) not in ipaddress.ip_network(sub.cidr):
+                        out.append(
+                            _finding(
+                                loaded,
+                                "DCN207",
+                                (*where, "addresses", net),
+                                f"{ip} is outside the {net} leaf {sub.cidr}",
+                                "use an address inside the site's leaf",
+                            )
+                        )
+        for net, sub in site.networks.items():
+            if net not in dep.networks:
+                continue
+            cidr = ipaddress.ip_network(sub.cidr)
+            at = (*here, "networks", net)
+            if cidr.version != dep.networks[net].ip_version:
+                out.append(
+                    _finding(
+                        loaded,
+                        "DCN205",
+                        at,
+                        f"{sub.cidr} is IPv{cidr.version} "
+                        f"but network {net} is IPv{dep.networks[net].ip_version}",
+                        f"use an IPv{dep.networks[net].ip_version} subnet or set "
+                        "ip_version on the network",
+                    )
+                )
+                continue
+            points = [sub.gateway] if sub.gateway else []
+            for pool in sub.allocation_pools or []:
+                points += [pool.start, pool.end]
+            if any(ipaddress.ip_address(p) not in cidr for p in points):
+                out.append(
+                    _finding(
+                        loaded,
+                        "DCN206",
+                        at,
+                        f"gateway or pool outside {sub.cidr}",
+                        "keep the gateway and pools inside the subnet",
+                    )
+                )
+            if (
+                cidr.version == 6
+                and dep.networks[net].ipv6_address_mode == "slaac"
+                and cidr.prefixlen != 64
+            ):
+                out.append(
+                    _finding(
+                        loaded,
+                        "DCN208",
+                        at,
+                        f"SLAAC needs a /64, {sub.cidr} is /{cidr.prefixlen}",
+                        "use a /64 leaf for SLAAC",
+                    )
+                )
         for net in site.networks:
             if net not in dep.networks:
                 out.append(
