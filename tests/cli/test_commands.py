@@ -76,8 +76,13 @@ def test_export_scopes(deployed: dict) -> None:
     tmp: Path = deployed["tmp"]
     edge = yaml.safe_load((tmp / "e0.yaml").read_text())["parameter_defaults"]
     full = yaml.safe_load((tmp / "all.yaml").read_text())["parameter_defaults"]
-    for key in ("EndpointMapOverride", "AllNodesExtraMapData", "GlobalConfigExtraMapData",
-                "ExtraHostFileEntries", "DcnExportVersion"):
+    for key in (
+        "EndpointMapOverride",
+        "AllNodesExtraMapData",
+        "GlobalConfigExtraMapData",
+        "ExtraHostFileEntries",
+        "DcnExportVersion",
+    ):
         assert key in edge and key in full
     assert "RabbitPassword" in edge
     assert "MysqlRootPassword" not in edge and "KeystoneFernetKey0" not in edge

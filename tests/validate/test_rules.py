@@ -104,6 +104,19 @@ CASES = [
         'tenant:       {cidr: "fd00:dc:1:2::/80"',
         "/80",
     ),
+    (
+        "DCN209",
+        "ctlplane:     {cidr: 198.18.2.0/24,  gateway: 198.18.2.1}",
+        "ctlplane:     {cidr: 198.19.2.0/24,  gateway: 198.19.2.1}",
+        "198.19.2.0/24",
+    ),
+    (
+        "DCN210",
+        "      storage:      {cidr: 198.18.34.0/24, gateway: 198.18.34.1}",
+        "      storage:\n        cidr: 198.18.34.0/24\n        gateway: 198.18.34.1\n"
+        "        allocation_pools:\n          - {start: 198.18.34.90, end: 198.18.34.10}",
+        "198.18.34.90",
+    ),
     ("DCN401", "sdn: {mechanism: provider}", "sdn: {mechanism: ovn, tunnelling: true}", "sdn"),
     (
         "DCN402",
@@ -112,6 +125,12 @@ CASES = [
         "instance_metadata",
     ),
     ("DCN403", "instance_storage: ephemeral", "instance_storage: ceph", "instance_storage"),
+    (
+        "DCN404",
+        "sdn: {mechanism: provider}",
+        "sdn:\n      mechanism: provider\n      dvr: true",
+        "dvr: true",
+    ),
 ]
 
 
@@ -138,3 +157,43 @@ def test_example_is_valid_with_the_single_controller_warning() -> None:
     result = validate(load_yaml(ROOT / "examples" / "dcn-basic.yaml"))
     assert result.ok
     assert [f.rule for f in result.findings] == ["DCN301"]
+
+
+def _rules_of(tmp_path: Path, old: str, new: str) -> list[str]:
+    assert old in EXAMPLE
+    f = tmp_path / "dcn.yaml"
+    f.write_text(EXAMPLE.replace(old, new, 1))
+    return [x.rule for x in validate(load_yaml(f)).findings]
+
+
+@pytest.mark.parametrize("mechanism", ["ovn", "openvswitch"])
+def test_dvr_with_a_routing_mechanism_is_fine(tmp_path: Path, mechanism: str) -> None:
+    new = f"sdn: {{mechanism: {mechanism}, dvr: true}}"
+    assert "DCN404" not in _rules_of(tmp_path, "sdn: {mechanism: provider}", new)
+
+
+def test_dvr_defaults_to_provider_and_fires(tmp_path: Path) -> None:
+    assert "DCN404" in _rules_of(tmp_path, "sdn: {mechanism: provider}", "sdn: {dvr: true}")
+
+
+def test_leaf_inside_supernet_and_ordered_pool_are_fine(tmp_path: Path) -> None:
+    new = (
+        "storage:      {cidr: 198.18.34.0/24, gateway: 198.18.34.1, "
+        "allocation_pools: [{start: 198.18.34.10, end: 198.18.34.90}]}"
+    )
+    rules = _rules_of(tmp_path, "storage:      {cidr: 198.18.34.0/24, gateway: 198.18.34.1}", new)
+    assert rules == ["DCN301"]
+
+
+def test_leaf_of_other_family_than_supernet_is_outside(tmp_path: Path) -> None:
+    rules = _rules_of(tmp_path, "supernet: 198.18.32.0/20", 'supernet: "fd00:33::/48"')
+    assert rules.count("DCN209") == 3  # one per storage leaf
+
+
+def test_reversed_pool_is_not_also_reported_as_too_small(tmp_path: Path) -> None:
+    new = (
+        "storage:      {cidr: 198.18.34.0/24, gateway: 198.18.34.1, "
+        "allocation_pools: [{start: 198.18.34.90, end: 198.18.34.10}]}"
+    )
+    rules = _rules_of(tmp_path, "storage:      {cidr: 198.18.34.0/24, gateway: 198.18.34.1}", new)
+    assert "DCN210" in rules and "DCN202" not in rules

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from dcn.errors import Finding, Severity
-from dcn.model.description import Deployment, parse
+from dcn.model.description import Deployment, Pool, parse
 from dcn.model.loader import LoadedDescription
 from dcn.model.nodes import expand
 from dcn.model.roles import ROLES
@@ -38,12 +38,17 @@ RULES: dict[str, tuple[str, Severity, str]] = {
     "DCN206": ("gateway-outside", E, "a gateway or allocation pool outside its subnet"),
     "DCN207": ("fixed-outside", E, "a fixed address outside its leaf subnet"),
     "DCN208": ("slaac-not-64", E, "a SLAAC leaf that is not a /64"),
+    "DCN209": ("outside-supernet", W, "a leaf subnet outside its network's supernet"),
+    "DCN210": ("pool-reversed", E, "an allocation pool whose start is after its end"),
     "DCN204": ("ipv6-provisioning", E, "IPv6 on the provisioning network"),
     "DCN301": ("single-controller", W, "a control plane with one controller"),
     "DCN401": ("edge-tunnelling", W, "tunnelling SDN at an edge site"),
     "DCN402": ("metadata-unreachable", E, "no config drive and no route to metadata"),
     "DCN403": ("edge-storage", E, "non-ephemeral instance storage at an edge"),
+    "DCN404": ("dvr-unsupported", E, "DVR with an SDN mechanism that has no DVR"),
 }
+#: SDN mechanisms with distributed virtual routing (``provider`` has no tenant routers)
+DVR_MECHANISMS = ("ovn", "openvswitch")
 
 
 @dataclass
@@ -188,6 +193,17 @@ def _rules(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
                         "use an IPv4 subnet for ctlplane; IPv6 fits other networks",
                     )
                 )
+        if site.sdn.dvr and site.sdn.mechanism not in DVR_MECHANISMS:
+            add(
+                _finding(
+                    loaded,
+                    "DCN404",
+                    (*here, "sdn", "dvr"),
+                    f"DVR needs an SDN mechanism that routes ({' or '.join(DVR_MECHANISMS)}); "
+                    f"this site's mechanism is {site.sdn.mechanism!r}",
+                    f"set sdn.mechanism to {' or '.join(DVR_MECHANISMS)}, or remove sdn.dvr",
+                )
+            )
         if not site.is_control_plane:
             if site.sdn.tunnelling:
                 add(
@@ -223,6 +239,7 @@ def _rules(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
                     )
                 )
     out.extend(_structure(loaded, dep))
+    out.extend(_leaves(loaded, dep))
     subnets.sort()
     for a, b in itertools.pairwise(subnets):
         if a[0] == b[0] and b[1] <= a[2]:
@@ -247,6 +264,51 @@ def _rules(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
                 "set ha_size: 3",
             )
         )
+    return out
+
+
+def _reversed(pool: Pool) -> bool:
+    """Whether an allocation pool starts after it ends (same address family only)."""
+    start, end = ipaddress.ip_address(pool.start), ipaddress.ip_address(pool.end)
+    return start.version == end.version and int(start) > int(end)
+
+
+def _leaves(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
+    """Each leaf against its network's supernet (DCN209) and its pools' order (DCN210)."""
+    out: list[Finding] = []
+    for i, site in enumerate(dep.sites):
+        for net, sub in site.networks.items():
+            at = ("sites", i, "networks", net)
+            for k, pool in enumerate(sub.allocation_pools or []):
+                if _reversed(pool):
+                    out.append(
+                        _finding(
+                            loaded,
+                            "DCN210",
+                            (*at, "allocation_pools", k),
+                            f"allocation pool {pool.start}-{pool.end} starts after it ends",
+                            f"swap them: start: {pool.end}, end: {pool.start}",
+                        )
+                    )
+            defn = dep.networks.get(net)
+            cidr = ipaddress.ip_network(sub.cidr)
+            if defn is None or defn.supernet is None or cidr.version != defn.ip_version:
+                continue  # undeclared (DCN005) or the wrong family (DCN205)
+            supernet = ipaddress.ip_network(defn.supernet)
+            if supernet.version != cidr.version or not (
+                supernet.network_address <= cidr.network_address
+                and cidr.broadcast_address <= supernet.broadcast_address
+            ):
+                out.append(
+                    _finding(
+                        loaded,
+                        "DCN209",
+                        (*at, "cidr"),
+                        f"{sub.cidr} is outside network {net}'s supernet {defn.supernet}: "
+                        "the one route other sites get to the supernet does not reach it",
+                        f"widen networks.{net}.supernet, or fix the cidr to lie inside it",
+                    )
+                )
     return out
 
 
@@ -416,6 +478,8 @@ def _structure(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
                 need[net] = need.get(net, 0) + spec.size
         for net, count in need.items():
             sub = site.networks[net]
+            if any(_reversed(p) for p in sub.allocation_pools or []):
+                continue  # its capacity is meaningless until DCN210 is fixed
             if (
                 ipaddress.ip_network(sub.cidr).version == 6
                 and dep.networks[net].ipv6_address_mode == "slaac"
