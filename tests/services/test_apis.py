@@ -35,7 +35,7 @@ def test_gunicorn_conf(name: str, controller: RenderContext) -> None:
     assert settings["wsgi_app"] == app
     assert settings["bind"] == [f"{CONTROLLER_IP}:{port}", f"{VIP}:{port}"]
     assert settings["control_socket_disable"] is True
-    assert settings["keepalive"] == 75
+    assert settings["keepalive"] == 0
     assert 1 <= settings["workers"] <= 2
     (proc,) = service(name).processes(controller)
     # no arguments: oslo.config would parse them

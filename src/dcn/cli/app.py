@@ -207,6 +207,17 @@ def secrets_list(
     show_secrets(_ws(ctx), site, fmt is Format.json)
 
 
+def _register_operations() -> None:
+    """Commands that touch hosts live in their own modules (imported lazily inside)."""
+    from dcn.cli import lab, operate
+
+    app.add_typer(lab.app, name="lab")
+    operate.register(app)
+
+
+_register_operations()
+
+
 def main() -> None:
     """Entry point: turn operator-fixable problems into messages, never tracebacks."""
     try:

@@ -7,6 +7,7 @@ from typing import Any
 
 from dcn.plan.types import (
     ControlPlaneOutputs,
+    DirSpec,
     ExportVersion,
     FileSpec,
     NodeAddressing,
@@ -15,7 +16,9 @@ from dcn.plan.types import (
     RoutePlan,
     SiteNetworkPlan,
     StackPlan,
+    StepSpec,
     SubnetPlan,
+    UnitPlan,
     canonical_json,
 )
 
@@ -41,6 +44,21 @@ def _network(d: dict[str, Any]) -> SiteNetworkPlan:
     )
 
 
+def _unit(d: dict[str, Any]) -> UnitPlan:
+    return UnitPlan(
+        service=d["service"],
+        files=tuple(d["files"]),
+        dirs=tuple(DirSpec(**x) for x in d["dirs"]),
+        steps=tuple(
+            StepSpec(**{**x, "command": tuple(x["command"]), "rerun_on": tuple(x["rerun_on"])})
+            for x in d["steps"]
+        ),
+        processes=tuple(
+            ProcessSpec(**{**p, "command": tuple(p["command"])}) for p in d["processes"]
+        ),
+    )
+
+
 def _node(d: dict[str, Any]) -> NodePlan:
     return NodePlan(
         hostname=d["hostname"],
@@ -53,9 +71,7 @@ def _node(d: dict[str, Any]) -> NodePlan:
             p: FileSpec(content=f["content"], mode=f["mode"], secrets=tuple(f["secrets"]))
             for p, f in d["files"].items()
         },
-        processes=tuple(
-            ProcessSpec(**{**p, "command": tuple(p["command"])}) for p in d["processes"]
-        ),
+        units=tuple(_unit(u) for u in d.get("units", ())),
         ansible_host=d.get("ansible_host"),
     )
 

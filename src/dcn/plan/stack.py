@@ -8,7 +8,10 @@ touches a host.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
 
 from dcn import __version__
 from dcn.model.description import Deployment, Site
@@ -23,12 +26,30 @@ from dcn.plan.types import (
     NodePlan,
     SiteNetworkPlan,
     StackPlan,
+    UnitPlan,
     digest_of,
 )
 from dcn.services.base import RenderContext
 from dcn.services.catalog import service
 
 Pinned = Mapping[str, Mapping[str, str]]
+#: packages whose code decides what a plan contains
+_PLANNING_CODE = ("model", "network", "node", "plan", "services", "templates")
+
+
+@cache
+def code_digest() -> str:
+    """Digest of the code that renders plans: a dcn change that alters what a site gets
+    re-plans it even when the description is unchanged (a version number alone would
+    miss changes between releases)."""
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for package in _PLANNING_CODE:
+        for path in sorted((root / package).rglob("*")):
+            if path.is_file() and path.suffix != ".pyc":
+                h.update(str(path.relative_to(root)).encode())
+                h.update(path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def site_input_digest(
@@ -42,6 +63,7 @@ def site_input_digest(
     return digest_of(
         {
             "dcn": __version__,
+            "code": code_digest(),
             "deployment": deployment.name,
             "domain": deployment.domain,
             "networks": {k: v.model_dump() for k, v in deployment.networks.items()},
@@ -111,11 +133,20 @@ def _node_plans(
             outputs=outputs,
         )
         files: dict[str, FileSpec] = {"/etc/hosts": hosts_file}
-        processes = []
+        units = [UnitPlan(service="host", files=("/etc/hosts",))]
         for name in services:
             svc = service(name)
-            files.update(svc.files(ctx))
-            processes.extend(svc.processes(ctx))
+            own = svc.files(ctx)
+            files.update(own)
+            units.append(
+                UnitPlan(
+                    service=name,
+                    files=tuple(sorted(own)),
+                    dirs=svc.dirs(ctx),
+                    steps=svc.steps(ctx),
+                    processes=svc.processes(ctx),
+                )
+            )
         plans.append(
             NodePlan(
                 hostname=node.hostname,
@@ -125,7 +156,7 @@ def _node_plans(
                 addresses=dict(addresses),
                 services=services,
                 files=dict(sorted(files.items())),
-                processes=tuple(processes),
+                units=tuple(units),
                 ansible_host=node.ansible_host,
             )
         )

@@ -91,6 +91,47 @@ class ProcessSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class DirSpec:
+    """A directory a service needs before its first start (data, logs, runtime)."""
+
+    path: str
+    owner: str = "root"
+    mode: str = "0755"
+
+
+@dataclass(frozen=True, slots=True)
+class StepSpec:
+    """A one-shot command of a service's deploy: a schema sync, a bootstrap, a registration.
+
+    A step runs again only when what it depends on changes: its command, the files in
+    `rerun_on` (their delivered content, secrets included) or the OpenStack release.
+    """
+
+    name: str
+    command: tuple[str, ...]
+    #: "pre": before the service's processes start; "post": once they answer
+    phase: str = "pre"
+    #: files whose change makes the step run again (e.g. the SQL that sets passwords)
+    rerun_on: tuple[str, ...] = ()
+    #: environment; values may hold secret references (delivered, never logged)
+    env: dict[str, str] = field(default_factory=dict)
+    #: True: not re-run for a new OpenStack release (schema syncs are, to migrate)
+    once: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UnitPlan:
+    """One service on one node, in deploy order: dirs, files, pre steps, processes
+    (started and waited for), post steps."""
+
+    service: str
+    files: tuple[str, ...]
+    dirs: tuple[DirSpec, ...] = ()
+    steps: tuple[StepSpec, ...] = ()
+    processes: tuple[ProcessSpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class NodePlan:
     hostname: str
     fqdn: str
@@ -100,8 +141,13 @@ class NodePlan:
     services: tuple[str, ...]
     #: absolute path on the node -> file
     files: dict[str, FileSpec]
-    processes: tuple[ProcessSpec, ...] = ()
+    #: services in deploy order, each naming its files among `files`
+    units: tuple[UnitPlan, ...] = ()
     ansible_host: str | None = None
+
+    @property
+    def processes(self) -> tuple[ProcessSpec, ...]:
+        return tuple(p for u in self.units for p in u.processes)
 
 
 @dataclass(frozen=True, slots=True)

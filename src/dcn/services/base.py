@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from dcn.model.description import Deployment, Site
-from dcn.plan.types import ControlPlaneOutputs, FileSpec, ProcessSpec, SiteNetworkPlan
+from dcn.plan.types import (
+    ControlPlaneOutputs,
+    DirSpec,
+    FileSpec,
+    ProcessSpec,
+    SiteNetworkPlan,
+    StepSpec,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +56,7 @@ class Service(Protocol):
     def files(self, ctx: RenderContext) -> dict[str, FileSpec]: ...
 
     def processes(self, ctx: RenderContext) -> tuple[ProcessSpec, ...]: ...
+
+    def dirs(self, ctx: RenderContext) -> tuple[DirSpec, ...]: ...
+
+    def steps(self, ctx: RenderContext) -> tuple[StepSpec, ...]: ...

@@ -25,6 +25,11 @@ HEARTBEAT = 60
 NOTIFICATIONS_OFF = {"driver": "noop"}
 
 
+def manage(ctx: RenderContext, tool: str, *args: str) -> tuple[str, ...]:
+    """A command of the OpenStack virtualenv (``keystone-manage``, ``nova-manage`` ...)."""
+    return (f"{ctx.venv}/bin/{tool}", *args)
+
+
 def _missing(what: str, ctx: RenderContext) -> DcnError:
     return DcnError(
         f"the control plane's outputs ({ctx.outputs.stack}) have no {what}",

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from dcn.plan.types import FileSpec, ProcessSpec
+from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, StepSpec
 from dcn.services.base import RenderContext
-from dcn.services.common import NOTIFICATIONS_OFF, api_port, authtoken, db_connection
+from dcn.services.common import (
+    NOTIFICATIONS_OFF,
+    api_port,
+    authtoken,
+    db_connection,
+    manage,
+)
 from dcn.services.paste import paste_file
 from dcn.services.render import CatalogService, ini_file, url_host
 from dcn.services.wsgi import WsgiApi
@@ -63,9 +69,23 @@ def processes(ctx: RenderContext) -> tuple[ProcessSpec, ...]:
     return (API.process(ctx),)
 
 
+def dirs(ctx: RenderContext) -> tuple[DirSpec, ...]:
+    return tuple(
+        DirSpec(f"{DATADIR}/{d}", mode="0750")
+        for d in ("images", "staging", "tasks_work_dir", "tmp")
+    )
+
+
+def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
+    conf = f"{CONFDIR}/glance-api.conf"
+    return (StepSpec("db-sync", manage(ctx, "glance-manage", "--config-file", conf, "db_sync")),)
+
+
 SERVICE = CatalogService(
     name="glance_api",
     secrets=("GlanceDbPassword", "GlancePassword"),
     render_files=files,
     render_processes=processes,
+    render_dirs=dirs,
+    render_steps=steps,
 )

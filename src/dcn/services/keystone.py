@@ -9,9 +9,20 @@ the plan references them and their values never enter the plan. An admin
 
 from __future__ import annotations
 
-from dcn.plan.types import FileSpec, ProcessSpec, secret_ref
+import json
+
+from dcn.node import source
+from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, StepSpec, secret_ref
 from dcn.services.base import RenderContext
-from dcn.services.common import DEFAULT_DOMAIN, db_connection, keystone_url, region
+from dcn.services.common import (
+    DEFAULT_DOMAIN,
+    SERVICE_PROJECT,
+    db_connection,
+    endpoint,
+    keystone_url,
+    manage,
+    region,
+)
 from dcn.services.render import CatalogService, file_spec, ini_file
 from dcn.services.wsgi import WsgiApi
 
@@ -24,6 +35,17 @@ KEY_SECRETS = {
     CREDENTIAL_KEYS: ("KeystoneCredential0", "KeystoneCredential1"),
 }
 CLOUDS_YAML = "/etc/openstack/clouds.yaml"
+CATALOG_DATA = "/etc/dcn/keystone-catalog.json"
+CATALOG_SCRIPT = "/etc/dcn/keystone-catalog.py"
+#: (service name, type, EndpointMap name, user, password secret) registered in keystone
+CATALOG = (
+    ("glance", "image", "Glance", "glance", "GlancePassword"),
+    ("placement", "placement", "Placement", "placement", "PlacementPassword"),
+    ("neutron", "network", "Neutron", "neutron", "NeutronPassword"),
+    ("nova", "compute", "Nova", "nova", "NovaPassword"),
+)
+#: roles every service user holds in the service project (``service`` for service tokens)
+SERVICE_ROLES = ("admin", "service")
 
 API = WsgiApi(
     name="keystone",
@@ -73,6 +95,34 @@ def clouds_yaml(ctx: RenderContext) -> FileSpec:
     return file_spec("\n".join(lines) + "\n", mode="0600")
 
 
+def catalog_data(ctx: RenderContext) -> FileSpec:
+    """What keystone-catalog.py registers: service users, services, endpoint URLs."""
+    services = []
+    for name, kind, entry, user, secret in CATALOG:
+        endpoints = {
+            iface.lower(): endpoint(ctx, f"{entry}{iface}")["uri"]
+            for iface in ("Internal", "Public", "Admin")
+            if f"{entry}{iface}" in ctx.outputs.endpoint_map
+        }
+        services.append(
+            {
+                "name": name,
+                "type": kind,
+                "user": user,
+                "password": secret_ref(secret),
+                "endpoints": endpoints,
+            }
+        )
+    data = {
+        "cloud": ctx.deployment.name,
+        "region": region(ctx),
+        "project": SERVICE_PROJECT,
+        "roles": list(SERVICE_ROLES),
+        "services": services,
+    }
+    return file_spec(json.dumps(data, indent=2, sort_keys=True) + "\n", mode="0600")
+
+
 def files(ctx: RenderContext) -> dict[str, FileSpec]:
     out = {f"{CONFDIR}/keystone.conf": keystone_conf(ctx), **API.files(ctx)}
     for repository, names in KEY_SECRETS.items():
@@ -80,7 +130,64 @@ def files(ctx: RenderContext) -> dict[str, FileSpec]:
             # no newline: the file is the key, read as is
             out[f"{repository}/{index}"] = file_spec(secret_ref(name), mode="0600")
     out[CLOUDS_YAML] = clouds_yaml(ctx)
+    out[CATALOG_DATA] = catalog_data(ctx)
+    out[CATALOG_SCRIPT] = file_spec(source("keystone_catalog.py"))
     return out
+
+
+def dirs(ctx: RenderContext) -> tuple[DirSpec, ...]:
+    return (
+        DirSpec(FERNET_KEYS, mode="0700"),
+        DirSpec(CREDENTIAL_KEYS, mode="0700"),
+        DirSpec("/var/log/keystone", mode="0750"),
+    )
+
+
+def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
+    """Schema, the admin user and keystone's own endpoints, then the other services.
+
+    The admin password reaches ``bootstrap`` through its environment, never argv.
+    """
+    conf = ("--config-file", f"{CONFDIR}/keystone.conf")
+    url = keystone_url(ctx)
+    bootstrap = manage(
+        ctx,
+        "keystone-manage",
+        *conf,
+        "bootstrap",
+        "--bootstrap-username",
+        "admin",
+        "--bootstrap-project-name",
+        "admin",
+        "--bootstrap-role-name",
+        "admin",
+        "--bootstrap-service-name",
+        "keystone",
+        "--bootstrap-region-id",
+        region(ctx),
+        "--bootstrap-admin-url",
+        url,
+        "--bootstrap-internal-url",
+        url,
+        "--bootstrap-public-url",
+        keystone_url(ctx, "Public") if "KeystonePublic" in ctx.outputs.endpoint_map else url,
+    )
+    return (
+        StepSpec("db-sync", manage(ctx, "keystone-manage", *conf, "db_sync")),
+        StepSpec(
+            "bootstrap",
+            bootstrap,
+            env={"OS_BOOTSTRAP_PASSWORD": secret_ref("AdminPassword")},
+            once=True,
+        ),
+        StepSpec(
+            "catalog",
+            (f"{ctx.venv}/bin/python", CATALOG_SCRIPT, CATALOG_DATA),
+            phase="post",
+            rerun_on=(CATALOG_DATA, CATALOG_SCRIPT),
+            once=True,
+        ),
+    )
 
 
 def processes(ctx: RenderContext) -> tuple[ProcessSpec, ...]:
@@ -91,9 +198,16 @@ SERVICE = CatalogService(
     name="keystone",
     secrets=tuple(
         sorted(
-            {"AdminPassword", "KeystoneDbPassword", *(n for v in KEY_SECRETS.values() for n in v)}
+            {
+                "AdminPassword",
+                "KeystoneDbPassword",
+                *(n for v in KEY_SECRETS.values() for n in v),
+                *(c[4] for c in CATALOG),
+            }
         )
     ),
     render_files=files,
     render_processes=processes,
+    render_dirs=dirs,
+    render_steps=steps,
 )

@@ -8,7 +8,7 @@ run by the deploy step over the local socket (root authenticates by unix_socket)
 
 from __future__ import annotations
 
-from dcn.plan.types import FileSpec, ProcessSpec, secret_ref
+from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, StepSpec, secret_ref
 from dcn.services import ini
 from dcn.services.base import RenderContext
 from dcn.services.common import db_host, listen_addresses
@@ -91,9 +91,44 @@ def processes(ctx: RenderContext) -> tuple[ProcessSpec, ...]:
     )
 
 
+def dirs(ctx: RenderContext) -> tuple[DirSpec, ...]:
+    return (
+        DirSpec(DATADIR, owner="mysql", mode="0750"),
+        DirSpec("/run/mysqld", owner="mysql", mode="0755"),
+        DirSpec("/var/log/mysql", owner="mysql", mode="0750"),
+    )
+
+
+def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
+    """Create the system tables once; (re)apply the users' SQL whenever it changes."""
+    return (
+        StepSpec(
+            name="install-db",
+            command=(
+                "/usr/bin/mariadb-install-db",
+                f"--defaults-file={CONFIG}",
+                "--user=mysql",
+                f"--datadir={DATADIR}",
+                "--auth-root-authentication-method=socket",
+                "--skip-test-db",
+            ),
+            once=True,
+        ),
+        StepSpec(
+            name="users",
+            command=("/usr/bin/mariadb", f"--defaults-file={CONFIG}", "-e", f"source {INIT_SQL}"),
+            phase="post",
+            rerun_on=(INIT_SQL,),
+            once=True,
+        ),
+    )
+
+
 SERVICE = CatalogService(
     name="mariadb",
     secrets=tuple(sorted({"MysqlRootPassword", *(s for s, _ in DATABASES.values())})),
     render_files=files,
     render_processes=processes,
+    render_dirs=dirs,
+    render_steps=steps,
 )

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from dcn.plan.types import FileSpec, ProcessSpec
+from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, StepSpec
 from dcn.services.base import RenderContext
 from dcn.services.common import (
     authtoken,
     db_connection,
+    manage,
     messaging_sections,
     password_auth,
     region,
@@ -98,9 +99,29 @@ def processes(ctx: RenderContext) -> tuple[ProcessSpec, ...]:
     return (API.process(ctx),)
 
 
+def dirs(ctx: RenderContext) -> tuple[DirSpec, ...]:
+    return (DirSpec(f"{STATE}/tmp", mode="0750"), DirSpec("/var/log/neutron", mode="0750"))
+
+
+def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
+    command = manage(
+        ctx,
+        "neutron-db-manage",
+        "--config-file",
+        f"{CONFDIR}/neutron.conf",
+        "--config-file",
+        f"{CONFDIR}/plugins/ml2/ml2_conf.ini",
+        "upgrade",
+        "heads",
+    )
+    return (StepSpec("db-upgrade", command),)
+
+
 SERVICE = CatalogService(
     name="neutron_server",
     secrets=("NeutronDbPassword", "NeutronPassword", "NovaPassword", "RabbitPassword"),
     render_files=files,
     render_processes=processes,
+    render_dirs=dirs,
+    render_steps=steps,
 )

@@ -16,13 +16,14 @@ edge compute's secrets are NovaPassword, NeutronPassword and RabbitPassword.
 
 from __future__ import annotations
 
-from dcn.plan.types import FileSpec, ProcessSpec
+from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, StepSpec
 from dcn.services import ini
 from dcn.services.base import RenderContext
 from dcn.services.common import (
     authtoken,
     catalog_client,
     db_connection,
+    manage,
     messaging_sections,
     password_auth,
     region,
@@ -142,13 +143,51 @@ def api_processes(ctx: RenderContext) -> tuple[ProcessSpec, ...]:
     return (API.process(ctx),)
 
 
-NOVA_API = CatalogService("nova_api", CONTROL_PLANE_SECRETS, api_files, api_processes)
+def dirs(ctx: RenderContext) -> tuple[DirSpec, ...]:
+    return (
+        DirSpec(STATE, mode="0750"),
+        DirSpec(f"{STATE}/tmp", mode="0750"),
+        DirSpec(f"{STATE}/instances", mode="0750"),
+    )
+
+
+def api_steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
+    """Cells v2 from empty: the API database, cell0, one cell, the cell database.
+
+    ``create_cell`` fails when cell1 exists, so it runs only when ``list_cells`` lacks
+    it; the others are idempotent. Schema syncs run again for a new release.
+    """
+    nova_manage = f"{ctx.venv}/bin/nova-manage --config-file {CONF}"
+    return (
+        StepSpec(
+            "api-db-sync", manage(ctx, "nova-manage", "--config-file", CONF, "api_db", "sync")
+        ),
+        StepSpec(
+            "map-cell0", manage(ctx, "nova-manage", "--config-file", CONF, "cell_v2", "map_cell0")
+        ),
+        StepSpec(
+            "create-cell1",
+            (
+                "/bin/sh",
+                "-c",
+                f"{nova_manage} cell_v2 list_cells | grep -q ' cell1 ' || "
+                f"{nova_manage} cell_v2 create_cell --name cell1",
+            ),
+            once=True,
+        ),
+        StepSpec("db-sync", manage(ctx, "nova-manage", "--config-file", CONF, "db", "sync")),
+    )
+
+
+NOVA_API = CatalogService(
+    "nova_api", CONTROL_PLANE_SECRETS, api_files, api_processes, dirs, api_steps
+)
 NOVA_CONDUCTOR = CatalogService(
-    "nova_conductor", CONTROL_PLANE_SECRETS, control_plane_files, daemon("nova-conductor")
+    "nova_conductor", CONTROL_PLANE_SECRETS, control_plane_files, daemon("nova-conductor"), dirs
 )
 NOVA_SCHEDULER = CatalogService(
-    "nova_scheduler", CONTROL_PLANE_SECRETS, control_plane_files, daemon("nova-scheduler")
+    "nova_scheduler", CONTROL_PLANE_SECRETS, control_plane_files, daemon("nova-scheduler"), dirs
 )
 NOVA_COMPUTE = CatalogService(
-    "nova_compute", COMPUTE_SECRETS, compute_files, daemon("nova-compute")
+    "nova_compute", COMPUTE_SECRETS, compute_files, daemon("nova-compute"), dirs
 )

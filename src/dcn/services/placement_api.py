@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dcn.plan.types import FileSpec, ProcessSpec
+from dcn.plan.types import FileSpec, ProcessSpec, StepSpec
 from dcn.services.base import RenderContext
-from dcn.services.common import authtoken, db_connection
+from dcn.services.common import authtoken, db_connection, manage
 from dcn.services.render import CatalogService, ini_file
 from dcn.services.wsgi import WsgiApi
 
@@ -42,9 +42,17 @@ def processes(ctx: RenderContext) -> tuple[ProcessSpec, ...]:
     return (API.process(ctx),)
 
 
+def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
+    conf = f"{CONFDIR}/placement.conf"
+    return (
+        StepSpec("db-sync", manage(ctx, "placement-manage", "--config-file", conf, "db", "sync")),
+    )
+
+
 SERVICE = CatalogService(
     name="placement_api",
     secrets=("PlacementDbPassword", "PlacementPassword"),
     render_files=files,
     render_processes=processes,
+    render_steps=steps,
 )

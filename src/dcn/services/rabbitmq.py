@@ -9,7 +9,7 @@ rotating it later needs ``rabbitmqctl change_password``.
 
 from __future__ import annotations
 
-from dcn.plan.types import FileSpec, ProcessSpec, secret_ref
+from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, secret_ref
 from dcn.services import ini
 from dcn.services.base import RenderContext
 from dcn.services.common import HEARTBEAT, broker_user
@@ -80,9 +80,14 @@ def processes(ctx: RenderContext) -> tuple[ProcessSpec, ...]:
     )
 
 
+def dirs(ctx: RenderContext) -> tuple[DirSpec, ...]:
+    return (DirSpec(HOME, mode="0700"), DirSpec("/var/log/rabbitmq", mode="0750"))
+
+
 SERVICE = CatalogService(
     name="rabbitmq",
     secrets=("RabbitCookie", "RabbitPassword"),
     render_files=files,
     render_processes=processes,
+    render_dirs=dirs,
 )

@@ -10,7 +10,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dcn.plan.types import SECRET_PREFIX, SECRET_SUFFIX, FileSpec, ProcessSpec
+from dcn.plan.types import (
+    SECRET_PREFIX,
+    SECRET_SUFFIX,
+    DirSpec,
+    FileSpec,
+    ProcessSpec,
+    StepSpec,
+)
 from dcn.services import ini
 from dcn.services.base import RenderContext
 
@@ -49,6 +56,12 @@ def ini_file(ctx: RenderContext, filename: str, sections: ini.Sections) -> FileS
 
 Files = Callable[[RenderContext], dict[str, FileSpec]]
 Processes = Callable[[RenderContext], tuple[ProcessSpec, ...]]
+Dirs = Callable[[RenderContext], tuple[DirSpec, ...]]
+Steps = Callable[[RenderContext], tuple[StepSpec, ...]]
+
+
+def _none(_ctx: RenderContext) -> tuple[()]:
+    return ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +73,20 @@ class CatalogService:
     secrets: tuple[str, ...]
     render_files: Files
     render_processes: Processes
+    render_dirs: Dirs = _none
+    render_steps: Steps = _none
 
     def files(self, ctx: RenderContext) -> dict[str, FileSpec]:
         return self.render_files(ctx)
 
     def processes(self, ctx: RenderContext) -> tuple[ProcessSpec, ...]:
         return self.render_processes(ctx)
+
+    def dirs(self, ctx: RenderContext) -> tuple[DirSpec, ...]:
+        return self.render_dirs(ctx)
+
+    def steps(self, ctx: RenderContext) -> tuple[StepSpec, ...]:
+        return self.render_steps(ctx)
 
 
 def url_host(address: str) -> str:

@@ -2,8 +2,11 @@
 
 Keystone, nova and neutron parse ``sys.argv`` with oslo.config, so gunicorn gets no
 command-line arguments at all; every setting is in the file (lab notes). gunicorn 26
-shares a control socket per user unless it is disabled, and a 2 s keep-alive raced
-with 2 s polling clients, hence 75 s.
+shares a control socket per user unless it is disabled. Keep-alive is off: a 2 s
+keep-alive raced with 2 s polling clients (lab notes), and with gunicorn 26's gthread
+worker a reused connection returned one response's body ahead of the next response's
+status line (seen here: nova-scheduler's two placement calls -> BadStatusLine ->
+"No valid host"). One connection per request costs little on an internal network.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ class WsgiApi:
             "workers": self.workers,
             "worker_class": "gthread",
             "threads": 4,
-            "keepalive": 75,
+            "keepalive": 0,
             "timeout": 120,
             "control_socket_disable": True,
             "accesslog": "-",

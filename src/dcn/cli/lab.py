@@ -1,0 +1,86 @@
+"""`dcn lab ...`: the local lab of network namespaces the deployment runs on."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from dcn.cli import render
+from dcn.lab import Lab
+from dcn.lab.prereqs import DEFAULT_VENV, ensure
+from dcn.workspace import Workspace
+
+app = typer.Typer(help="The local lab: one network namespace per node, sites on routed leaves.")
+
+
+def _lab(ws: Workspace) -> Lab:
+    return Lab(ws.state_dir, ws.deployment.name)
+
+
+def _say(message: str) -> None:
+    render.out.print(f"[dim]lab:[/] {render.escape(message)}")
+
+
+@app.command("prereqs")
+def prereqs() -> None:
+    """Install the host prerequisites (Debian packages, the OpenStack venv); idempotent."""
+    done = ensure(DEFAULT_VENV, _say)
+    render.out.print("prerequisites: " + (", ".join(done) + " installed" if done else "in place"))
+
+
+@app.command("up")
+def up(
+    ctx: typer.Context,
+    skip_prereqs: Annotated[bool, typer.Option(help="do not check the prerequisites")] = False,
+) -> None:
+    """Build the lab from the description: fabric, nodes, sshd in each node."""
+    ws: Workspace = ctx.obj
+    if not skip_prereqs:
+        ensure(DEFAULT_VENV, _say)
+    plans = [r.plan for r in ws.plan()]
+    plans.sort(key=lambda p: p.kind != "control-plane")
+    topo = _lab(ws).up(plans, _say)
+    render.out.print(f"lab up: {len(topo.nodes)} nodes in {len(topo.leaves)} sites")
+
+
+@app.command("down")
+def down(ctx: typer.Context) -> None:
+    """Stop every lab process and remove exactly what `lab up` created."""
+    removed = _lab(ctx.obj).down(_say)
+    render.out.print(f"lab down: {len(removed)} namespaces removed" if removed else "no lab is up")
+
+
+@app.command("status")
+def status(ctx: typer.Context) -> None:
+    """Each lab node: site, address, namespace, sshd, processes."""
+    rows = _lab(ctx.obj).status()
+    if not rows:
+        render.out.print("no lab is up")
+        return
+    table = render.Table("node", "site", "address", "netns", "sshd", "processes")
+    for r in rows:
+        table.add_row(
+            r["node"],
+            r["site"],
+            r["address"],
+            _yes(r["netns"]),
+            _yes(r["sshd"]),
+            str(r["processes"]),
+        )
+    render.out.print(table)
+
+
+def _yes(value: bool) -> str:
+    return "[green]yes[/]" if value else "[red]no[/]"
+
+
+@app.command("exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def exec_(
+    ctx: typer.Context,
+    node: Annotated[str, typer.Argument(help="lab node hostname")],
+) -> None:
+    """Run a command inside a lab node (its network, mounts and hostname)."""
+    argv = _lab(ctx.obj).exec_argv(node, ctx.args or ["/bin/bash"])
+    os.execvp(argv[0], argv)

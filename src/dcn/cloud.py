@@ -1,0 +1,138 @@
+"""Talk to the deployed cloud from the operator's machine (openstacksdk, admin).
+
+The admin credentials come from the state store and the keystone URL from the control
+plane's recorded outputs; nothing is written to disk (no clouds.yaml on the machine).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from dcn.errors import DcnError
+from dcn.plan.serialize import plan_from_json
+from dcn.workspace import Workspace
+
+SMOKE_IMAGE = "dcn-smoke"
+SMOKE_FLAVOR = "dcn.tiny"
+#: ``networks: none`` needs compute API microversion 2.37 or later
+COMPUTE_MICROVERSION = "2.79"
+ACTIVE_WAIT = 180
+
+
+def admin_connection(ws: Workspace) -> Any:
+    import openstack  # slow to import; only commands that talk to the cloud need it
+
+    cp = ws.deployment.control_plane
+    record = ws.store.latest_generation(ws.deployment.name, cp.name) if cp else None
+    if record is None:
+        raise DcnError(
+            "the control plane has no recorded plan", hint="run 'dcn deploy <control plane>'"
+        )
+    outputs = plan_from_json(record.plan_json()).outputs
+    assert outputs is not None
+    auth_url = outputs.endpoint_map["KeystoneInternal"]["uri_no_suffix"]
+    password = ws.store.get_secrets(ws.deployment.name).get("AdminPassword")
+    if not password:
+        raise DcnError("no AdminPassword in the state store", hint="run 'dcn deploy' first")
+    return openstack.connect(
+        auth_url=auth_url,
+        username="admin",
+        password=password,
+        project_name="admin",
+        user_domain_name="Default",
+        project_domain_name="Default",
+        region_name=str(outputs.global_config.get("keystone_region") or "regionOne"),
+        interface="internal",
+        identity_interface="internal",
+        compute_api_version=COMPUTE_MICROVERSION,
+        load_yaml_config=False,
+        load_envvars=False,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ServerPlace:
+    name: str
+    status: str
+    az: str
+    host: str
+    site: str
+
+
+def host_sites(ws: Workspace) -> dict[str, str]:
+    """Compute host name -> site, from the recorded plans."""
+    out = {}
+    for name, record in ws.store.latest_generations(ws.deployment.name).items():
+        for node in plan_from_json(record.plan_json()).nodes:
+            out[node.hostname] = name
+    return out
+
+
+def _ensure_image_and_flavor(conn: Any) -> tuple[Any, Any]:
+    image = conn.image.find_image(SMOKE_IMAGE)
+    if image is None:
+        # the fake virt driver never reads it; nova only needs its metadata
+        image = conn.image.create_image(
+            name=SMOKE_IMAGE,
+            disk_format="raw",
+            container_format="bare",
+            visibility="public",
+            data=io.BytesIO(b"\0" * 4096),
+        )
+    flavor = conn.compute.find_flavor(SMOKE_FLAVOR)
+    if flavor is None:
+        flavor = conn.compute.create_flavor(name=SMOKE_FLAVOR, ram=64, vcpus=1, disk=0)
+    return image, flavor
+
+
+def boot_in_zones(ws: Workspace, zones: list[str]) -> list[ServerPlace]:
+    """Boot (or find) one server per availability zone and wait for each to be ACTIVE."""
+    conn = admin_connection(ws)
+    image, flavor = _ensure_image_and_flavor(conn)
+    servers = []
+    for az in zones:
+        name = f"dcn-smoke-{az}"
+        server = conn.compute.find_server(name)
+        if server is not None and server.status == "ERROR":
+            # a failed earlier attempt: replace it, so a re-run converges
+            conn.compute.delete_server(server)
+            conn.compute.wait_for_delete(server, wait=ACTIVE_WAIT)
+            server = None
+        if server is None:
+            server = conn.compute.create_server(
+                name=name,
+                image_id=image.id,
+                flavor_id=flavor.id,
+                networks="none",
+                availability_zone=az,
+            )
+        servers.append(server)
+    sites = host_sites(ws)
+    places = []
+    for server in servers:
+        try:
+            server = conn.compute.wait_for_server(server, status="ACTIVE", wait=ACTIVE_WAIT)
+        except Exception as exc:  # openstacksdk raises ResourceFailure/Timeout
+            server = conn.compute.get_server(server.id)
+            fault = (server.fault or {}).get("message") if server.fault else str(exc)
+            raise DcnError(
+                f"server {server.name} is {server.status}: {fault}",
+                hint="see 'dcn status' and the compute logs of the site",
+            ) from None
+        places.append(_place(server, sites))
+    return places
+
+
+def _place(server: Any, sites: dict[str, str]) -> ServerPlace:
+    host = server.compute_host or server.hypervisor_hostname or "?"
+    return ServerPlace(
+        server.name, server.status, server.availability_zone or "?", host, sites.get(host, "?")
+    )
+
+
+def list_servers(ws: Workspace) -> list[ServerPlace]:
+    conn = admin_connection(ws)
+    sites = host_sites(ws)
+    return [_place(s, sites) for s in conn.compute.servers(details=True, all_projects=True)]

@@ -1,0 +1,293 @@
+"""Deploy sites: each site's stack plan delivered to its nodes by Ansible.
+
+Order and failure domains: the control plane first (edges consume its outputs), then
+the edge sites, up to ``parallel`` at once, each on its own: a failed site does not
+stop the others, and the summary says which failed, why and what to run next.
+
+Nothing touches a host before every check passed: the sites' hosts answer on SSH, the
+control plane is deployed when an edge needs it, and an edge consumes the control
+plane's current outputs. Every site's generation moves planned -> deploying ->
+deployed | failed in the state store, with one event per host; an interrupted run
+leaves "deploying" or "failed" behind and the next run converges from there.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dcn.deploy import bundle, runner
+from dcn.errors import DcnError
+from dcn.lab import Connection, Lab
+from dcn.lab.prereqs import DEFAULT_VENV, venv_stamp
+from dcn.node import source
+from dcn.plan.engine import SitePlanResult
+from dcn.plan.serialize import plan_from_json
+from dcn.plan.types import NodePlan, StackPlan
+from dcn.secrets.catalog import generate
+from dcn.state.records import GenerationStatus
+from dcn.workspace import Workspace
+
+SSH_PORT = 22
+REACH_TIMEOUT = 3.0
+REGISTER_TIMEOUT = 180
+
+
+@dataclass(slots=True)
+class SiteOutcome:
+    site: str
+    ok: bool
+    generation: int
+    changed: int = 0
+    message: str = ""
+    next_command: str = ""
+    seconds: float = 0.0
+    hosts: dict[str, runner.HostResult] = field(default_factory=dict)
+
+
+OnStep = Callable[[str, runner.StepEvent], None]
+
+
+def ssh_address(node: NodePlan) -> str:
+    return node.ansible_host or node.addresses["ctlplane"]
+
+
+def unreachable(plan: StackPlan) -> list[str]:
+    """Nodes whose SSH port does not answer (checked in parallel, bounded)."""
+
+    def probe(node: NodePlan) -> str | None:
+        try:
+            with socket.create_connection((ssh_address(node), SSH_PORT), REACH_TIMEOUT):
+                return None
+        except OSError as exc:
+            return f"{node.hostname} ({ssh_address(node)}: {exc.strerror or exc})"
+
+    with ThreadPoolExecutor(max_workers=min(16, len(plan.nodes) or 1)) as pool:
+        return [r for r in pool.map(probe, plan.nodes) if r]
+
+
+class Deployer:
+    def __init__(self, ws: Workspace, on_step: OnStep, connection: Connection | None = None):
+        self.ws = ws
+        self.on_step = on_step
+        self.dep = ws.deployment
+        self.lab = Lab(ws.state_dir, self.dep.name)
+        self.connection = connection or self.lab.connection()
+        self.cancel = threading.Event()
+
+    # -- checks before any host is touched -----------------------------------------
+
+    def _check_sites(self, sites: Sequence[str]) -> list[str]:
+        known = {s.name for s in self.dep.sites}
+        unknown = [s for s in sites if s not in known]
+        if unknown:
+            raise DcnError(
+                f"no site named {', '.join(unknown)} in {self.ws.file}",
+                hint="sites: " + ", ".join(sorted(known)),
+            )
+        cp = self.dep.control_plane
+        ordered = [s for s in sites if cp and s == cp.name]
+        return ordered + [s for s in dict.fromkeys(sites) if not (cp and s == cp.name)]
+
+    def _control_plane_deployed(self, edge: SitePlanResult, deploying_cp: bool) -> str | None:
+        """Why an edge can't be deployed against the control plane now (None: it can)."""
+        cp = self.dep.control_plane
+        if cp is None or self.dep.control_plane_export is not None:
+            return None  # outputs come from an imported export
+        if deploying_cp:
+            return None  # deployed first in this run; checked again before the edges
+        record = self.ws.store.latest_generation(self.dep.name, cp.name)
+        if record is None or record.status != GenerationStatus.DEPLOYED:
+            state = record.status if record else "not planned"
+            return (
+                f"the control plane {cp.name} is not deployed ({state}); "
+                f"run 'dcn deploy {cp.name}' first"
+            )
+        consumed = edge.plan.consumed_export
+        if consumed and consumed.generation != record.number:
+            return (
+                f"{edge.site} would consume {consumed}, but the control plane's deployed "
+                f"generation is {record.number}; run 'dcn deploy {cp.name}'"
+            )
+        return None
+
+    def _check_export_age(self) -> None:
+        ref = self.dep.control_plane_export
+        cp = self.dep.control_plane
+        if ref is None or cp is None:
+            return
+        source_version = self.ws.control_plane_source()
+        record = self.ws.store.latest_generation(self.dep.name, cp.name)
+        if (
+            source_version
+            and record
+            and source_version.version.stack == cp.name
+            and source_version.version.generation < record.number
+        ):
+            raise DcnError(
+                f"the export {ref} holds {cp.name} generation "
+                f"{source_version.version.generation}, older than its current "
+                f"generation {record.number}",
+                hint=f"write a new one: dcn export {cp.name} -o {ref} --force",
+            )
+
+    # -- the run -------------------------------------------------------------------
+
+    def run(self, sites: Sequence[str], parallel: int = 2) -> list[SiteOutcome]:
+        ordered = self._check_sites(sites)
+        self._check_export_age()
+        cp = self.dep.control_plane
+        with self.ws.store.lock(self.dep.name, f"dcn deploy {' '.join(ordered)}"):
+            results = {r.site: r for r in self.ws.planner().plan(ordered, record=True)}
+            deploying_cp = bool(cp and cp.name in ordered)
+            problems = []
+            for name in ordered:
+                result = results[name]
+                if result.plan.kind == "edge":
+                    why = self._control_plane_deployed(result, deploying_cp)
+                    if why:
+                        problems.append(why)
+                down = unreachable(result.plan)
+                if down:
+                    problems.append(
+                        f"{name}: hosts unreachable over SSH: {', '.join(down)}; "
+                        "bring them up ('dcn lab up' for the lab) and run again"
+                    )
+            if problems:
+                raise DcnError(
+                    "nothing was deployed:\n  " + "\n  ".join(problems),
+                    hint="fix the above; no host was touched",
+                )
+            outcomes = []
+            if deploying_cp and cp:
+                outcomes.append(self._deploy(results[cp.name]))
+                if not outcomes[-1].ok:
+                    skipped = [s for s in ordered if s != cp.name]
+                    for s in skipped:
+                        outcomes.append(
+                            SiteOutcome(
+                                s,
+                                False,
+                                results[s].generation,
+                                message="not started: the control plane failed",
+                                next_command=f"dcn deploy {s}",
+                            )
+                        )
+                    return outcomes
+                # edges planned against the control plane's new outputs
+                edges = [s for s in ordered if s != cp.name]
+                if edges:
+                    results.update({r.site: r for r in self.ws.planner().plan(edges)})
+            edges = [results[s] for s in ordered if not (cp and s == cp.name)]
+            with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+                outcomes += list(pool.map(self._deploy, edges))
+            return outcomes
+
+    def _control_plane_group(self) -> dict[str, dict[str, str]]:
+        cp = self.dep.control_plane
+        if cp is None or self.dep.control_plane_export is not None:
+            return {}
+        record = self.ws.store.latest_generation(self.dep.name, cp.name)
+        if record is None:
+            return {}
+        plan = plan_from_json(record.plan_json())
+        controllers = [n for n in plan.nodes if "keystone" in n.services]
+        return {n.hostname: {"ansible_host": ssh_address(n)} for n in controllers[:1]}
+
+    def _deploy(self, result: SitePlanResult) -> SiteOutcome:
+        plan, number, site = result.plan, result.generation, result.site
+        store, dep = self.ws.store, self.dep.name
+        started = time.monotonic()
+        run_id = uuid.uuid4().hex
+        secrets = store.ensure_secrets(dep, plan.secrets, generate)
+        store.set_status(
+            dep, site, number, GenerationStatus.DEPLOYING, "deploy started", run_id=run_id
+        )
+        run_dir = self.ws.state_dir / "runs" / f"{site}-{number}-{run_id[:8]}"
+        run_dir.mkdir(parents=True, mode=0o700)
+        outcome = SiteOutcome(site, False, number)
+        release = venv_stamp()
+        groups = {"site": {n.hostname: {"ansible_host": ssh_address(n)} for n in plan.nodes}}
+        host_vars = {n.hostname: bundle.node_vars(n, secrets, release) for n in plan.nodes}
+        register = plan.kind == "edge" and self._control_plane_group()
+        if register:
+            groups["control_plane"] = register
+        try:
+            runner.write_inventory(run_dir, groups, host_vars)
+            step = lambda e: self.on_step(site, e)  # noqa: E731
+            res = runner.run_playbook(
+                run_dir, "site.yml", self.connection, {}, step, len(plan.nodes), self.cancel
+            )
+            if res.succeeded and register:
+                extra = {
+                    "dcn_node_home": bundle.NODE_HOME,
+                    "dcn_register_script": source("edge_register.py"),
+                    "dcn_venv": str(DEFAULT_VENV),
+                    "dcn_cloud": dep,
+                    "dcn_az": plan.az,
+                    "dcn_site_hosts": [n.hostname for n in plan.nodes],
+                    "dcn_register_timeout": REGISTER_TIMEOUT,
+                }
+                reg = runner.run_playbook(
+                    run_dir, "register.yml", self.connection, extra, step, 1, self.cancel
+                )
+                for host, hr in reg.hosts.items():
+                    res.hosts.setdefault(host, runner.HostResult())
+                    merged = res.hosts[host]
+                    merged.ok += hr.ok
+                    merged.changed += hr.changed
+                    merged.failed += hr.failed
+                    merged.unreachable += hr.unreachable
+                    merged.failure = merged.failure or hr.failure
+                res.status = reg.status if res.succeeded else res.status
+        except KeyboardInterrupt:
+            store.set_status(
+                dep,
+                site,
+                number,
+                GenerationStatus.FAILED,
+                f"interrupted; run 'dcn deploy {site}' to converge",
+                run_id=run_id,
+            )
+            raise
+        finally:
+            runner.clean(run_dir)
+        outcome.hosts = res.hosts
+        outcome.changed = res.changed
+        outcome.seconds = time.monotonic() - started
+        for host, hr in sorted(res.hosts.items()):
+            store.add_event(
+                dep,
+                site,
+                "host",
+                f"ok={hr.ok} changed={hr.changed} failed={hr.failed} "
+                f"unreachable={hr.unreachable}" + (f": {hr.failure}" if hr.failure else ""),
+                generation=number,
+                host=host,
+            )
+        if res.succeeded:
+            outcome.ok = True
+            outcome.message = (
+                f"{outcome.changed} changes" if outcome.changed else "no changes on any host"
+            )
+            store.set_status(
+                dep, site, number, GenerationStatus.DEPLOYED, outcome.message, run_id=run_id
+            )
+        else:
+            failures = [f"{h}: {r.failure}" for h, r in sorted(res.hosts.items()) if r.failure]
+            outcome.message = "; ".join(failures) or f"ansible run {res.status}"
+            outcome.next_command = f"dcn deploy {site}"
+            store.set_status(
+                dep, site, number, GenerationStatus.FAILED, outcome.message, run_id=run_id
+            )
+        return outcome
+
+
+def run_dir_root(state_dir: Path) -> Path:
+    return state_dir / "runs"

@@ -1,0 +1,133 @@
+"""What the playbook receives for one node: its units with secrets filled in.
+
+This is the one place where plan (secret references) meets values. The result goes
+only into the run's private directory (0700/0600) and is deleted after the run; the
+playbook marks every task that handles it ``no_log``.
+
+Idempotence is decided here, so the playbook stays thin:
+- a process's ``digest`` covers its definition and the delivered content of its unit's
+  files, so the supervisor restarts it exactly when something it reads changed;
+- a step's marker file name carries a digest of its command, environment, the files it
+  depends on and (unless ``once``) the OpenStack release, so it runs again exactly
+  when one of those changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+from typing import Any
+
+from dcn.export.document import substitute_secrets
+from dcn.node import source
+from dcn.plan.types import NodePlan, ProcessSpec, StepSpec, UnitPlan, canonical_json
+
+#: where node programs and markers live on a node (private to the node in the lab)
+NODE_HOME = "/var/lib/dcn"
+SUPERVISOR = f"{NODE_HOME}/supervisor.py"
+PROCESSES_DIR = "/etc/dcn/processes.d"
+STEP_MARKERS = f"{NODE_HOME}/steps"
+#: the node's Python for dcn's own node programs (standard library only)
+NODE_PYTHON = "/usr/bin/python3"
+#: runs a step, then records its marker; the marker path comes through the environment
+_STEP_WRAPPER = '"$@" && mkdir -p "${DCN_STEP_MARKER%/*}" && : > "$DCN_STEP_MARKER"'
+
+
+def _sha(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _process(spec: ProcessSpec, unit_digest: str) -> dict[str, Any]:
+    body = {
+        "name": spec.name,
+        "command": list(spec.command),
+        "workdir": spec.workdir,
+        "env": dict(spec.env),
+    }
+    body["digest"] = _sha(canonical_json(body), unit_digest)[:16]
+    return {
+        "name": spec.name,
+        "path": f"{PROCESSES_DIR}/{spec.name}.json",
+        "content": json.dumps(body, indent=1, sort_keys=True) + "\n",
+        "health_port": spec.health_port,
+    }
+
+
+def _step(
+    unit: str,
+    step: StepSpec,
+    delivered: Mapping[str, str],
+    secrets: Mapping[str, str],
+    release: str,
+) -> dict[str, Any]:
+    env = substitute_secrets(dict(step.env), secrets)
+    depends = [delivered[p] for p in step.rerun_on if p in delivered]
+    key = _sha(
+        canonical_json(list(step.command)),
+        canonical_json(env),
+        *depends,
+        "" if step.once else release,
+    )[:16]
+    marker = f"{STEP_MARKERS}/{unit}.{step.name}.{key}"
+    return {
+        "name": step.name,
+        "argv": ["/bin/sh", "-c", _STEP_WRAPPER, "dcn-step", *step.command],
+        "env": {**env, "DCN_STEP_MARKER": marker},
+        "marker": marker,
+        "phase": step.phase,
+        # hide a step's task output only when its environment carries a secret
+        "secret": bool(step.env),
+    }
+
+
+def _parents(paths: list[str], declared: set[str]) -> list[dict[str, str]]:
+    """Parent directories of files that no unit declares (root, 0755)."""
+    out: dict[str, dict[str, str]] = {}
+    for path in paths:
+        parent = str(PurePosixPath(path).parent)
+        if parent not in declared and parent != "/":
+            out[parent] = {"path": parent, "owner": "root", "mode": "0755"}
+    return list(out.values())
+
+
+def _unit(
+    node: NodePlan, unit: UnitPlan, secrets: Mapping[str, str], release: str
+) -> dict[str, Any]:
+    files = []
+    delivered: dict[str, str] = {}
+    for path in unit.files:
+        spec = node.files[path]
+        content = substitute_secrets(spec.content, secrets) if spec.secrets else spec.content
+        delivered[path] = content
+        files.append({"path": path, "content": content, "mode": spec.mode})
+    unit_digest = _sha(*(f"{p}\0{c}" for p, c in sorted(delivered.items())))
+    dirs = [{"path": d.path, "owner": d.owner, "mode": d.mode} for d in unit.dirs]
+    dirs = _parents(list(delivered), {d["path"] for d in dirs}) + dirs
+    steps = [_step(unit.service, s, delivered, secrets, release) for s in unit.steps]
+    return {
+        "service": unit.service,
+        "dirs": dirs,
+        "files": files,
+        "pre": [s for s in steps if s["phase"] == "pre"],
+        "post": [s for s in steps if s["phase"] == "post"],
+        "processes": [_process(p, unit_digest) for p in unit.processes],
+    }
+
+
+def node_vars(node: NodePlan, secrets: Mapping[str, str], release: str) -> dict[str, Any]:
+    """Host variables of one node for the deploy playbook (holds secret values)."""
+    return {
+        "dcn_node_home": NODE_HOME,
+        "dcn_supervisor": {"path": SUPERVISOR, "content": source("supervisor.py")},
+        "dcn_node_python": NODE_PYTHON,
+        "dcn_processes_dir": PROCESSES_DIR,
+        "dcn_units": [_unit(node, u, secrets, release) for u in node.units],
+        # where health ports answer (services listen on the internal API address)
+        "dcn_listen_host": node.addresses.get("internal_api") or node.addresses["ctlplane"],
+    }

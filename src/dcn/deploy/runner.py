@@ -1,0 +1,187 @@
+"""Run a playbook with ansible-runner and report each host's steps as they happen.
+
+The run's private directory (0700) holds the inventory and host variables, which carry
+secret values; they are deleted when the run ends, however it ends. Ansible's own
+``no_log`` keeps values out of the events and artifacts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dcn.lab import Connection
+
+PLAYBOOKS = Path(__file__).parent / "playbooks"
+
+
+@dataclass(frozen=True, slots=True)
+class StepEvent:
+    """One task's result on one host, as the progress view and the event log show it."""
+
+    host: str
+    task: str
+    #: ok | changed | failed | unreachable | skipped
+    outcome: str
+    message: str = ""
+
+
+@dataclass(slots=True)
+class HostResult:
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    #: the first failure: task and message
+    failure: str = ""
+
+
+@dataclass(slots=True)
+class RunResult:
+    status: str
+    hosts: dict[str, HostResult] = field(default_factory=dict)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "successful" and not any(
+            h.failed or h.unreachable for h in self.hosts.values()
+        )
+
+    @property
+    def changed(self) -> int:
+        return sum(h.changed for h in self.hosts.values())
+
+
+OnStep = Callable[[StepEvent], None]
+
+_OUTCOMES = {
+    "runner_on_ok": "ok",
+    "runner_on_failed": "failed",
+    "runner_on_unreachable": "unreachable",
+    "runner_on_skipped": "skipped",
+}
+
+
+def _message(res: Mapping[str, Any]) -> str:
+    if res.get("censored"):
+        return "output hidden (it handles secrets); see the node's logs"
+    parts = [str(res.get("msg") or "")]
+    for key in ("stderr", "stdout"):
+        text = str(res.get(key) or "").strip()
+        if text:
+            parts.append(text.splitlines()[-1][:300])
+    for item in res.get("results") or []:
+        if isinstance(item, Mapping) and item.get("failed"):
+            return _message(item)
+    return " | ".join(p for p in parts if p)
+
+
+def write_inventory(
+    run_dir: Path,
+    groups: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    host_vars: Mapping[str, Mapping[str, Any]],
+) -> None:
+    """inventory/hosts.yml (groups -> host -> connection vars) and host_vars/<host>.yml."""
+    inv = run_dir / "inventory"
+    (inv / "host_vars").mkdir(parents=True, exist_ok=True)
+    doc = {"all": {"children": {g: {"hosts": dict(h)} for g, h in groups.items()}}}
+    _private_write(inv / "hosts.yml", yaml.safe_dump(doc, sort_keys=True))
+    for host, values in host_vars.items():
+        _private_write(inv / "host_vars" / f"{host}.yml", yaml.safe_dump(dict(values)))
+
+
+def _private_write(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def _envvars(conn: Connection, forks: int) -> dict[str, str]:
+    ssh_args = [
+        "-o ControlMaster=auto",
+        "-o ControlPersist=60s",
+        "-o ConnectTimeout=10",
+        "-o IdentitiesOnly=yes",
+        "-o ServerAliveInterval=15",
+    ]
+    if conn.known_hosts:
+        ssh_args += [f"-o UserKnownHostsFile={conn.known_hosts}", "-o StrictHostKeyChecking=yes"]
+    return {
+        "ANSIBLE_SSH_ARGS": " ".join(ssh_args),
+        "ANSIBLE_PIPELINING": "True",
+        "ANSIBLE_FORKS": str(forks),
+        "ANSIBLE_PRIVATE_KEY_FILE": str(conn.private_key),
+        "ANSIBLE_REMOTE_USER": conn.user,
+        "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_NOCOLOR": "True",
+        "ANSIBLE_HOST_KEY_CHECKING": "True" if conn.known_hosts else "False",
+        "ANSIBLE_LOCALHOST_WARNING": "False",
+        "ANSIBLE_DEPRECATION_WARNINGS": "False",
+        "ANSIBLE_ROLES_PATH": str(PLAYBOOKS),
+        # ansible-playbook and friends from dcn's own environment
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+    }
+
+
+def run_playbook(
+    run_dir: Path,
+    playbook: str,
+    conn: Connection,
+    extravars: Mapping[str, Any],
+    on_step: OnStep,
+    forks: int = 10,
+    cancel: threading.Event | None = None,
+) -> RunResult:
+    """Run `playbook` (a file in dcn's playbooks) against the inventory in `run_dir`."""
+    import ansible_runner  # imported here: it is slow to import and only deploys need it
+
+    result = RunResult(status="unknown")
+
+    def handler(event: dict[str, Any]) -> bool:
+        outcome = _OUTCOMES.get(event.get("event", ""))
+        data = event.get("event_data") or {}
+        if outcome is None or "host" not in data:
+            return True
+        res = data.get("res") or {}
+        if outcome == "ok" and res.get("changed"):
+            outcome = "changed"
+        if outcome == "failed" and data.get("ignore_errors"):
+            outcome = "ok"
+        host = result.hosts.setdefault(data["host"], HostResult())
+        message = _message(res) if outcome in ("failed", "unreachable") else ""
+        if outcome in ("ok", "changed", "failed", "unreachable"):
+            setattr(host, outcome, getattr(host, outcome) + 1)
+        if outcome in ("failed", "unreachable") and not host.failure:
+            host.failure = f"{data.get('task', '?')}: {message}"
+        on_step(StepEvent(data["host"], str(data.get("task", "")), outcome, message))
+        return True
+
+    runner = ansible_runner.run(
+        private_data_dir=str(run_dir),
+        project_dir=str(PLAYBOOKS),
+        playbook=str(PLAYBOOKS / playbook),
+        extravars=dict(extravars),
+        envvars=_envvars(conn, forks),
+        event_handler=handler,
+        cancel_callback=(lambda: cancel.is_set()) if cancel else None,
+        quiet=True,
+        suppress_env_files=True,
+        timeout=1800,
+    )
+    result.status = str(runner.status)
+    return result
+
+
+def clean(run_dir: Path) -> None:
+    """Remove what holds secrets (inventory, extra vars); keep the artifacts (no_log'ed)."""
+    shutil.rmtree(run_dir / "inventory", ignore_errors=True)
+    shutil.rmtree(run_dir / "env", ignore_errors=True)

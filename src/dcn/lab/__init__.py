@@ -1,0 +1,187 @@
+"""The local lab: the description's nodes as network namespaces on this machine.
+
+`Lab.up` builds the fabric (`dcn.lab.topology`) and starts each node's sshd (`dcn.lab.node`);
+`Lab.down` removes exactly what the lab's manifest lists. The manifest and the SSH keys
+live in ``<state dir>/lab`` (0700). Ansible then reaches lab nodes over SSH as it would
+real hosts: `connection()` gives the SSH settings the deploy uses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from dcn.errors import DcnError
+from dcn.lab import fabric, node, topology
+from dcn.plan.types import StackPlan
+
+Say = Callable[[str], None]
+MANIFEST = "manifest.json"
+STOP_WAIT = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """How Ansible reaches nodes: a private key, known host keys, a user."""
+
+    private_key: Path
+    known_hosts: Path | None
+    user: str = "root"
+
+
+class Lab:
+    def __init__(self, state_dir: Path, deployment: str) -> None:
+        self.dir = (state_dir / "lab").resolve()
+        self.deployment = deployment
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.dir / MANIFEST
+
+    def manifest(self) -> dict | None:
+        try:
+            return json.loads(self.manifest_path.read_text())
+        except FileNotFoundError:
+            return None
+
+    def _write_manifest(self, data: dict) -> None:
+        tmp = self.manifest_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+        tmp.chmod(0o600)
+        tmp.replace(self.manifest_path)
+
+    def connection(self) -> Connection:
+        return Connection(self.dir / "id_ed25519", self.dir / "known_hosts")
+
+    def _client_key(self) -> str:
+        key = self.dir / "id_ed25519"
+        if not key.exists():
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "dcn-lab", "-f", str(key)],
+                check=True,
+                capture_output=True,
+            )
+        return (self.dir / "id_ed25519.pub").read_text()
+
+    def up(self, plans: Sequence[StackPlan], say: Say) -> topology.LabTopology:
+        """Build the fabric and start every node (the plans of every site)."""
+        if self.manifest() is not None:
+            raise DcnError(
+                f"a lab of {self.deployment} is already up ({self.manifest_path})",
+                hint="'dcn lab status' shows it; 'dcn lab down' removes it",
+            )
+        topo = topology.build(self.deployment, plans)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.chmod(0o700)
+        manifest = {
+            "deployment": self.deployment,
+            "namespaces": topo.namespaces,
+            "host_link": topo.host_link,
+            "nodes": {},
+        }
+        # written before anything is created, so a failed build is removed by 'down'
+        self._write_manifest(manifest)
+        fabric.build(topo)
+        say(f"fabric: spine, {len(topo.leaves)} leaves, {len(topo.nodes)} nodes")
+        authorized = self.dir / "authorized_keys"
+        authorized.write_text(self._client_key())
+        authorized.chmod(0o600)
+        known = []
+        node_plans = {n.hostname: n for p in plans for n in p.nodes}
+        for lab_node in topo.nodes:
+            node_dir = self.dir / "nodes" / lab_node.hostname
+            node_dir.mkdir(parents=True, exist_ok=True)
+            key = node.host_key(node_dir)
+            known.append(f"{lab_node.ssh_address} ssh-ed25519 {key}")
+            dirs = node.private_dirs(node_plans[lab_node.hostname])
+            pid = node.start(lab_node, node_dir, dirs, authorized)
+            manifest["nodes"][lab_node.hostname] = {
+                "site": lab_node.site,
+                "netns": lab_node.netns,
+                "ssh_address": lab_node.ssh_address,
+                "sshd_pid": pid,
+                "dir": str(node_dir),
+            }
+            self._write_manifest(manifest)
+            say(f"node {lab_node.hostname} ({lab_node.site}) up at {lab_node.ssh_address}")
+        (self.dir / "known_hosts").write_text("\n".join(known) + "\n")
+        return topo
+
+    def down(self, say: Say) -> list[str]:
+        """Stop every process in the lab's namespaces, delete them and the lab directory."""
+        manifest = self.manifest()
+        if manifest is None:
+            return []
+        namespaces = manifest["namespaces"]
+        present = fabric.existing_namespaces()
+        self._stop_all([ns for ns in namespaces if ns in present])
+        removed = fabric.remove(namespaces, manifest.get("host_link"))
+        shutil.rmtree(self.dir, ignore_errors=True)
+        say(f"removed {len(removed)} namespaces and {self.dir}")
+        return removed
+
+    def _stop_all(self, namespaces: list[str]) -> None:
+        pids = {pid for ns in namespaces for pid in fabric.namespace_pids(ns)}
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + STOP_WAIT
+            while time.monotonic() < deadline:
+                pids = {p for p in pids if _alive(p)}
+                if not pids:
+                    return
+                time.sleep(0.2)
+
+    def nodes(self) -> dict[str, dict]:
+        manifest = self.manifest()
+        return dict(manifest["nodes"]) if manifest else {}
+
+    def status(self) -> list[dict]:
+        """Per node: site, address, namespace present, sshd alive, processes running."""
+        present = fabric.existing_namespaces()
+        rows = []
+        for hostname, info in sorted(self.nodes().items()):
+            ns_ok = info["netns"] in present
+            rows.append(
+                {
+                    "node": hostname,
+                    "site": info["site"],
+                    "address": info["ssh_address"],
+                    "netns": ns_ok,
+                    "sshd": _alive(info["sshd_pid"]),
+                    "processes": len(fabric.namespace_pids(info["netns"])) if ns_ok else 0,
+                }
+            )
+        return rows
+
+    def exec_argv(self, hostname: str, command: Sequence[str]) -> list[str]:
+        """argv running `command` inside a node's namespaces (network, mount, UTS)."""
+        info = self.nodes().get(hostname)
+        if info is None:
+            raise DcnError(f"no lab node named {hostname}", hint="'dcn lab status' lists the nodes")
+        pid = str(info["sshd_pid"])
+        return ["nsenter", "-t", pid, "-n", "-m", "-u", "--", *command]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie is not alive
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False

@@ -1,0 +1,75 @@
+"""Create and remove the lab's namespaces and links with iproute2 (one batch per namespace)."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterable
+
+from dcn.errors import DcnError
+from dcn.lab.topology import LabTopology
+
+ROUTER_SYSCTLS = ("net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
+
+
+def _ip(args: list[str], stdin: str | None = None) -> None:
+    result = subprocess.run(["ip", *args], input=stdin, text=True, capture_output=True, check=False)
+    if result.returncode != 0:
+        raise DcnError(
+            f"lab: 'ip {' '.join(args)}' failed: {result.stderr.strip()}",
+            hint="run 'dcn lab down' to remove a half-built lab, then 'dcn lab up' again",
+        )
+
+
+def _batch(netns: str | None, commands: Iterable[str]) -> None:
+    lines = "\n".join(commands)
+    if not lines:
+        return
+    _ip([*(["-n", netns] if netns else []), "-batch", "-"], stdin=lines + "\n")
+
+
+def existing_namespaces() -> set[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False)
+    return {line.split()[0] for line in out.stdout.splitlines() if line.strip()}
+
+
+def build(topo: LabTopology) -> None:
+    """Create every namespace, then links, then addresses and routes."""
+    present = existing_namespaces() & set(topo.namespaces)
+    if present:
+        raise DcnError(
+            f"lab namespaces already exist: {', '.join(sorted(present))}",
+            hint="run 'dcn lab down' first (or 'dcn lab status' to see what runs)",
+        )
+    for ns in topo.namespaces:
+        _ip(["netns", "add", ns])
+    for ns in topo.routers:
+        subprocess.run(
+            ["ip", "netns", "exec", ns, "sysctl", "-q", "-w", *ROUTER_SYSCTLS],
+            check=True,
+            capture_output=True,
+        )
+    for ns, commands in topo.links.items():
+        _batch(ns, commands)
+    _batch(None, [c for c in topo.host if c.startswith("link add")])
+    for ns, commands in topo.config.items():
+        _batch(ns, commands)
+    _batch(None, [c for c in topo.host if not c.startswith("link add")])
+
+
+def namespace_pids(ns: str) -> list[int]:
+    out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, check=False)
+    return [int(p) for p in out.stdout.split() if p.isdigit()]
+
+
+def remove(namespaces: Iterable[str], host_link: str | None) -> list[str]:
+    """Delete the namespaces (their links and routes go with them); return what was removed."""
+    present = existing_namespaces()
+    removed = []
+    for ns in namespaces:
+        if ns in present:
+            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
+            removed.append(ns)
+    if host_link:
+        # normally gone with the spine namespace; delete it if a partial build left it
+        subprocess.run(["ip", "link", "del", host_link], check=False, capture_output=True)
+    return removed

@@ -1,0 +1,75 @@
+"""Register an edge site's computes in the control plane (runs on a controller).
+
+Waits until every named host's nova-compute service is up (bounded), maps new hosts
+into the cell (``nova-manage cell_v2 discover_hosts``), and puts every host into the
+site's aggregate, whose availability zone is the site's. Prints ``changed`` when it
+changed something, so a re-run reports no change. Uses the node's OpenStack venv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+import openstack  # the node's OpenStack virtualenv
+
+
+def wait_up(conn, hosts: list[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        states = {
+            s.host: s.state for s in conn.compute.services(binary="nova-compute") if s.host in hosts
+        }
+        missing = [h for h in hosts if states.get(h) != "up"]
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            sys.exit(f"compute services not up after {timeout:.0f}s: {', '.join(missing)}")
+        time.sleep(2)
+
+
+def discover(nova_manage: str) -> bool:
+    out = subprocess.run(
+        [nova_manage, "cell_v2", "discover_hosts", "--by-service", "--verbose"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return "Creating host mapping" in out
+
+
+def aggregate(conn, az: str, hosts: list[str]) -> bool:
+    changed = False
+    agg = next((a for a in conn.compute.aggregates() if a.name == az), None)
+    if agg is None:
+        agg = conn.compute.create_aggregate(name=az, availability_zone=az)
+        changed = True
+    elif agg.availability_zone != az:
+        agg = conn.compute.update_aggregate(agg, availability_zone=az)
+        changed = True
+    for host in hosts:
+        if host not in (agg.hosts or []):
+            agg = conn.compute.add_host_to_aggregate(agg, host)
+            changed = True
+    return changed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cloud", required=True)
+    parser.add_argument("--az", required=True)
+    parser.add_argument("--nova-manage", required=True)
+    parser.add_argument("--timeout", type=float, default=180)
+    parser.add_argument("hosts", nargs="+")
+    args = parser.parse_args()
+    conn = openstack.connect(cloud=args.cloud)
+    wait_up(conn, args.hosts, args.timeout)
+    changed = discover(args.nova_manage)
+    changed = aggregate(conn, args.az, args.hosts) or changed
+    print("changed" if changed else "unchanged")
+
+
+if __name__ == "__main__":
+    main()
