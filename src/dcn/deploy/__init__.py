@@ -110,10 +110,10 @@ class Deployer:
                 f"run 'dcn deploy {cp.name}' first"
             )
         consumed = edge.plan.consumed_export
-        if consumed and consumed.generation != record.number:
+        if consumed and record.outputs_digest and consumed.digest != record.outputs_digest:
             return (
-                f"{edge.site} would consume {consumed}, but the control plane's deployed "
-                f"generation is {record.number}; run 'dcn deploy {cp.name}'"
+                f"{edge.site} would consume {consumed}, not the outputs of the control "
+                f"plane's deployed generation {record.number}; run 'dcn deploy {cp.name}'"
             )
         return None
 

@@ -53,6 +53,7 @@ def _process(spec: ProcessSpec, unit_digest: str) -> dict[str, Any]:
     body["digest"] = _sha(canonical_json(body), unit_digest)[:16]
     return {
         "name": spec.name,
+        "digest": body["digest"],
         "path": f"{PROCESSES_DIR}/{spec.name}.json",
         "content": json.dumps(body, indent=1, sort_keys=True) + "\n",
         "health_port": spec.health_port,

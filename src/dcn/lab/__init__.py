@@ -72,35 +72,55 @@ class Lab:
         return (self.dir / "id_ed25519.pub").read_text()
 
     def up(self, plans: Sequence[StackPlan], say: Say) -> topology.LabTopology:
-        """Build the fabric and start every node (the plans of every site)."""
-        if self.manifest() is not None:
-            raise DcnError(
-                f"a lab of {self.deployment} is already up ({self.manifest_path})",
-                hint="'dcn lab status' shows it; 'dcn lab down' removes it",
-            )
-        topo = topology.build(self.deployment, plans)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.dir.chmod(0o700)
-        manifest = {
-            "deployment": self.deployment,
-            "namespaces": topo.namespaces,
-            "host_link": topo.host_link,
-            "nodes": {},
-        }
-        # written before anything is created, so a failed build is removed by 'down'
+        """Build the fabric and start every node (the plans of every site, control plane
+        first). On a running lab, only sites it does not have yet are added."""
+        manifest = self.manifest()
+        topo = topology.build(
+            self.deployment, plans, (manifest or {}).get("sites") if manifest else None
+        )
+        if manifest is None:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self.dir.chmod(0o700)
+            manifest = {
+                "deployment": self.deployment,
+                "namespaces": [],
+                "host_link": topo.host_link,
+                "sites": {},
+                "nodes": {},
+            }
+            new_parts = list(topo.parts)
+        else:
+            broken = [r["node"] for r in self.status() if not (r["netns"] and r["sshd"])]
+            if broken:
+                raise DcnError(
+                    f"lab nodes are down: {', '.join(broken)}",
+                    hint="'dcn lab down' then 'dcn lab up' rebuilds the lab",
+                )
+            new_parts = [k for k in topo.parts if k and k not in manifest["sites"]]
+            if not new_parts:
+                say("already up")
+                return topo
+        # recorded before anything is created, so a failed build is removed by 'down'
+        for key in new_parts:
+            manifest["namespaces"] += topo.parts[key].namespaces
+            if key:
+                manifest["sites"][key] = topo.indices[key]
         self._write_manifest(manifest)
-        fabric.build(topo)
-        say(f"fabric: spine, {len(topo.leaves)} leaves, {len(topo.nodes)} nodes")
+        fabric.build(topo, new_parts)
+        sites = [k for k in new_parts if k]
+        say(f"fabric: {len(sites)} sites added ({', '.join(sites)})")
         authorized = self.dir / "authorized_keys"
         authorized.write_text(self._client_key())
         authorized.chmod(0o600)
-        known = []
         node_plans = {n.hostname: n for p in plans for n in p.nodes}
         for lab_node in topo.nodes:
+            if lab_node.site not in sites:
+                continue
             node_dir = self.dir / "nodes" / lab_node.hostname
             node_dir.mkdir(parents=True, exist_ok=True)
             key = node.host_key(node_dir)
-            known.append(f"{lab_node.ssh_address} ssh-ed25519 {key}")
+            with open(self.dir / "known_hosts", "a") as known:
+                known.write(f"{lab_node.ssh_address} ssh-ed25519 {key}\n")
             dirs = node.private_dirs(node_plans[lab_node.hostname])
             pid = node.start(lab_node, node_dir, dirs, authorized)
             manifest["nodes"][lab_node.hostname] = {
@@ -112,7 +132,6 @@ class Lab:
             }
             self._write_manifest(manifest)
             say(f"node {lab_node.hostname} ({lab_node.site}) up at {lab_node.ssh_address}")
-        (self.dir / "known_hosts").write_text("\n".join(known) + "\n")
         return topo
 
     def down(self, say: Say) -> list[str]:

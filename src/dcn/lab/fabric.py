@@ -32,28 +32,33 @@ def existing_namespaces() -> set[str]:
     return {line.split()[0] for line in out.stdout.splitlines() if line.strip()}
 
 
-def build(topo: LabTopology) -> None:
-    """Create every namespace, then links, then addresses and routes."""
-    present = existing_namespaces() & set(topo.namespaces)
+def build(topo: LabTopology, parts: Iterable[str] | None = None) -> None:
+    """Create the namespaces of `parts` (default: all), then links, then addresses and
+    routes. Parts not named are taken to exist already (a site added to a running lab)."""
+    chosen = [topo.parts[k] for k in (topo.parts if parts is None else parts)]
+    names = [ns for part in chosen for ns in part.namespaces]
+    present = existing_namespaces() & set(names)
     if present:
         raise DcnError(
             f"lab namespaces already exist: {', '.join(sorted(present))}",
             hint="run 'dcn lab down' first (or 'dcn lab status' to see what runs)",
         )
-    for ns in topo.namespaces:
+    for ns in names:
         _ip(["netns", "add", ns])
-    for ns in topo.routers:
+    for ns in (r for part in chosen for r in part.routers):
         subprocess.run(
             ["ip", "netns", "exec", ns, "sysctl", "-q", "-w", *ROUTER_SYSCTLS],
             check=True,
             capture_output=True,
         )
-    for ns, commands in topo.links.items():
-        _batch(ns, commands)
-    _batch(None, [c for c in topo.host if c.startswith("link add")])
-    for ns, commands in topo.config.items():
-        _batch(ns, commands)
-    _batch(None, [c for c in topo.host if not c.startswith("link add")])
+    for part in chosen:
+        for ns, commands in part.links.items():
+            _batch(ns, commands)
+        _batch(None, [c for c in part.host if c.startswith("link add")])
+    for part in chosen:
+        for ns, commands in part.config.items():
+            _batch(ns, commands)
+        _batch(None, [c for c in part.host if not c.startswith("link add")])
 
 
 def namespace_pids(ns: str) -> list[int]:

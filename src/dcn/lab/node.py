@@ -32,12 +32,15 @@ def private_dirs(plan: NodePlan) -> list[str]:
     """Directories the node keeps to itself: the first level below /etc, /var/lib and
     /run of every file and directory its plan names, and the always-private ones."""
     paths: set[str] = set(ALWAYS_PRIVATE)
-    named = [*plan.files, *(d.path for u in plan.units for d in u.dirs)]
-    for path in named:
-        p = PurePosixPath(path)
+    # a file counts by its directory, a directory by itself
+    named = [
+        *(PurePosixPath(f).parent for f in plan.files),
+        *(PurePosixPath(d.path) for u in plan.units for d in u.dirs),
+    ]
+    for p in named:
         for root in PRIVATE_ROOTS:
             rp = PurePosixPath(root)
-            if p.is_relative_to(rp) and p != rp and len(p.parts) > len(rp.parts) + 1:
+            if p.is_relative_to(rp) and p != rp:
                 paths.add(str(PurePosixPath(*p.parts[: len(rp.parts) + 1])))
     # /etc/hosts is a file: bind-mounted on its own
     return sorted(d for d in paths if d != "/etc/hosts")

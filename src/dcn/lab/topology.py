@@ -17,7 +17,7 @@ kernel allows 15 characters) and only need to be unique inside their namespace.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import netaddr
@@ -45,6 +45,27 @@ class LabNode:
 
 
 @dataclass(slots=True)
+class FabricPart:
+    """The commands of one part of the fabric: the spine (key ``""``) or one site.
+
+    Parts are built on their own, so a site added to a running lab is one more part.
+    """
+
+    namespaces: list[str] = field(default_factory=list)
+    #: namespaces that forward (leaves, spine)
+    routers: list[str] = field(default_factory=list)
+    #: namespace -> commands creating links (run first: a veth spans two namespaces)
+    links: dict[str, list[str]] = field(default_factory=dict)
+    #: namespace -> addresses, routes, link up (run after every link exists)
+    config: dict[str, list[str]] = field(default_factory=dict)
+    #: commands in the machine's own namespace (its end of the fabric, its routes)
+    host: list[str] = field(default_factory=list)
+
+    def add(self, ns: str, kind: str, *commands: str) -> None:
+        getattr(self, kind).setdefault(ns, []).extend(commands)
+
+
+@dataclass(slots=True)
 class LabTopology:
     """Every namespace and the ``ip`` commands that build it, in order."""
 
@@ -54,18 +75,37 @@ class LabTopology:
     #: site -> leaf router namespace
     leaves: dict[str, str]
     nodes: list[LabNode]
-    #: namespace -> commands creating links (run first: a veth spans two namespaces)
-    links: dict[str, list[str]] = field(default_factory=dict)
-    #: namespace -> addresses, routes, link up (run after every link exists)
-    config: dict[str, list[str]] = field(default_factory=dict)
-    #: commands in the machine's own namespace (its end of the fabric, its routes)
-    host: list[str] = field(default_factory=list)
-    #: namespaces that forward (leaves, spine)
-    routers: list[str] = field(default_factory=list)
+    #: "" (spine and the machine's link) and one part per site
+    parts: dict[str, FabricPart] = field(default_factory=dict)
+    #: site -> its uplink index on the spine (stable as sites are added)
+    indices: dict[str, int] = field(default_factory=dict)
+
+    def _merged(self, kind: str) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for part in self.parts.values():
+            for ns, commands in getattr(part, kind).items():
+                out.setdefault(ns, []).extend(commands)
+        return out
+
+    @property
+    def links(self) -> dict[str, list[str]]:
+        return self._merged("links")
+
+    @property
+    def config(self) -> dict[str, list[str]]:
+        return self._merged("config")
+
+    @property
+    def host(self) -> list[str]:
+        return [c for part in self.parts.values() for c in part.host]
+
+    @property
+    def routers(self) -> list[str]:
+        return [r for part in self.parts.values() for r in part.routers]
 
     @property
     def namespaces(self) -> list[str]:
-        return [self.spine, *self.leaves.values(), *(n.netns for n in self.nodes)]
+        return [ns for part in self.parts.values() for ns in part.namespaces]
 
     def node(self, hostname: str) -> LabNode:
         for node in self.nodes:
@@ -100,73 +140,86 @@ def _check_overlap(plans: Sequence[StackPlan]) -> None:
                     )
 
 
-def build(deployment: str, plans: Sequence[StackPlan]) -> LabTopology:
-    """The lab for these site plans (every site of the deployment, control plane first)."""
+def _indices(plans: Sequence[StackPlan], known: Mapping[str, int] | None) -> dict[str, int]:
+    """Uplink index per site: kept from a running lab, the next free ones for new sites."""
+    indices = dict(known or {})
+    free = (i for i in range(len(UPLINKS_V4) // 2) if i not in set(indices.values()))
+    for plan in plans:
+        if plan.site not in indices:
+            indices[plan.site] = next(free)
+    return indices
+
+
+def build(
+    deployment: str, plans: Sequence[StackPlan], indices: Mapping[str, int] | None = None
+) -> LabTopology:
+    """The lab for these site plans (every site of the deployment, control plane first).
+
+    `indices`: the uplink index of sites already in a running lab, so adding a site
+    leaves every existing link as it is.
+    """
     _check_overlap(plans)
     spine = netns_name(deployment, "spine")
     host_link = _ifname(f"dcn-{deployment}")
-    topo = LabTopology(deployment, spine, host_link, {}, [])
+    topo = LabTopology(deployment, spine, host_link, {}, [], indices=_indices(plans, indices))
     spine_host, machine = HOST_LINK_V4[1], HOST_LINK_V4[0]
-    topo.links[spine] = []
-    topo.config[spine] = [
-        f"addr add {spine_host}/31 dev host",
-        "link set dev host up",
-        "link set dev lo up",
-    ]
-    topo.routers.append(spine)
-    topo.host = [
+    base = topo.parts[""] = FabricPart(namespaces=[spine], routers=[spine])
+    base.links[spine] = []
+    base.add(spine, "config", f"addr add {spine_host}/31 dev host", "link set dev host up")
+    base.add(spine, "config", "link set dev lo up")
+    base.host += [
         f"link add name {host_link} type veth peer name host netns {spine}",
         f"addr add {machine}/31 dev {host_link}",
         f"link set dev {host_link} up",
     ]
     any_v6 = any(s.ip_version == 6 for p in plans for s in p.network.subnets.values())
-    for index, plan in enumerate(plans):
-        leaf = netns_name(deployment, f"leaf-{plan.site}")
-        topo.leaves[plan.site] = leaf
-        topo.routers.append(leaf)
-        up = _ifname(f"up-{plan.site}")
-        spine_v4, leaf_v4 = UPLINKS_V4[2 * index], UPLINKS_V4[2 * index + 1]
-        topo.links[leaf] = [f"link add name uplink type veth peer name {up} netns {spine}"]
-        leaf_cfg = [
-            "link set dev lo up",
-            f"addr add {leaf_v4}/31 dev uplink",
-            "link set dev uplink up",
-            f"route add default via {spine_v4}",
-        ]
-        topo.config[spine] += [f"addr add {spine_v4}/31 dev {up}", f"link set dev {up} up"]
-        if any_v6:
-            net6 = list(UPLINKS_V6.subnet(64, count=index + 1))[index]
-            leaf_cfg += [
-                f"addr add {net6[2]}/64 dev uplink nodad",
-                f"route add default via {net6[1]}",
-            ]
-            topo.config[spine].append(f"addr add {net6[1]}/64 dev {up} nodad")
-        for net, subnet in sorted(plan.network.subnets.items()):
-            bridge = _ifname(f"br-{net}")
-            topo.links[leaf].append(f"link add name {bridge} type bridge")
-            leaf_cfg.append(f"link set dev {bridge} up")
-            if subnet.gateway:
-                nodad = " nodad" if subnet.ip_version == 6 else ""
-                leaf_cfg.append(
-                    f"addr add {_prefixed(subnet.gateway, subnet.cidr)} dev {bridge}{nodad}"
-                )
-            via = f"{leaf_v4}" if subnet.ip_version == 4 else None
-            if subnet.ip_version == 4:
-                topo.config[spine].append(f"route add {subnet.cidr} via {via}")
-                topo.host.append(f"route add {subnet.cidr} via {spine_host}")
-            elif any_v6:
-                net6 = list(UPLINKS_V6.subnet(64, count=index + 1))[index]
-                topo.config[spine].append(f"route add {subnet.cidr} via {net6[2]}")
-        topo.config[leaf] = leaf_cfg
-        _nodes(topo, plan, leaf)
+    for plan in plans:
+        _site(topo, plan, any_v6, str(spine_host))
     return topo
 
 
-def _nodes(topo: LabTopology, plan: StackPlan, leaf: str) -> None:
+def _site(topo: LabTopology, plan: StackPlan, any_v6: bool, spine_host: str) -> None:
+    """One site's leaf router, its uplink and routes on the spine and the machine."""
+    index, spine = topo.indices[plan.site], topo.spine
+    leaf = netns_name(topo.deployment, f"leaf-{plan.site}")
+    part = topo.parts[plan.site] = FabricPart(namespaces=[leaf], routers=[leaf])
+    topo.leaves[plan.site] = leaf
+    # by index: site names cut to 15 characters could collide
+    up = _ifname(f"up-{index}")
+    spine_v4, leaf_v4 = UPLINKS_V4[2 * index], UPLINKS_V4[2 * index + 1]
+    part.add(leaf, "links", f"link add name uplink type veth peer name {up} netns {spine}")
+    part.add(leaf, "config", "link set dev lo up", f"addr add {leaf_v4}/31 dev uplink")
+    part.add(leaf, "config", "link set dev uplink up", f"route add default via {spine_v4}")
+    part.add(spine, "config", f"addr add {spine_v4}/31 dev {up}", f"link set dev {up} up")
+    net6 = list(UPLINKS_V6.subnet(64, count=index + 1))[index] if any_v6 else None
+    if net6 is not None:
+        part.add(leaf, "config", f"addr add {net6[2]}/64 dev uplink nodad")
+        part.add(leaf, "config", f"route add default via {net6[1]}")
+        part.add(spine, "config", f"addr add {net6[1]}/64 dev {up} nodad")
+    for net, subnet in sorted(plan.network.subnets.items()):
+        bridge = _ifname(f"br-{net}")
+        part.add(leaf, "links", f"link add name {bridge} type bridge")
+        part.add(leaf, "config", f"link set dev {bridge} up")
+        if subnet.gateway:
+            nodad = " nodad" if subnet.ip_version == 6 else ""
+            gateway = _prefixed(subnet.gateway, subnet.cidr)
+            part.add(leaf, "config", f"addr add {gateway} dev {bridge}{nodad}")
+        if subnet.ip_version == 4:
+            part.add(spine, "config", f"route add {subnet.cidr} via {leaf_v4}")
+            part.host.append(f"route add {subnet.cidr} via {spine_host}")
+        elif net6 is not None:
+            part.add(spine, "config", f"route add {subnet.cidr} via {net6[2]}")
+    _nodes(topo, plan, leaf, part)
+
+
+def _nodes(topo: LabTopology, plan: StackPlan, leaf: str, part: FabricPart) -> None:
     vips = dict(plan.network.vips)
+    # the VIPs live on the first controller (the node running the APIs behind them)
+    vip_holder = next((n.hostname for n in plan.nodes if "keystone" in n.services), None)
     for n_index, node in enumerate(plan.nodes):
         ns = netns_name(topo.deployment, node.hostname)
-        topo.links[ns] = []
+        part.namespaces.append(ns)
+        part.links[ns] = []
         cfg = ["link set dev lo up"]
         interfaces: dict[str, list[str]] = {}
         for k_index, (net, subnet) in enumerate(sorted(plan.network.subnets.items())):
@@ -175,15 +228,15 @@ def _nodes(topo: LabTopology, plan: StackPlan, leaf: str) -> None:
                 continue
             ifname = _ifname(net)
             peer = _ifname(f"n{n_index}-{k_index}")
-            topo.links[ns].append(f"link add name {ifname} type veth peer name {peer} netns {leaf}")
-            topo.config[leaf] += [
+            part.add(ns, "links", f"link add name {ifname} type veth peer name {peer} netns {leaf}")
+            part.config[leaf] += [
                 f"link set dev {peer} master {_ifname(f'br-{net}')}",
                 f"link set dev {peer} up",
             ]
             nodad = " nodad" if subnet.ip_version == 6 else ""
             addrs = [_prefixed(address, subnet.cidr)]
             cfg += [f"addr add {addrs[0]} dev {ifname}{nodad}", f"link set dev {ifname} up"]
-            if n_index == 0 and net in vips:
+            if node.hostname == vip_holder and net in vips:
                 host_bits = 32 if subnet.ip_version == 4 else 128
                 addrs.append(f"{vips[net]}/{host_bits}")
                 cfg.append(f"addr add {addrs[-1]} dev {ifname}{nodad}")
@@ -198,5 +251,5 @@ def _nodes(topo: LabTopology, plan: StackPlan, leaf: str) -> None:
                 f"lab node {node.hostname} has no ctlplane address",
                 hint="give the site a ctlplane subnet",
             )
-        topo.config[ns] = cfg
+        part.config[ns] = cfg
         topo.nodes.append(LabNode(plan.site, node.hostname, ns, ssh, interfaces))

@@ -12,6 +12,7 @@ Standard library only; one instance per node (an flock on its pid file). Output 
 process goes to ``/var/log/dcn/<name>.log``; the state to ``/run/dcn/supervisor.json``.
 
 Usage: supervisor.py ensure | run | status | stop NAME | start NAME | kill NAME | shutdown
+       supervisor.py wait NAME DIGEST SECONDS   (until NAME runs that definition)
 """
 
 from __future__ import annotations
@@ -61,10 +62,9 @@ def read_specs() -> dict[str, dict]:
     for path in sorted(SPECS.glob("*.json")):
         try:
             spec = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            log(f"ignoring {path}: {exc}")
-            continue
-        specs[spec["name"]] = spec
+            specs[spec["name"]] = spec
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log(f"ignoring {path}: {type(exc).__name__}: {exc}")
     return specs
 
 
@@ -239,6 +239,26 @@ def kill(name: str) -> None:
     os.killpg(state["pid"], signal.SIGKILL)
 
 
+def wait(name: str, digest: str, seconds: float) -> None:
+    """Until `name` runs the definition with `digest` for a moment (bounded): a deploy
+    waits on this, so it never checks a process that is about to be restarted."""
+    deadline = time.monotonic() + seconds
+    state: dict = {}
+    while time.monotonic() < deadline:
+        try:
+            state = json.loads(STATUS.read_text()).get(name) or {}
+        except (OSError, ValueError):
+            state = {}
+        current = state.get("digest") == digest and state.get("state") == "running"
+        if current and state.get("uptime", 0) >= 1:
+            print(f"{name} running, pid {state['pid']}")
+            return
+        time.sleep(0.25)
+    log_path = LOGS / f"{name}.log"
+    tail = log_path.read_text(errors="replace").splitlines()[-5:] if log_path.exists() else []
+    sys.exit(f"{name} is not running its new definition: {state}\n" + "\n".join(tail))
+
+
 def main(argv: list[str]) -> None:
     command = argv[0] if argv else "status"
     if command == "run":
@@ -249,6 +269,8 @@ def main(argv: list[str]) -> None:
         print(STATUS.read_text() if STATUS.exists() else "{}")
     elif command in ("stop", "start") and len(argv) == 2:
         hold(argv[1], command == "stop")
+    elif command == "wait" and len(argv) == 4:
+        wait(argv[1], argv[2], float(argv[3]))
     elif command == "kill" and len(argv) == 2:
         kill(argv[1])
     elif command == "shutdown":

@@ -1,0 +1,127 @@
+"""Wall time of each phase of the main job on the local lab, and the lab's peak memory.
+
+Phases: prerequisites (idempotent check or install), lab up, central deploy, export,
+the two edge deploys (in parallel; each site's own time too), first server ACTIVE in
+both edge AZs, then one more edge site added to the running cloud (lab grows, site
+deployed, registered). Memory: the summed RSS of every process in the lab's network
+namespaces, sampled every 2 s; the peak is printed.
+
+    .venv/bin/python bench/lab_deploy.py [--keep]
+
+Needs root. Brings its own lab up in a temporary directory and tears it down at the
+end (unless --keep). Prints figures; asserts nothing about speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "dcn-basic.yaml"
+EXTRA_SITE = """
+  - name: dcn2
+    kind: edge
+    roles:
+      DistributedCompute: {count: 1}
+    networks:
+      ctlplane:     {cidr: 198.18.3.0/24,  gateway: 198.18.3.1}
+      internal_api: {cidr: 198.18.19.0/24, gateway: 198.18.19.1}
+      tenant:       {cidr: "fd00:dc:1:3::/64", gateway: "fd00:dc:1:3::1"}
+      storage:      {cidr: 198.18.35.0/24, gateway: 198.18.35.1}
+"""
+
+
+class MemorySampler(threading.Thread):
+    """Peak of the summed RSS of every process in namespaces named dcn-<name>-*."""
+
+    def __init__(self, deployment: str) -> None:
+        super().__init__(daemon=True)
+        self.prefix = f"dcn-{deployment}-"
+        self.peak = 0
+        self.stop = threading.Event()
+
+    def sample(self) -> int:
+        names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        total = 0
+        for line in names.splitlines():
+            ns = line.split()[0] if line.strip() else ""
+            if not ns.startswith(self.prefix):
+                continue
+            pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
+            for pid in pids.stdout.split():
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                m = re.search(r"VmRSS:\s+(\d+) kB", status)
+                total += int(m.group(1)) * 1024 if m else 0
+        return total
+
+    def run(self) -> None:
+        while not self.stop.wait(2.0):
+            self.peak = max(self.peak, self.sample())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", action="store_true", help="leave the lab up")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="dcn-bench-"))
+    desc = work / "dcn.yaml"
+    shutil.copy(EXAMPLE, desc)
+    env = {**os.environ, "DCN_FILE": str(desc), "DCN_STATE_DIR": str(work / "state")}
+    figures: list[tuple[str, float]] = []
+
+    def dcn(label: str, *argv: str) -> str:
+        started = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, "-m", "dcn.cli", *argv], env=env, capture_output=True, text=True
+        )
+        seconds = time.monotonic() - started
+        if result.returncode != 0:
+            sys.exit(f"{label} failed:\n{result.stdout}\n{result.stderr}")
+        figures.append((label, seconds))
+        print(f"{label:<40} {seconds:7.1f} s", flush=True)
+        return result.stdout
+
+    sampler = MemorySampler("lab")
+    sampler.start()
+    try:
+        dcn("prerequisites", "lab", "prereqs")
+        dcn("lab up", "lab", "up", "--skip-prereqs")
+        dcn("central deploy", "deploy", "central")
+        dcn("export", "export", "central", "-o", str(work / "central-export.yaml"))
+        out = dcn("edge deploys dcn0 + dcn1 (parallel)", "deploy", "dcn0", "dcn1")
+        for site, secs in re.findall(r"│ (dcn\d) +│ \d+ +│ deployed.*?│ +\d+ +│ (\d+)s", out):
+            print(f"  {site} on its own{'':<27} {float(secs):7.1f} s")
+        dcn("first server ACTIVE in both edge AZs", "smoke")
+        to_active = sum(s for label, s in figures if label != "prerequisites")
+        print(f"{'from installed venv to servers ACTIVE':<40} {to_active:7.1f} s")
+        desc.write_text(desc.read_text() + EXTRA_SITE)
+        started = time.monotonic()
+        dcn("  lab grows by dcn2", "lab", "up", "--skip-prereqs")
+        dcn("  deploy dcn2", "deploy", "dcn2")
+        dcn("  server ACTIVE in dcn2", "smoke", "dcn2")
+        print(f"{'one more edge site, to a server ACTIVE':<40} {time.monotonic() - started:7.1f} s")
+        sampler.peak = max(sampler.peak, sampler.sample())
+        print(f"{'peak memory of the lab (RSS sum)':<40} {sampler.peak / 2**30:7.2f} GiB")
+    finally:
+        sampler.stop.set()
+        if not args.keep:
+            subprocess.run(
+                [sys.executable, "-m", "dcn.cli", "lab", "down"], env=env, capture_output=True
+            )
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

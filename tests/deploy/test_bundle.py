@@ -1,0 +1,280 @@
+"""Host variables of one node (`dcn.deploy.bundle.node_vars`) from real plans.
+
+Secret values are fixed strings, one per name, so a test can find every value in the
+serialized variables and tell which change moved which digest or marker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pytest
+
+from dcn.deploy.bundle import PROCESSES_DIR, STEP_MARKERS, node_vars
+from dcn.plan.types import SECRET_PREFIX, NodePlan, StackPlan, StepSpec, secret_ref
+from dcn.workspace import Workspace
+
+ROOT = Path(__file__).resolve().parents[2]
+BASIC = ROOT / "examples" / "dcn-basic.yaml"
+RELEASE = "2024.2-test"
+#: directories a node has before anything is deployed
+SYSTEM_DIRS = {"/", "/etc", "/var", "/var/lib", "/var/log", "/run", "/usr", "/opt"}
+CONTROL_PLANE_ONLY = ("MysqlRootPassword", "KeystoneFernetKey0", "KeystoneFernetKey1")
+
+
+def value_of(name: str, salt: str = "") -> str:
+    return f"{name}-value-{hashlib.sha256((name + salt).encode()).hexdigest()[:20]}"
+
+
+@pytest.fixture(scope="module")
+def plans(tmp_path_factory: pytest.TempPathFactory) -> list[StackPlan]:
+    ws = Workspace(BASIC, state_dir=tmp_path_factory.mktemp("state"))
+    return [r.plan for r in ws.plan(record=False)]
+
+
+@pytest.fixture(scope="module")
+def secrets(plans: list[StackPlan]) -> dict[str, str]:
+    """A value for every secret any site references (an edge gets them all offered)."""
+    return {name: value_of(name) for p in plans for name in p.secrets}
+
+
+@pytest.fixture(scope="module")
+def control_plane(plans: list[StackPlan]) -> StackPlan:
+    return next(p for p in plans if p.kind == "control-plane")
+
+
+@pytest.fixture(scope="module")
+def edge(plans: list[StackPlan]) -> StackPlan:
+    return next(p for p in plans if p.kind == "edge")
+
+
+@pytest.fixture(scope="module")
+def controller(control_plane: StackPlan) -> NodePlan:
+    return next(n for n in control_plane.nodes if n.role == "Controller")
+
+
+@pytest.fixture(scope="module")
+def compute(edge: StackPlan) -> NodePlan:
+    return next(n for n in edge.nodes if "nova_compute" in n.services)
+
+
+@pytest.fixture(params=["controller", "compute"])
+def node(request: pytest.FixtureRequest) -> NodePlan:
+    return request.getfixturevalue(request.param)
+
+
+def processes(v: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Process name -> its spec as the supervisor reads it (parsed file content)."""
+    out = {}
+    for unit in v["dcn_units"]:
+        for p in unit["processes"]:
+            out[p["name"]] = json.loads(p["content"])
+    return out
+
+
+def markers(v: Mapping[str, Any]) -> dict[tuple[str, str], str]:
+    return {
+        (u["service"], s["name"]): s["marker"] for u in v["dcn_units"] for s in u["pre"] + u["post"]
+    }
+
+
+def step_specs(node: NodePlan) -> dict[tuple[str, str], StepSpec]:
+    return {(u.service, s.name): s for u in node.units for s in u.steps}
+
+
+# -- secrets filled in ---------------------------------------------------------------
+
+
+def test_no_secret_reference_is_left(node: NodePlan, secrets: dict[str, str]) -> None:
+    v = node_vars(node, secrets, RELEASE)
+    for unit in v["dcn_units"]:
+        for f in unit["files"]:
+            assert SECRET_PREFIX not in f["content"], f"{f['path']} keeps a reference"
+        for step in unit["pre"] + unit["post"]:
+            assert SECRET_PREFIX not in json.dumps(step), f"step {step['name']}"
+    assert SECRET_PREFIX not in json.dumps(v)
+
+
+def test_every_referenced_secret_value_is_delivered(
+    node: NodePlan, secrets: dict[str, str]
+) -> None:
+    v = node_vars(node, secrets, RELEASE)
+    contents = {f["path"]: f["content"] for u in v["dcn_units"] for f in u["files"]}
+    assert set(contents) == set(node.files)
+    for path, spec in node.files.items():
+        for name in spec.secrets:
+            assert secret_ref(name) in spec.content, f"{path} lists {name} it never uses"
+            assert secrets[name] in contents[path], f"{path}: {name} not filled in"
+        if not spec.secrets:
+            assert contents[path] == spec.content
+
+
+def test_edge_vars_hold_no_control_plane_only_secret(
+    compute: NodePlan,
+    edge: StackPlan,
+    control_plane: StackPlan,
+    secrets: dict[str, str],
+) -> None:
+    for name in CONTROL_PLANE_ONLY:
+        assert name in control_plane.secrets and name not in edge.secrets
+    text = json.dumps(node_vars(compute, secrets, RELEASE))
+    for name in CONTROL_PLANE_ONLY:
+        assert secrets[name] not in text, f"the edge compute's vars hold {name}"
+    leaked = [n for n in secrets if n not in edge.secrets and secrets[n] in text]
+    assert not leaked, f"secrets the edge does not reference: {leaked}"
+
+
+# -- process digests -----------------------------------------------------------------
+
+
+def test_process_digest_follows_its_units_delivered_files(
+    node: NodePlan, secrets: dict[str, str]
+) -> None:
+    """For every secret: exactly the processes whose unit delivers a file using it get a
+    new digest (and so a restart) when its value changes."""
+    base = processes(node_vars(node, secrets, RELEASE))
+    assert base, f"{node.hostname} runs no process"
+    users = {
+        p.name: {s for path in u.files for s in node.files[path].secrets}
+        for u in node.units
+        for p in u.processes
+    }
+    node_secrets = {s for f in node.files.values() for s in f.secrets}
+    for name in sorted(secrets):
+        changed = {**secrets, name: value_of(name, "rotated")}
+        after = processes(node_vars(node, changed, RELEASE))
+        assert set(after) == set(base)
+        for proc, spec in base.items():
+            moved = after[proc]["digest"] != spec["digest"]
+            assert moved == (name in users[proc]), (
+                f"{proc}: digest {'changed' if moved else 'kept'} when {name} changed"
+            )
+        if name not in node_secrets:
+            assert node_vars(node, changed, RELEASE) == node_vars(node, secrets, RELEASE)
+
+
+def test_nova_password_restarts_nova_but_not_an_unrelated_service(
+    controller: NodePlan, secrets: dict[str, str]
+) -> None:
+    base = processes(node_vars(controller, secrets, RELEASE))
+    nova = processes(node_vars(controller, {**secrets, "NovaPassword": "other"}, RELEASE))
+    glance = processes(node_vars(controller, {**secrets, "GlancePassword": "other"}, RELEASE))
+    for proc in ("nova-api", "nova-conductor", "nova-scheduler"):
+        assert nova[proc]["digest"] != base[proc]["digest"]
+        assert glance[proc]["digest"] == base[proc]["digest"]
+    assert glance["glance-api"]["digest"] != base["glance-api"]["digest"]
+    assert nova["mariadb"]["digest"] == base["mariadb"]["digest"]
+
+
+def test_process_specs_are_what_the_supervisor_reads(node: NodePlan, secrets: dict) -> None:
+    v = node_vars(node, secrets, RELEASE)
+    planned = {p.name: p for p in node.processes}
+    for unit in v["dcn_units"]:
+        for p in unit["processes"]:
+            assert p["path"] == f"{PROCESSES_DIR}/{p['name']}.json"
+            body = json.loads(p["content"])
+            assert set(body) == {"name", "command", "workdir", "env", "digest"}
+            spec = planned[body["name"]]
+            assert body["command"] == list(spec.command)
+            assert body["workdir"] == spec.workdir and body["env"] == dict(spec.env)
+            assert p["health_port"] == spec.health_port
+            if "digest" in p:  # the digest also given beside the file, for the playbook
+                assert p["digest"] == body["digest"]
+
+
+def test_node_vars_are_deterministic(node: NodePlan, secrets: dict[str, str]) -> None:
+    assert node_vars(node, secrets, RELEASE) == node_vars(node, dict(secrets), RELEASE)
+
+
+def test_release_changes_no_process_digest(node: NodePlan, secrets: dict[str, str]) -> None:
+    old = processes(node_vars(node, secrets, "2024.1"))
+    new = processes(node_vars(node, secrets, "2024.2"))
+    assert {k: p["digest"] for k, p in old.items()} == {k: p["digest"] for k, p in new.items()}
+
+
+# -- step markers --------------------------------------------------------------------
+
+
+def test_step_markers_follow_the_release_unless_once(
+    controller: NodePlan, secrets: dict[str, str]
+) -> None:
+    old = markers(node_vars(controller, secrets, "2024.1"))
+    new = markers(node_vars(controller, secrets, "2024.2"))
+    specs = step_specs(controller)
+    assert set(old) == set(new) == set(specs)
+    assert any(s.once for s in specs.values()) and any(not s.once for s in specs.values())
+    for key, spec in specs.items():
+        if spec.once:
+            assert old[key] == new[key], f"{key} would run again for a new release"
+        else:
+            assert old[key] != new[key], f"{key} would not run for a new release"
+
+
+def test_step_markers_follow_their_secrets_and_rerun_files(
+    controller: NodePlan, secrets: dict[str, str]
+) -> None:
+    base = markers(node_vars(controller, secrets, RELEASE))
+    specs = step_specs(controller)
+    for name in sorted(secrets):
+        after = markers(node_vars(controller, {**secrets, name: value_of(name, "x")}, RELEASE))
+        for key, spec in specs.items():
+            in_env = any(secret_ref(name) in v for v in spec.env.values())
+            in_files = any(
+                name in controller.files[p].secrets for p in spec.rerun_on if p in controller.files
+            )
+            assert (after[key] != base[key]) == (in_env or in_files), f"{key} and {name}"
+    # the SQL setting the database passwords runs again when the root password changes
+    users = ("mariadb", "users")
+    assert specs[users].rerun_on
+    rotated = markers(node_vars(controller, {**secrets, "MysqlRootPassword": "n"}, RELEASE))
+    assert rotated[users] != base[users]
+
+
+def test_step_marker_and_argv(controller: NodePlan, secrets: dict[str, str]) -> None:
+    v = node_vars(controller, secrets, RELEASE)
+    specs = step_specs(controller)
+    for unit in v["dcn_units"]:
+        phases = {"pre": unit["pre"], "post": unit["post"]}
+        for phase, steps in phases.items():
+            for step in steps:
+                spec = specs[(unit["service"], step["name"])]
+                assert spec.phase == phase
+                assert step["env"]["DCN_STEP_MARKER"] == step["marker"]
+                assert step["marker"].startswith(f"{STEP_MARKERS}/{unit['service']}.{spec.name}.")
+                assert step["argv"][-len(spec.command) :] == list(spec.command)
+                assert step["secret"] == bool(spec.env)
+
+
+# -- directories ---------------------------------------------------------------------
+
+
+def test_every_file_directory_is_created_first(node: NodePlan, secrets: dict[str, str]) -> None:
+    v = node_vars(node, secrets, RELEASE)
+    created: set[str] = set()
+    for unit in v["dcn_units"]:
+        created |= {d["path"] for d in unit["dirs"]}
+        for f in unit["files"]:
+            parent = str(PurePosixPath(f["path"]).parent)
+            assert parent in created or parent in SYSTEM_DIRS, (
+                f"{unit['service']}: {f['path']} needs {parent}, created by no dir entry"
+            )
+        for p in unit["processes"]:
+            workdir = json.loads(p["content"])["workdir"]
+            assert workdir in created or workdir in SYSTEM_DIRS, f"{p['name']}: {workdir}"
+
+
+def test_a_directory_is_declared_the_same_way_everywhere(
+    node: NodePlan, secrets: dict[str, str]
+) -> None:
+    """Two units naming one directory with another owner or mode would flip it on
+    every deploy."""
+    seen: dict[str, tuple[str, str, str]] = {}
+    for unit in node_vars(node, secrets, RELEASE)["dcn_units"]:
+        for d in unit["dirs"]:
+            mine = (d["owner"], d["mode"], unit["service"])
+            first = seen.setdefault(d["path"], mine)
+            assert first[:2] == mine[:2], f"{d['path']}: {first} vs {mine}"

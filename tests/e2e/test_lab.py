@@ -1,0 +1,235 @@
+"""End to end on the local lab: the main job, separate management of sites, faults
+caught before any host is touched, secrets kept out of outputs, and clean teardown.
+
+One lab for the whole module (bringing it up and deploying central is most of the
+time). Needs root and iproute2; prerequisites (Debian packages, the OpenStack venv)
+are installed by `dcn lab up` itself, as on a fresh machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dcn.cloud import list_servers
+from dcn.workspace import Workspace
+
+ROOT = Path(__file__).resolve().parents[2]
+DCN = [sys.executable, "-m", "dcn.cli"]
+EXAMPLE = ROOT / "examples" / "dcn-basic.yaml"
+EDGES = ("dcn0", "dcn1")
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the lab needs root (network namespaces)"),
+    pytest.mark.skipif(shutil.which("ip") is None, reason="the lab needs iproute2"),
+]
+
+
+class Lab:
+    """The deployment under test and every command's output (to search for secrets)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.file = workdir / "dcn.yaml"
+        self.state = workdir / "state"
+        self.outputs: list[str] = []
+
+    def dcn(
+        self, *args: str, check: bool = True, file: Path | None = None, state: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ,
+            "DCN_FILE": str(file or self.file),
+            "DCN_STATE_DIR": str(state or self.state),
+            "COLUMNS": "200",
+        }
+        result = subprocess.run(
+            [*DCN, *args],
+            env=env,
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        self.outputs.append(result.stdout + result.stderr)
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"dcn {' '.join(args)} exited {result.returncode}:\n"
+                f"{result.stdout}\n{result.stderr}"
+            )
+        return result
+
+    def ws(self) -> Workspace:
+        return Workspace(self.file, self.state)
+
+    def node_root(self, hostname: str) -> Path:
+        return self.state / "lab" / "nodes" / hostname / "root"
+
+    def supervisor(self, hostname: str) -> dict[str, dict]:
+        status = self.node_root(hostname) / "run" / "dcn" / "supervisor.json"
+        return json.loads(status.read_text())
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    lab = Lab(tmp_path_factory.mktemp("lab"))
+    shutil.copy(EXAMPLE, lab.file)
+    try:
+        lab.dcn("lab", "up")
+        lab.dcn("deploy", "central")
+        lab.dcn("export", "central", "-o", str(lab.workdir / "central-export.yaml"))
+        lab.dcn("deploy", *EDGES, "--parallel", "2")
+        lab.dcn("smoke")
+        yield lab
+    finally:
+        lab.dcn("lab", "down", check=False)
+
+
+def test_a_server_is_active_in_each_edge_zone_on_a_host_of_its_site(lab: Lab) -> None:
+    """The main job's claim: one ACTIVE server per edge AZ, on a node of that site."""
+    servers = {s.name: s for s in list_servers(lab.ws())}
+    edge_hosts = {n.hostname: n.site for n in _lab_nodes(lab) if n.site in EDGES}
+    for site in EDGES:
+        server = servers[f"dcn-smoke-{site}"]
+        assert server.status == "ACTIVE"
+        assert server.az == site
+        assert edge_hosts.get(server.host) == site
+        assert server.site == site
+
+
+def test_status_shows_every_site_deployed(lab: Lab) -> None:
+    rows = json.loads(lab.dcn("status", "--format", "json").stdout)
+    by_site = {r["site"]: r for r in rows}
+    assert set(by_site) == {"central", *EDGES}
+    for row in by_site.values():
+        assert row["status"] == "deployed"
+        assert row["stale"] is False
+
+
+def test_second_deploy_changes_nothing(lab: Lab) -> None:
+    before = lab.supervisor("dcn1-distributedcompute-0")
+    out = lab.dcn("deploy", "dcn1").stdout
+    assert "no changes on any host" in out
+    after = lab.supervisor("dcn1-distributedcompute-0")
+    assert after["nova-compute"]["pid"] == before["nova-compute"]["pid"]
+
+
+def test_updating_one_edge_leaves_other_sites_untouched(lab: Lab) -> None:
+    """Separate management: a change to dcn0 restarts dcn0's compute and nothing else."""
+    others = ["central-controller-0", "dcn1-distributedcompute-0"]
+    files_before = {h: _tree(lab.node_root(h) / "etc") for h in others}
+    procs_before = {h: _pids(lab.supervisor(h)) for h in others}
+    gens_before = _generations(lab, exclude="dcn0")
+    dcn0_before = lab.supervisor("dcn0-distributedcompute-0")["nova-compute"]
+
+    text = lab.file.read_text().replace(
+        "    instance_storage: ephemeral\n",
+        "    instance_storage: ephemeral\n"
+        "    config_overrides:\n"
+        "      nova.conf: {DEFAULT: {debug: true}}\n",
+        1,
+    )
+    assert "debug: true" in text
+    lab.file.write_text(text)
+    out = lab.dcn("deploy", "dcn0").stdout
+    assert "deployed" in out
+
+    dcn0_after = lab.supervisor("dcn0-distributedcompute-0")["nova-compute"]
+    assert dcn0_after["pid"] != dcn0_before["pid"], "the changed compute was restarted"
+    conf = (lab.node_root("dcn0-distributedcompute-0") / "etc/nova/nova.conf").read_text()
+    assert "debug = True" in conf
+    for host in others:
+        assert _tree(lab.node_root(host) / "etc") == files_before[host], host
+        assert _pids(lab.supervisor(host)) == procs_before[host], host
+    assert _generations(lab, exclude="dcn0") == gens_before
+
+
+def test_faults_are_caught_before_any_host_is_touched(lab: Lab) -> None:
+    """A control plane not deployed and unreachable hosts: clear error, nothing touched."""
+    other = lab.workdir / "other"
+    other.mkdir()
+    moved = other / "dcn.yaml"
+    # dcn0's node at an address of its leaf where nothing answers (inside the lab)
+    moved.write_text(
+        lab.file.read_text().replace(
+            "DistributedCompute: {count: 1}",
+            "DistributedCompute: {count: 1, nodes: [{hostname: dcn0-distributedcompute-0,"
+            " ansible_host: 198.18.1.200}]}",
+            1,
+        )
+    )
+    result = lab.dcn("deploy", "dcn0", check=False, file=moved, state=other / "state")
+    text = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "nothing was deployed" in text
+    assert "not deployed" in text and "dcn deploy central" in text
+    assert "unreachable" in text and "198.18.1.200" in text
+    assert "Traceback" not in text
+    rows = json.loads(
+        lab.dcn("status", "--format", "json", file=moved, state=other / "state").stdout
+    )
+    assert all(r["status"] != "deploying" for r in rows)
+
+
+def test_no_secret_in_any_output_or_readable_file(lab: Lab) -> None:
+    secrets = [v for v in lab.ws().store.get_secrets("lab").values() if len(v) >= 8]
+    assert secrets
+    for text in lab.outputs:
+        for value in secrets:
+            assert value not in text
+    runs = lab.state / "runs"
+    for path in runs.rglob("*"):
+        if path.is_file():
+            body = path.read_text(errors="replace")
+            for value in secrets:
+                assert value not in body, f"secret value in {path}"
+    assert not any(runs.glob("*/inventory")), "host variables (with secrets) were not removed"
+    for host in ("central-controller-0", "dcn0-distributedcompute-0"):
+        for path in (lab.node_root(host) / "etc").rglob("*"):
+            if path.is_file() and any(v in path.read_text(errors="replace") for v in secrets):
+                assert path.stat().st_mode & 0o007 == 0, f"{path} is world-readable"
+
+
+def test_teardown_removes_everything(lab: Lab) -> None:
+    lab.dcn("lab", "down")
+    names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert "dcn-lab-" not in names
+    links = subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout
+    assert "dcn-lab" not in links
+    assert not (lab.state / "lab").exists()
+    assert "no lab is up" in lab.dcn("lab", "status").stdout
+
+
+def _lab_nodes(lab: Lab) -> list:
+    from dcn.lab import Lab as LabRuntime
+
+    manifest = LabRuntime(lab.state, "lab").manifest() or {}
+    from types import SimpleNamespace
+
+    return [SimpleNamespace(hostname=h, **v) for h, v in manifest.get("nodes", {}).items()]
+
+
+def _tree(root: Path) -> dict[str, tuple[str, int]]:
+    return {
+        str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _pids(status: dict[str, dict]) -> dict[str, tuple[int | None, int]]:
+    return {name: (s["pid"], s["restarts"]) for name, s in status.items()}
+
+
+def _generations(lab: Lab, exclude: str) -> dict[str, tuple[int, str]]:
+    records = lab.ws().store.latest_generations("lab")
+    return {k: (r.number, str(r.status)) for k, r in records.items() if k != exclude}
