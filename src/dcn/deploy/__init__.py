@@ -78,7 +78,10 @@ class Deployer:
         self.on_step = on_step
         self.dep = ws.deployment
         self.lab = Lab(ws.state_dir, self.dep.name)
-        self.connection = connection or self.lab.connection()
+        # the lab when it is up, else real hosts reached with the operator's SSH settings
+        self.connection = connection or (
+            self.lab.connection() if self.lab.manifest() else Connection.from_env()
+        )
         self.cancel = threading.Event()
 
     # -- checks before any host is touched -----------------------------------------
@@ -214,7 +217,10 @@ class Deployer:
         outcome = SiteOutcome(site, False, number)
         release = venv_stamp()
         groups = {"site": {n.hostname: {"ansible_host": ssh_address(n)} for n in plan.nodes}}
-        host_vars = {n.hostname: bundle.node_vars(n, secrets, release) for n in plan.nodes}
+        host_vars = {
+            n.hostname: bundle.node_vars(n, secrets, release, self.connection.lab)
+            for n in plan.nodes
+        }
         register = plan.kind == "edge" and self._control_plane_group()
         if register:
             groups["control_plane"] = register

@@ -21,6 +21,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from dcn.export.document import substitute_secrets
+from dcn.lab.prereqs import OPENSTACK_REQUIREMENTS, constraints_file
 from dcn.node import source
 from dcn.plan.types import NodePlan, ProcessSpec, StepSpec, UnitPlan, canonical_json
 
@@ -31,6 +32,7 @@ PROCESSES_DIR = "/etc/dcn/processes.d"
 STEP_MARKERS = f"{NODE_HOME}/steps"
 #: the node's Python for dcn's own node programs (standard library only)
 NODE_PYTHON = "/usr/bin/python3"
+VENV = "/opt/dcn/venv"
 #: runs a step, then records its marker; the marker path comes through the environment
 _STEP_WRAPPER = '"$@" && mkdir -p "${DCN_STEP_MARKER%/*}" && : > "$DCN_STEP_MARKER"'
 
@@ -121,9 +123,27 @@ def _unit(
     }
 
 
-def node_vars(node: NodePlan, secrets: Mapping[str, str], release: str) -> dict[str, Any]:
+#: every node: the Python that runs the node programs and builds the venv
+BASE_PACKAGES = ("python3", "python3-venv")
+#: distribution services that must not run beside the supervised ones (same data dirs)
+DISTRIBUTION_SERVICES = {"mariadb-server": "mariadb", "rabbitmq-server": "rabbitmq-server"}
+
+
+def node_vars(
+    node: NodePlan, secrets: Mapping[str, str], release: str, lab: bool = False
+) -> dict[str, Any]:
     """Host variables of one node for the deploy playbook (holds secret values)."""
+    packages = sorted({*BASE_PACKAGES, *(p for u in node.units for p in u.packages)})
     return {
+        "dcn_lab": lab,
+        "dcn_packages": packages,
+        "dcn_distribution_services": [
+            DISTRIBUTION_SERVICES[p] for p in packages if p in DISTRIBUTION_SERVICES
+        ],
+        "dcn_venv": VENV,
+        "dcn_venv_stamp": f"{VENV}/.dcn-stamp-{release[:16]}",
+        "dcn_venv_requirements": list(OPENSTACK_REQUIREMENTS),
+        "dcn_constraints": constraints_file().read_text(),
         "dcn_node_home": NODE_HOME,
         "dcn_supervisor": {"path": SUPERVISOR, "content": source("supervisor.py")},
         "dcn_node_python": NODE_PYTHON,

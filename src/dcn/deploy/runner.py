@@ -112,8 +112,11 @@ def _envvars(conn: Connection, forks: int) -> dict[str, str]:
         "-o IdentitiesOnly=yes",
         "-o ServerAliveInterval=15",
     ]
+    # host keys are always checked: the lab's are recorded when it comes up; real
+    # hosts' must be in the operator's known_hosts (or DCN_KNOWN_HOSTS)
+    ssh_args.append("-o StrictHostKeyChecking=yes")
     if conn.known_hosts:
-        ssh_args += [f"-o UserKnownHostsFile={conn.known_hosts}", "-o StrictHostKeyChecking=yes"]
+        ssh_args.append(f"-o UserKnownHostsFile={conn.known_hosts}")
     return {
         "ANSIBLE_SSH_ARGS": " ".join(ssh_args),
         "ANSIBLE_PIPELINING": "True",
@@ -123,7 +126,8 @@ def _envvars(conn: Connection, forks: int) -> dict[str, str]:
         "ANSIBLE_PYTHON_INTERPRETER": "/usr/bin/python3",
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
         "ANSIBLE_NOCOLOR": "True",
-        "ANSIBLE_HOST_KEY_CHECKING": "True" if conn.known_hosts else "False",
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
+        "ANSIBLE_BECOME": "False" if conn.user == "root" else "True",
         "ANSIBLE_LOCALHOST_WARNING": "False",
         "ANSIBLE_DEPRECATION_WARNINGS": "False",
         "ANSIBLE_ROLES_PATH": str(PLAYBOOKS),

@@ -35,6 +35,19 @@ class Connection:
     private_key: Path
     known_hosts: Path | None
     user: str = "root"
+    #: lab nodes share the machine's packages and OpenStack venv (prerequisites
+    #: installed once by 'dcn lab prereqs'); real hosts get them from the playbook
+    lab: bool = False
+
+    @classmethod
+    def from_env(cls) -> Connection:
+        """Real hosts: DCN_SSH_KEY (default ~/.ssh/id_ed25519), DCN_SSH_USER (root;
+        another user deploys with sudo), DCN_KNOWN_HOSTS (default: ssh's own)."""
+        key = os.environ.get("DCN_SSH_KEY") or str(Path.home() / ".ssh" / "id_ed25519")
+        known = os.environ.get("DCN_KNOWN_HOSTS")
+        return cls(
+            Path(key), Path(known) if known else None, os.environ.get("DCN_SSH_USER", "root")
+        )
 
 
 class Lab:
@@ -59,7 +72,7 @@ class Lab:
         tmp.replace(self.manifest_path)
 
     def connection(self) -> Connection:
-        return Connection(self.dir / "id_ed25519", self.dir / "known_hosts")
+        return Connection(self.dir / "id_ed25519", self.dir / "known_hosts", lab=True)
 
     def _client_key(self) -> str:
         key = self.dir / "id_ed25519"

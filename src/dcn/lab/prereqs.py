@@ -98,10 +98,14 @@ def venv_stamp() -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def stamp_path(venv: Path) -> Path:
+    """Present once the venv holds this constraints file's set (deploys check it too)."""
+    return venv / f".dcn-stamp-{venv_stamp()[:16]}"
+
+
 def ensure_venv(venv: Path, say: Say) -> bool:
-    stamp = venv / ".dcn-stamp"
-    want = venv_stamp()
-    if stamp.exists() and stamp.read_text().strip() == want:
+    stamp = stamp_path(venv)
+    if stamp.exists():
         return False
     say(f"installing the OpenStack virtualenv in {venv} (pinned by constraints/openstack.txt)")
     if not (venv / "bin" / "python").exists():
@@ -118,7 +122,7 @@ def ensure_venv(venv: Path, say: Say) -> bool:
         ],
         "pip install of the OpenStack services",
     )
-    stamp.write_text(want + "\n")
+    stamp.write_text(venv_stamp() + "\n")
     return True
 
 

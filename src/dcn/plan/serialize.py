@@ -56,6 +56,7 @@ def _unit(d: dict[str, Any]) -> UnitPlan:
         processes=tuple(
             ProcessSpec(**{**p, "command": tuple(p["command"])}) for p in d["processes"]
         ),
+        packages=tuple(d.get("packages", ())),
     )
 
 

@@ -145,6 +145,7 @@ def _node_plans(
                     dirs=svc.dirs(ctx),
                     steps=svc.steps(ctx),
                     processes=svc.processes(ctx),
+                    packages=svc.packages,
                 )
             )
         plans.append(

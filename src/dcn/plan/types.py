@@ -129,6 +129,8 @@ class UnitPlan:
     dirs: tuple[DirSpec, ...] = ()
     steps: tuple[StepSpec, ...] = ()
     processes: tuple[ProcessSpec, ...] = ()
+    #: Debian packages the service needs on the host
+    packages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

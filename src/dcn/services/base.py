@@ -52,6 +52,8 @@ class Service(Protocol):
     name: str
     #: secret names (TripleO parameter names) the service's files reference
     secrets: tuple[str, ...]
+    #: Debian packages the service needs on the host
+    packages: tuple[str, ...]
 
     def files(self, ctx: RenderContext) -> dict[str, FileSpec]: ...
 

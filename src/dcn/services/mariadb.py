@@ -131,4 +131,5 @@ SERVICE = CatalogService(
     render_processes=processes,
     render_dirs=dirs,
     render_steps=steps,
+    packages=("mariadb-server", "mariadb-client"),
 )

@@ -90,4 +90,5 @@ SERVICE = CatalogService(
     render_files=files,
     render_processes=processes,
     render_dirs=dirs,
+    packages=("rabbitmq-server",),
 )

@@ -75,6 +75,8 @@ class CatalogService:
     render_processes: Processes
     render_dirs: Dirs = _none
     render_steps: Steps = _none
+    #: Debian packages the service needs on a real host (the lab's machine has them)
+    packages: tuple[str, ...] = ()
 
     def files(self, ctx: RenderContext) -> dict[str, FileSpec]:
         return self.render_files(ctx)
