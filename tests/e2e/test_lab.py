@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -167,7 +168,12 @@ def test_faults_are_caught_before_any_host_is_touched(lab: Lab) -> None:
             1,
         )
     )
-    result = lab.dcn("deploy", "dcn0", check=False, file=moved, state=other / "state")
+    # another state store: real-host mode, reaching the lab's nodes with its key
+    keys = {
+        "DCN_SSH_KEY": str(lab.state / "lab" / "id_ed25519"),
+        "DCN_KNOWN_HOSTS": str(lab.state / "lab" / "known_hosts"),
+    }
+    result = lab.dcn("deploy", "dcn0", check=False, file=moved, state=other / "state", env=keys)
     text = result.stdout + result.stderr
     assert result.returncode != 0
     assert "nothing was deployed" in text
@@ -178,6 +184,44 @@ def test_faults_are_caught_before_any_host_is_touched(lab: Lab) -> None:
         lab.dcn("status", "--format", "json", file=moved, state=other / "state").stdout
     )
     assert all(r["status"] != "deploying" for r in rows)
+
+
+def test_an_interrupted_deploy_converges_when_run_again(lab: Lab) -> None:
+    """Kill a deploy (and its Ansible) mid-run: state stays readable, a re-run converges."""
+    text = lab.file.read_text()
+    marker = "  - name: dcn1\n    kind: edge\n"
+    assert marker in text
+    lab.file.write_text(
+        text.replace(
+            marker, marker + "    config_overrides:\n      nova.conf: {DEFAULT: {debug: true}}\n"
+        )
+    )
+    env = {**os.environ, "DCN_FILE": str(lab.file), "DCN_STATE_DIR": str(lab.state)}
+    proc = subprocess.Popen(
+        [*DCN, "deploy", "dcn1", "-v"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:  # ends when the process does
+        if "dcn1-distributedcompute-0" in line:
+            break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    rows = {r["site"]: r for r in json.loads(lab.dcn("status", "--format", "json").stdout)}
+    assert rows["dcn1"]["status"] in ("deploying", "failed")
+
+    out = lab.dcn("deploy", "dcn1").stdout
+    assert "deployed" in out
+    rows = {r["site"]: r for r in json.loads(lab.dcn("status", "--format", "json").stdout)}
+    assert rows["dcn1"]["status"] == "deployed"
+    conf = (lab.node_root("dcn1-distributedcompute-0") / "etc/nova/nova.conf").read_text()
+    assert "debug = True" in conf
+    assert lab.supervisor("dcn1-distributedcompute-0")["nova-compute"]["state"] == "running"
 
 
 def test_no_secret_in_any_output_or_readable_file(lab: Lab) -> None:

@@ -13,6 +13,7 @@ leaves "deploying" or "failed" behind and the next run converges from there.
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -21,6 +22,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import netaddr
 
 from dcn.deploy import bundle, runner
 from dcn.errors import DcnError
@@ -35,6 +38,8 @@ from dcn.state.records import GenerationStatus
 from dcn.workspace import Workspace
 
 SSH_PORT = 22
+#: any of these set means: deploy onto real hosts over SSH (no lab)
+REAL_HOST_SETTINGS = ("DCN_SSH_KEY", "DCN_SSH_USER", "DCN_KNOWN_HOSTS")
 REACH_TIMEOUT = 3.0
 REGISTER_TIMEOUT = 180
 
@@ -78,11 +83,32 @@ class Deployer:
         self.on_step = on_step
         self.dep = ws.deployment
         self.lab = Lab(ws.state_dir, self.dep.name)
-        # the lab when it is up, else real hosts reached with the operator's SSH settings
-        self.connection = connection or (
-            self.lab.connection() if self.lab.manifest() else Connection.from_env()
-        )
+        self.connection = connection or self._connection()
         self.cancel = threading.Event()
+
+    def _connection(self) -> Connection:
+        """The lab when it is up; real hosts only when SSH settings say so, so that a
+        lab's addresses are never tried on the machine's real network by mistake."""
+        if self.lab.manifest():
+            return self.lab.connection()
+        if any(os.environ.get(v) for v in REAL_HOST_SETTINGS):
+            return Connection.from_env()
+        raise DcnError(
+            f"no lab is up for {self.dep.name}, and no SSH settings for real hosts are given",
+            hint="run 'dcn lab up', or set DCN_SSH_KEY (and DCN_SSH_USER, DCN_KNOWN_HOSTS) "
+            "to deploy onto real hosts (docs/deploy.md)",
+        )
+
+    def _check_lab_addresses(self, plan: StackPlan) -> list[str]:
+        """In the lab, every node must be reached inside the lab's own subnets."""
+        if not self.connection.lab:
+            return []
+        leaves = [netaddr.IPNetwork(s.cidr) for s in plan.network.subnets.values()]
+        return [
+            f"{n.hostname}: {ssh_address(n)} is outside the site's lab subnets"
+            for n in plan.nodes
+            if not any(netaddr.IPAddress(ssh_address(n)) in leaf for leaf in leaves)
+        ]
 
     # -- checks before any host is touched -----------------------------------------
 
@@ -147,8 +173,11 @@ class Deployer:
         self._check_export_age()
         cp = self.dep.control_plane
         with self.ws.store.lock(self.dep.name, f"dcn deploy {' '.join(ordered)}"):
-            results = {r.site: r for r in self.ws.planner().plan(ordered, record=True)}
             deploying_cp = bool(cp and cp.name in ordered)
+            # edges are planned from the control plane's latest plan: plan it too
+            managed_cp = cp is not None and self.dep.control_plane_export is None
+            to_plan = ordered if deploying_cp or not managed_cp else [cp.name, *ordered]
+            results = {r.site: r for r in self.ws.planner().plan(to_plan, record=True)}
             problems = []
             for name in ordered:
                 result = results[name]
@@ -156,6 +185,10 @@ class Deployer:
                     why = self._control_plane_deployed(result, deploying_cp)
                     if why:
                         problems.append(why)
+                outside = self._check_lab_addresses(result.plan)
+                if outside:
+                    problems += outside
+                    continue
                 down = unreachable(result.plan)
                 if down:
                     problems.append(
