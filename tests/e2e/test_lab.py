@@ -45,10 +45,16 @@ class Lab:
         self.outputs: list[str] = []
 
     def dcn(
-        self, *args: str, check: bool = True, file: Path | None = None, state: Path | None = None
+        self,
+        *args: str,
+        check: bool = True,
+        file: Path | None = None,
+        state: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         env = {
             **os.environ,
+            **(env or {}),
             "DCN_FILE": str(file or self.file),
             "DCN_STATE_DIR": str(state or self.state),
             "COLUMNS": "200",
