@@ -171,6 +171,7 @@ class Deployer:
     def run(self, sites: Sequence[str], parallel: int = 2) -> list[SiteOutcome]:
         ordered = self._check_sites(sites)
         self._check_export_age()
+        sweep_runs(self.ws.state_dir)
         cp = self.dep.control_plane
         with self.ws.store.lock(self.dep.name, f"dcn deploy {' '.join(ordered)}"):
             deploying_cp = bool(cp and cp.name in ordered)
@@ -328,5 +329,7 @@ class Deployer:
         return outcome
 
 
-def run_dir_root(state_dir: Path) -> Path:
-    return state_dir / "runs"
+def sweep_runs(state_dir: Path) -> None:
+    """Delete host variables a killed run could not (they hold secret values)."""
+    for run_dir in (state_dir / "runs").glob("*"):
+        runner.clean(run_dir)
