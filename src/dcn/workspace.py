@@ -48,6 +48,8 @@ class Workspace:
         env_dir = os.environ.get("DCN_STATE_DIR")
         self.state_dir = Path(state_dir or env_dir or self.file.parent / ".dcn")
         self.state_url = state_url or os.environ.get("DCN_STATE_URL") or None
+        #: things the operator should know that are not errors (shown after a command)
+        self.notices: list[str] = []
 
     @cached_property
     def loaded(self) -> LoadedDescription:
@@ -82,6 +84,9 @@ class Workspace:
             return None
         path = (self.file.parent / ref) if not Path(ref).is_absolute() else Path(ref)
         imported = read_export([path])
+        for warning in imported.warnings:
+            if warning not in self.notices:
+                self.notices.append(warning)
         version = imported.version or ExportVersion("external", 0, imported.outputs.digest())
         self.store.ensure_secrets(self.deployment.name, [], generate)
         self.store.import_secrets(self.deployment.name, imported.secrets)

@@ -62,7 +62,8 @@ def main_options(
         ),
     ] = None,
 ) -> None:
-    ctx.obj = Workspace(file, state_dir, state_url)
+    ws = ctx.obj = Workspace(file, state_dir, state_url)
+    ctx.call_on_close(lambda: render.notices(ws.notices))
 
 
 @app.command()

@@ -25,6 +25,12 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def notices(items: Sequence[str]) -> None:
+    """Warnings that are not errors (an imported export's loose file mode ...)."""
+    for item in items:
+        err.print(f"[yellow]warning:[/] {escape(item)}")
+
+
 def finding_line(f: Finding) -> str:
     where = escape(str(f.location))
     field = f" ({escape(f.location.field)})" if f.location.field else ""
