@@ -21,7 +21,7 @@ COMPUTE_MICROVERSION = "2.79"
 ACTIVE_WAIT = 180
 
 
-def admin_connection(ws: Workspace) -> Any:
+def admin_connection(ws: Workspace, timeout: float | None = None) -> Any:
     import openstack  # slow to import; only commands that talk to the cloud need it
 
     cp = ws.deployment.control_plane
@@ -49,6 +49,8 @@ def admin_connection(ws: Workspace) -> Any:
         compute_api_version=COMPUTE_MICROVERSION,
         load_yaml_config=False,
         load_envvars=False,
+        # bounded calls for health checks and drills (None: the library's default)
+        api_timeout=timeout,
     )
 
 
@@ -70,7 +72,7 @@ def host_sites(ws: Workspace) -> dict[str, str]:
     return out
 
 
-def _ensure_image_and_flavor(conn: Any) -> tuple[Any, Any]:
+def ensure_image_and_flavor(conn: Any) -> tuple[Any, Any]:
     image = conn.image.find_image(SMOKE_IMAGE)
     if image is None:
         # the fake virt driver never reads it; nova only needs its metadata
@@ -90,7 +92,7 @@ def _ensure_image_and_flavor(conn: Any) -> tuple[Any, Any]:
 def boot_in_zones(ws: Workspace, zones: list[str]) -> list[ServerPlace]:
     """Boot (or find) one server per availability zone and wait for each to be ACTIVE."""
     conn = admin_connection(ws)
-    image, flavor = _ensure_image_and_flavor(conn)
+    image, flavor = ensure_image_and_flavor(conn)
     servers = []
     for az in zones:
         name = f"dcn-smoke-{az}"

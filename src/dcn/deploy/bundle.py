@@ -28,6 +28,7 @@ from dcn.plan.types import NodePlan, ProcessSpec, StepSpec, UnitPlan, canonical_
 #: where node programs and markers live on a node (private to the node in the lab)
 NODE_HOME = "/var/lib/dcn"
 SUPERVISOR = f"{NODE_HOME}/supervisor.py"
+NODE_PROGRAMS = ("supervisor.py", "probe.py")
 PROCESSES_DIR = "/etc/dcn/processes.d"
 STEP_MARKERS = f"{NODE_HOME}/steps"
 #: the node's Python for dcn's own node programs (standard library only)
@@ -146,6 +147,10 @@ def node_vars(
         "dcn_constraints": constraints_file().read_text(),
         "dcn_node_home": NODE_HOME,
         "dcn_supervisor": {"path": SUPERVISOR, "content": source("supervisor.py")},
+        # node programs dcn runs there: the supervisor, the health probe
+        "dcn_node_programs": [
+            {"path": f"{NODE_HOME}/{name}", "content": source(name)} for name in NODE_PROGRAMS
+        ],
         "dcn_node_python": NODE_PYTHON,
         "dcn_processes_dir": PROCESSES_DIR,
         "dcn_units": [_unit(node, u, secrets, release) for u in node.units],

@@ -65,7 +65,7 @@ class Lab:
         except FileNotFoundError:
             return None
 
-    def _write_manifest(self, data: dict) -> None:
+    def write_manifest(self, data: dict) -> None:
         tmp = self.manifest_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
         tmp.chmod(0o600)
@@ -118,7 +118,7 @@ class Lab:
             manifest["namespaces"] += topo.parts[key].namespaces
             if key:
                 manifest["sites"][key] = topo.indices[key]
-        self._write_manifest(manifest)
+        self.write_manifest(manifest)
         fabric.build(topo, new_parts)
         sites = [k for k in new_parts if k]
         say(f"fabric: {len(sites)} sites added ({', '.join(sites)})")
@@ -143,7 +143,7 @@ class Lab:
                 "sshd_pid": pid,
                 "dir": str(node_dir),
             }
-            self._write_manifest(manifest)
+            self.write_manifest(manifest)
             say(f"node {lab_node.hostname} ({lab_node.site}) up at {lab_node.ssh_address}")
         return topo
 

@@ -188,6 +188,27 @@ class Site(_Strict):
         return self.kind == "control-plane"
 
 
+class Liveness(_Strict):
+    """How fast the cloud notices a failure and recovers from it (seconds).
+
+    These settings decide what a cut link costs: a compute is marked down after
+    ``service_down_time`` without a report, reports every ``report_interval``, and
+    after a broken broker connection retries with back-off up to
+    ``reconnect_interval_max``. The defaults are nova's and oslo.messaging's.
+    """
+
+    #: nova services report their liveness this often (nova ``report_interval``)
+    report_interval: int = Field(10, ge=1)
+    #: a service silent for this long is down (nova ``service_down_time``)
+    service_down_time: int = Field(60, ge=1)
+    #: AMQP heartbeat timeout, client and broker (0 disables heartbeats)
+    heartbeat_timeout_threshold: int = Field(60, ge=0)
+    #: heartbeats per timeout period (oslo.messaging ``heartbeat_rate``)
+    heartbeat_rate: int = Field(3, ge=1)
+    #: the longest wait between broker reconnection attempts (``rabbit_interval_max``)
+    reconnect_interval_max: int = Field(30, ge=1)
+
+
 class Deployment(_Strict):
     """The whole description: networks shared by all sites, and the sites."""
 
@@ -198,6 +219,8 @@ class Deployment(_Strict):
     #: an export written elsewhere (TripleO, or by hand) for a control plane dcn did not
     #: deploy; edge sites then consume it and the description has no control-plane site
     control_plane_export: str | None = None
+    #: failure detection and reconnection settings of every site
+    liveness: Liveness = Field(default_factory=Liveness)
 
     def site(self, name: str) -> Site | None:
         for site in self.sites:

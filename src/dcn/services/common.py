@@ -19,8 +19,6 @@ from dcn.services.render import url_host
 SERVICE_PROJECT = "service"
 DEFAULT_DOMAIN = "Default"
 DEFAULT_REGION = "regionOne"
-#: seconds; the broker's heartbeat and the clients' timeout threshold agree on it
-HEARTBEAT = 60
 #: nothing consumes notifications in these clouds, so no service sends any
 NOTIFICATIONS_OFF = {"driver": "noop"}
 
@@ -124,9 +122,12 @@ def transport_url(ctx: RenderContext) -> str:
 def messaging_sections(ctx: RenderContext) -> dict[str, dict[str, Any]]:
     """oslo.messaging settings; notifications are off (nothing consumes them here)."""
     use_ssl = _messaging(ctx, "rpc")[3]
+    live = ctx.deployment.liveness
     return {
         "oslo_messaging_rabbit": {
-            "heartbeat_timeout_threshold": HEARTBEAT,
+            "heartbeat_timeout_threshold": live.heartbeat_timeout_threshold,
+            "heartbeat_rate": live.heartbeat_rate,
+            "rabbit_interval_max": live.reconnect_interval_max,
             "ssl": use_ssl,
         },
         "oslo_messaging_notifications": NOTIFICATIONS_OFF,

@@ -36,9 +36,6 @@ from dcn.services.wsgi import WsgiApi
 CONFDIR = "/etc/nova"
 CONF = f"{CONFDIR}/nova.conf"
 STATE = "/var/lib/nova"
-#: nova's defaults, written out so tuning them (link-cut tolerance) is one override
-REPORT_INTERVAL = 10
-SERVICE_DOWN_TIME = 60
 
 # OS_NOVA_CONFIG_FILES stays unset: nova's WSGI loader reads api-paste.ini;nova.conf
 API = WsgiApi(
@@ -62,8 +59,9 @@ def common_sections(ctx: RenderContext) -> ini.Sections:
             "my_ip": ctx.internal_ip,
             "state_path": STATE,
             "transport_url": transport_url(ctx),
-            "report_interval": REPORT_INTERVAL,
-            "service_down_time": SERVICE_DOWN_TIME,
+            # the description's liveness settings (nova's defaults unless tuned)
+            "report_interval": ctx.deployment.liveness.report_interval,
+            "service_down_time": ctx.deployment.liveness.service_down_time,
         },
         # tokens of the services' own calls carry the nova user, so long requests
         # (build, migrate) survive a user token expiring mid-way

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, secret_ref
 from dcn.services import ini
 from dcn.services.base import RenderContext
-from dcn.services.common import HEARTBEAT, broker_user
+from dcn.services.common import broker_user
 from dcn.services.render import CatalogService, file_spec
 
 PORT = 5672
@@ -30,7 +30,8 @@ def rabbitmq_conf(ctx: RenderContext) -> FileSpec:
         # replaces the all-interfaces listener; IPv6 is written without brackets here
         "listeners.tcp.default": f"{ctx.internal_ip}:{PORT}",
         "loopback_users": "none",
-        "heartbeat": HEARTBEAT,
+        # the broker's heartbeat agrees with the clients' timeout threshold
+        "heartbeat": ctx.deployment.liveness.heartbeat_timeout_threshold,
         "default_vhost": "/",
         "default_user": broker_user(ctx),
         "default_pass": secret_ref("RabbitPassword"),

@@ -156,12 +156,19 @@ def prepare(engine: Engine, where: str) -> None:
             )
         if version == SCHEMA_VERSION:
             return
-        # New store (older versions would be migrated here once there are any).
+        # a new store, or an older one: version 1 -> 2 added tables only
         with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
             Base.metadata.create_all(conn)
+            # migrations so far only add tables, which create_all just did
             if conn.scalar(select(Meta.value).where(Meta.key == "schema_version")) is None:
                 conn.execute(
                     Meta.__table__.insert().values(key="schema_version", value=str(SCHEMA_VERSION))
+                )
+            else:
+                conn.execute(
+                    Meta.__table__.update()
+                    .where(Meta.key == "schema_version")
+                    .values(value=str(SCHEMA_VERSION))
                 )
     except Exception as exc:
         engine.dispose()

@@ -25,7 +25,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from dcn.state.records import GenerationStatus
 
-SCHEMA_VERSION = 1
+#: 2: site_seen and drill (new tables only: created by create_all)
+SCHEMA_VERSION = 2
 
 _NAME = 255
 _DIGEST = 80
@@ -172,3 +173,25 @@ class Lock(Base):
     #: random per acquisition, so a reused pid is not mistaken for the holder
     token: Mapped[str] = mapped_column(String(64))
     since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SiteSeen(Base):
+    """When a site's nodes last answered a health check (shown when they don't)."""
+
+    __tablename__ = "site_seen"
+    stack_id: Mapped[int] = mapped_column(
+        ForeignKey("stack.id", ondelete="CASCADE"), primary_key=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Drill(Base):
+    """One failure drill's report (JSON: timeline, attempts, figures, claims)."""
+
+    __tablename__ = "drill"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id", ondelete="CASCADE"))
+    scenario: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ok: Mapped[bool] = mapped_column(default=False)
+    report: Mapped[str] = mapped_column(Text)

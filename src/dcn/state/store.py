@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from dcn.errors import StateError
 from dcn.plan.types import ExportVersion
-from dcn.state import generations, journal, stored_secrets
+from dcn.state import generations, journal, observations, stored_secrets
 from dcn.state import lock as locks
 from dcn.state.connect import WRITE_OPTION, create, db_error
 from dcn.state.lookup import ensure_deployment, sync_stacks
@@ -281,6 +282,27 @@ class Store:
         finally:
             with self._write() as s:
                 locks.release(s, deployment, token)
+
+    # -- observations ---------------------------------------------------------------
+
+    def mark_seen(self, deployment: str, stack: str, at: datetime) -> None:
+        """A health check reached the site's nodes at `at`."""
+        with self._write() as s:
+            observations.mark_seen(s, deployment, stack, at)
+
+    def last_seen(self, deployment: str, stack: str) -> datetime | None:
+        with self._read() as s:
+            return observations.last_seen(s, deployment, stack)
+
+    def add_drill(self, deployment: str, scenario: str, ok: bool, report: dict[str, Any]) -> int:
+        """Store a drill's report; return its id."""
+        with self._write() as s:
+            return observations.add_drill(s, deployment, scenario, ok, report)
+
+    def drills(self, deployment: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The newest drills first, each with its report."""
+        with self._read() as s:
+            return observations.drills(s, deployment, limit)
 
     def lock_info(self, deployment: str) -> LockInfo | None:
         with self._read() as s:

@@ -46,6 +46,7 @@ RULES: dict[str, tuple[str, Severity, str]] = {
     "DCN402": ("metadata-unreachable", E, "no config drive and no route to metadata"),
     "DCN403": ("edge-storage", E, "non-ephemeral instance storage at an edge"),
     "DCN404": ("dvr-unsupported", E, "DVR with an SDN mechanism that has no DVR"),
+    "DCN501": ("liveness-flapping", W, "service_down_time under twice report_interval"),
 }
 #: SDN mechanisms with distributed virtual routing (``provider`` has no tenant routers)
 DVR_MECHANISMS = ("ovn", "openvswitch")
@@ -518,11 +519,28 @@ def _structure(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
     return out
 
 
+def _liveness(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
+    """A service that misses one report must not be marked down (DCN501)."""
+    live = dep.liveness
+    if live.service_down_time >= 2 * live.report_interval:
+        return []
+    return [
+        _finding(
+            loaded,
+            "DCN501",
+            ("liveness", "service_down_time"),
+            f"service_down_time {live.service_down_time}s is under twice report_interval "
+            f"{live.report_interval}s: one late report marks a healthy service down",
+            f"set service_down_time to at least {2 * live.report_interval}",
+        )
+    ]
+
+
 def validate(loaded: LoadedDescription) -> ValidationResult:
     try:
         dep = parse(loaded.data)
     except ValidationError as exc:
         return ValidationResult(None, _schema(loaded, exc))
-    findings = _rules(loaded, dep)
+    findings = _rules(loaded, dep) + _liveness(loaded, dep)
     findings.sort(key=lambda f: (f.location.file, f.location.line or 0))
     return ValidationResult(dep, findings)

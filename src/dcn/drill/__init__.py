@@ -1,0 +1,185 @@
+"""Failure drills on the lab: inject a fault, act during it, measure the recovery, and
+judge the seed's claims against what really happened.
+
+Every drill keeps a timeline (seconds since it started), the operations attempted and
+their outcomes, the figures (how long until detection and recovery), and a verdict on
+each claim of the seed it tests, with the evidence. Reports go to the state store.
+Every wait is bounded; a drill always heals what it broke, even when it fails.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from dcn.cloud import admin_connection, ensure_image_and_flavor
+from dcn.errors import DcnError
+from dcn.lab import Lab, faults
+from dcn.plan.serialize import plan_from_json
+from dcn.workspace import Workspace
+
+POLL = 1.0
+RECOVERY_WAIT = 300.0
+BOOT_WAIT = 120.0
+
+#: the seed's claims, quoted (shared/seed/distributed_compute_node.txt)
+CLAIMS = {
+    "edge-keeps-running": "Loss of an edge site: running Nova VM instances will keep running.",
+    "edge-isolated": "A single Compute service failure normally affects only its edge site "
+    "without additional downtime induced for neighbor edge sites or the central control plane.",
+    "reconnect": "Nova Compute will automatically reconnect to MariaDB and RabbitMQ when the "
+    "control plane's uplink is back.",
+    "not-resumed": "No timed out operations can be resumed though and need to be retried manually.",
+    "cp-no-api": "A failure of the central control plane affects all DCN edge sites: no "
+    "control plane API or CLI operations can be executed.",
+    "threshold": "Outage thresholds are typically considered to be 15 seconds.",
+}
+
+Say = Callable[[str], None]
+
+
+@dataclass(slots=True)
+class Report:
+    scenario: str
+    params: dict[str, Any]
+    settings: dict[str, Any]
+    started: str
+    timeline: list[tuple[float, str]] = field(default_factory=list)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    figures: dict[str, float | None] = field(default_factory=dict)
+    claims: list[dict[str, Any]] = field(default_factory=list)
+    ok: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Drill:
+    """What every scenario uses: the clock, the cloud, the lab, and the report."""
+
+    def __init__(self, ws: Workspace, scenario: str, params: dict[str, Any], say: Say) -> None:
+        self.ws = ws
+        self.dep = ws.deployment
+        self.lab = Lab(ws.state_dir, self.dep.name)
+        if self.lab.manifest() is None:
+            raise DcnError("drills run on the lab, and no lab is up", hint="run 'dcn lab up'")
+        self.say = say
+        self.t0 = time.monotonic()
+        self.report = Report(
+            scenario=scenario,
+            params=params,
+            settings=dict(self.dep.liveness.model_dump()),
+            started=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        self.conn = admin_connection(ws, timeout=5)
+        self.plans = {
+            name: plan_from_json(rec.plan_json())
+            for name, rec in ws.store.latest_generations(self.dep.name).items()
+        }
+
+    # -- the record ----------------------------------------------------------------
+
+    def now(self) -> float:
+        return round(time.monotonic() - self.t0, 1)
+
+    def log(self, text: str) -> None:
+        self.report.timeline.append((self.now(), text))
+        self.say(f"{self.now():7.1f}s  {text}")
+
+    def attempt(self, action: str, outcome: str, detail: str = "") -> None:
+        self.report.attempts.append(
+            {"t": self.now(), "action": action, "outcome": outcome, "detail": detail}
+        )
+        self.log(f"{action}: {outcome}{' (' + detail + ')' if detail else ''}")
+
+    def claim(self, key: str, held: bool | None, evidence: str) -> None:
+        self.report.claims.append(
+            {"claim": key, "text": CLAIMS[key], "held": held, "evidence": evidence}
+        )
+
+    # -- the cloud -----------------------------------------------------------------
+
+    def hosts(self, site: str) -> list[str]:
+        return [n.hostname for n in self.plans[site].nodes if "nova_compute" in n.services]
+
+    def compute_states(self) -> dict[str, str] | None:
+        try:
+            return {s.host: s.state for s in self.conn.compute.services(binary="nova-compute")}
+        except Exception:
+            return None
+
+    def wait_computes(self, hosts: list[str], state: str, limit: float) -> float | None:
+        """Seconds until every host's compute service is `state` (None: not in time)."""
+        started = time.monotonic()
+        while time.monotonic() - started < limit:
+            states = self.compute_states() or {}
+            if all(states.get(h) == state for h in hosts):
+                return round(time.monotonic() - started, 1)
+            time.sleep(POLL)
+        return None
+
+    def api_ok(self) -> bool:
+        try:
+            next(iter(self.conn.compute.flavors()), None)
+            return True
+        except Exception:
+            return False
+
+    def boot(self, az: str, name: str, wait: float = BOOT_WAIT) -> tuple[str, str, float | None]:
+        """Create a server in `az`; (id, final status, seconds to ACTIVE)."""
+        started = time.monotonic()
+        try:
+            image, flavor = ensure_image_and_flavor(self.conn)
+            server = self.conn.compute.create_server(
+                name=name,
+                image_id=image.id,
+                flavor_id=flavor.id,
+                networks="none",
+                availability_zone=az,
+            )
+        except Exception as exc:
+            return "", f"refused: {type(exc).__name__}", None
+        status = self.server_status(server.id)
+        while status not in ("ACTIVE", "ERROR") and time.monotonic() - started < wait:
+            time.sleep(POLL)
+            status = self.server_status(server.id)
+        took = round(time.monotonic() - started, 1) if status == "ACTIVE" else None
+        return server.id, status or "unknown", took
+
+    def server_status(self, server_id: str) -> str | None:
+        try:
+            return self.conn.compute.get_server(server_id).status
+        except Exception:
+            return None
+
+    def cleanup(self, server_ids: list[str]) -> None:
+        for sid in server_ids:
+            if sid:
+                try:
+                    self.conn.compute.delete_server(sid, ignore_missing=True)
+                except Exception:
+                    self.log(f"could not delete server {sid}")
+
+    def compute_pids(self, hosts: list[str]) -> dict[str, int | None]:
+        return {
+            h: (faults.supervisor_status(self.lab, h).get("nova-compute") or {}).get("pid")
+            for h in hosts
+        }
+
+    @contextmanager
+    def cut(self, site: str) -> Iterator[None]:
+        faults.set_uplink(self.lab, site, up=False)
+        self.log(f"cut {site}'s uplink")
+        try:
+            yield
+        finally:
+            faults.set_uplink(self.lab, site, up=True)
+            self.log(f"healed {site}'s uplink")
+
+    def finish(self) -> Report:
+        self.report.ok = all(c["held"] is not False for c in self.report.claims)
+        return self.report

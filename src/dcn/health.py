@@ -1,0 +1,155 @@
+"""Live health per site: what each site's nodes reach of the control plane, and how
+fast; the state of the site's compute services; how many servers it runs.
+
+Reachability is measured from the site's own nodes (over SSH, a bounded TCP connect
+to each endpoint), because that is the path the site's services use. Compute states
+and server counts come from the control plane's API, asked from the operator's
+machine. A site that can't be reached is reported as unreachable with the time it was
+last seen (kept in the state store), never as an error of the tool.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from dcn import remote
+from dcn.deploy import Deployer, ssh_address
+from dcn.deploy.bundle import NODE_HOME, NODE_PYTHON
+from dcn.plan.serialize import plan_from_json
+from dcn.plan.types import ControlPlaneOutputs, StackPlan
+from dcn.workspace import Workspace
+
+PROBE = f"{NODE_HOME}/probe.py"
+#: what a site needs of the control plane: name -> EndpointMap entry
+ENDPOINTS = {
+    "keystone": "KeystoneInternal",
+    "placement": "PlacementInternal",
+    "glance": "GlanceInternal",
+    "neutron": "NeutronInternal",
+    "nova": "NovaInternal",
+}
+
+
+@dataclass(slots=True)
+class EndpointHealth:
+    reachable_from: int
+    nodes: int
+    max_ms: float | None
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class SiteHealth:
+    site: str
+    kind: str
+    az: str
+    reachable: bool
+    last_seen: str | None
+    endpoints: dict[str, EndpointHealth] = field(default_factory=dict)
+    #: host -> "up" | "down" (as the control plane's API reports it)
+    computes: dict[str, str] = field(default_factory=dict)
+    servers: int | None = None
+    api_error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def targets(outputs: ControlPlaneOutputs) -> dict[str, str]:
+    """name -> host:port a site's services connect to."""
+    out = {}
+    for name, entry in ENDPOINTS.items():
+        e = outputs.endpoint_map.get(entry)
+        if e:
+            out[name] = f"{e['host']}:{e['port']}"
+    brokers = outputs.all_nodes_config.get("oslo_messaging_rpc_node_names") or []
+    port = outputs.global_config.get("oslo_messaging_rpc_port") or 5672
+    if brokers:
+        out["broker"] = f"{brokers[0]}:{port}"
+    return out
+
+
+def probe_site(ws: Workspace, deployer: Deployer, plan: StackPlan, goals: dict[str, str]) -> dict:
+    """Per node: endpoint -> {ok, ms, error}; None for a node that can't be reached."""
+    argv = [NODE_PYTHON, PROBE, *(f"{k}={v}" for k, v in goals.items())]
+
+    def one(node: Any) -> tuple[str, dict | None]:
+        out = remote.run(deployer.connection, ssh_address(node), argv)
+        try:
+            return node.hostname, json.loads(out) if out else None
+        except ValueError:
+            return node.hostname, None
+
+    with ThreadPoolExecutor(max_workers=min(16, len(plan.nodes) or 1)) as pool:
+        return dict(pool.map(one, plan.nodes))
+
+
+def _endpoints(per_node: dict[str, dict | None], names: list[str]) -> dict[str, EndpointHealth]:
+    answered = {h: r for h, r in per_node.items() if r is not None}
+    out = {}
+    for name in names:
+        results = [r[name] for r in answered.values() if name in r]
+        ok = [x for x in results if x["ok"]]
+        errors = sorted({x["error"] for x in results if not x["ok"] and x["error"]})
+        out[name] = EndpointHealth(
+            reachable_from=len(ok),
+            nodes=len(per_node),
+            max_ms=max((x["ms"] for x in ok), default=None),
+            error=", ".join(errors) or None,
+        )
+    return out
+
+
+def _api_view(ws: Workspace) -> tuple[dict[str, str], dict[str, int], str | None]:
+    """Compute host -> up/down, AZ -> server count; or the API's error."""
+    from dcn.cloud import admin_connection
+
+    try:
+        conn = admin_connection(ws, timeout=5)
+        computes = {s.host: s.state for s in conn.compute.services(binary="nova-compute")}
+        servers: dict[str, int] = {}
+        for server in conn.compute.servers(details=True, all_projects=True):
+            az = server.availability_zone or "?"
+            servers[az] = servers.get(az, 0) + 1
+        return computes, servers, None
+    except Exception as exc:  # any failure of the API is a finding, not a crash
+        return {}, {}, f"control plane API unreachable ({type(exc).__name__})"
+
+
+def check(ws: Workspace, sites: list[str] | None = None) -> list[SiteHealth]:
+    dep = ws.deployment
+    records = ws.store.latest_generations(dep.name)
+    source = ws.planner().recorded_control_plane()
+    goals = targets(source.outputs)
+    deployer = Deployer(ws, lambda *_: None)
+    computes, servers, api_error = _api_view(ws)
+    now = datetime.now(UTC)
+    out = []
+    for site in dep.sites:
+        if (sites and site.name not in sites) or site.name not in records:
+            continue
+        plan = plan_from_json(records[site.name].plan_json())
+        per_node = probe_site(ws, deployer, plan, goals)
+        reachable = any(r is not None for r in per_node.values())
+        if reachable:
+            ws.store.mark_seen(dep.name, site.name, now)
+        seen = ws.store.last_seen(dep.name, site.name)
+        hosts = {n.hostname for n in plan.nodes}
+        out.append(
+            SiteHealth(
+                site=site.name,
+                kind=site.kind,
+                az=site.az,
+                reachable=reachable,
+                last_seen=seen.isoformat(timespec="seconds") if seen else None,
+                endpoints=_endpoints(per_node, list(goals)) if reachable else {},
+                computes={h: s for h, s in computes.items() if h in hosts},
+                servers=None if api_error else servers.get(site.az, 0),
+                api_error=api_error,
+            )
+        )
+    return out

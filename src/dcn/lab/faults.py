@@ -1,0 +1,72 @@
+"""Faults the lab can inject: a site's uplink cut and healed, one service stopped,
+started again or killed on one node. Each is one command, reversible, recorded in the
+lab's manifest (cuts), so `dcn lab status` and `heal` know what is cut."""
+
+from __future__ import annotations
+
+import subprocess
+
+from dcn.deploy.bundle import NODE_PYTHON, SUPERVISOR
+from dcn.errors import DcnError
+from dcn.lab import Lab
+
+
+def _leaf(lab: Lab, site: str) -> str:
+    manifest = lab.manifest()
+    if manifest is None:
+        raise DcnError("no lab is up", hint="run 'dcn lab up'")
+    if site not in manifest.get("sites", {}):
+        raise DcnError(
+            f"no site {site} in the lab", hint="sites: " + ", ".join(sorted(manifest["sites"]))
+        )
+    return f"dcn-{lab.deployment}-leaf-{site}"
+
+
+def set_uplink(lab: Lab, site: str, up: bool) -> bool:
+    """Cut (up=False) or heal a site's uplink to the spine; True if it changed."""
+    leaf = _leaf(lab, site)
+    manifest = lab.manifest() or {}
+    cut = set(manifest.get("cut", []))
+    if (site not in cut) == up:
+        return False
+    subprocess.run(
+        ["ip", "-n", leaf, "link", "set", "dev", "uplink", "up" if up else "down"],
+        check=True,
+        capture_output=True,
+    )
+    if up:
+        cut.discard(site)
+    else:
+        cut.add(site)
+    manifest["cut"] = sorted(cut)
+    lab.write_manifest(manifest)
+    return True
+
+
+def cut_sites(lab: Lab) -> list[str]:
+    return list((lab.manifest() or {}).get("cut", []))
+
+
+def service(lab: Lab, node: str, action: str, name: str) -> str:
+    """stop (held stopped), start (released), kill (SIGKILL; the supervisor restarts it)."""
+    if action not in ("stop", "start", "kill"):
+        raise DcnError(f"unknown action {action}", hint="stop, start or kill")
+    argv = lab.exec_argv(node, [NODE_PYTHON, SUPERVISOR, action, name])
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise DcnError(
+            f"{action} {name} on {node} failed: {result.stderr.strip() or result.stdout.strip()}",
+            hint=f"'dcn lab exec {node} {NODE_PYTHON} {SUPERVISOR} status' lists its processes",
+        )
+    return result.stdout.strip()
+
+
+def supervisor_status(lab: Lab, node: str) -> dict:
+    import json
+
+    argv = lab.exec_argv(node, [NODE_PYTHON, SUPERVISOR, "status"])
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    try:
+        return json.loads(result.stdout or "{}")
+    except ValueError:
+        return {}

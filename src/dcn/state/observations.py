@@ -1,0 +1,57 @@
+"""What dcn observed of the running cloud: when each site was last seen, and drills."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dcn.state.lookup import ensure_deployment, stack_id
+from dcn.state.schema import Drill, SiteSeen
+
+
+def mark_seen(session: Session, deployment: str, stack: str, at: datetime) -> None:
+    sid = stack_id(session, deployment, stack)
+    row = session.get(SiteSeen, sid)
+    if row is None:
+        session.add(SiteSeen(stack_id=sid, at=at))
+    else:
+        row.at = at
+
+
+def last_seen(session: Session, deployment: str, stack: str) -> datetime | None:
+    sid = stack_id(session, deployment, stack)
+    row = session.get(SiteSeen, sid)
+    return row.at if row else None
+
+
+def add_drill(session: Session, deployment: str, scenario: str, ok: bool, report: dict) -> int:
+    row = Drill(
+        deployment_id=ensure_deployment(session, deployment),
+        scenario=scenario,
+        ok=ok,
+        report=json.dumps(report, sort_keys=True),
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def drills(session: Session, deployment: str, limit: int) -> list[dict[str, Any]]:
+    did = ensure_deployment(session, deployment)
+    rows = session.scalars(
+        select(Drill).where(Drill.deployment_id == did).order_by(Drill.id.desc()).limit(limit)
+    )
+    return [
+        {
+            "id": r.id,
+            "scenario": r.scenario,
+            "started": r.started_at,
+            "ok": r.ok,
+            "report": json.loads(r.report),
+        }
+        for r in rows
+    ]
