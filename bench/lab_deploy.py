@@ -3,7 +3,7 @@
 Phases: prerequisites (idempotent check or install), lab up, central deploy, export,
 the two edge deploys (in parallel; each site's own time too), first server ACTIVE in
 both edge AZs, then one more edge site added to the running cloud (lab grows, site
-deployed, registered). Memory: the summed RSS of every process in the lab's network
+deployed, registered). Memory: the summed PSS of every process in the lab's network
 namespaces, sampled every 2 s; the peak is printed.
 
     .venv/bin/python bench/lab_deploy.py [--keep]
@@ -41,7 +41,7 @@ EXTRA_SITE = """
 
 
 class MemorySampler(threading.Thread):
-    """Peak of the summed RSS of every process in namespaces named dcn-<name>-*."""
+    """Peak of the summed PSS of every process in namespaces named dcn-<name>-*."""
 
     def __init__(self, deployment: str) -> None:
         super().__init__(daemon=True)
@@ -50,6 +50,8 @@ class MemorySampler(threading.Thread):
         self.stop = threading.Event()
 
     def sample(self) -> int:
+        """Summed PSS (shared pages split between their users; RSS would count a
+        gunicorn worker's pages shared with its master twice)."""
         names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
         total = 0
         for line in names.splitlines():
@@ -59,10 +61,10 @@ class MemorySampler(threading.Thread):
             pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
             for pid in pids.stdout.split():
                 try:
-                    status = Path(f"/proc/{pid}/status").read_text()
+                    status = Path(f"/proc/{pid}/smaps_rollup").read_text()
                 except OSError:
                     continue
-                m = re.search(r"VmRSS:\s+(\d+) kB", status)
+                m = re.search(r"^Pss:\s+(\d+) kB", status, re.M)
                 total += int(m.group(1)) * 1024 if m else 0
         return total
 

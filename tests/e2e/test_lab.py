@@ -122,6 +122,40 @@ def test_status_shows_every_site_deployed(lab: Lab) -> None:
         assert row["stale"] is False
 
 
+def test_health_shows_every_site_reaching_the_control_plane(lab: Lab) -> None:
+    rows = json.loads(lab.dcn("health", "--format", "json").stdout)
+    by_site = {r["site"]: r for r in rows}
+    assert set(by_site) == {"central", *EDGES}
+    for site, row in by_site.items():
+        assert row["reachable"], site
+        assert row["last_seen"]
+        for name, e in row["endpoints"].items():
+            assert e["reachable_from"] == e["nodes"] >= 1, (site, name, e)
+            assert e["max_ms"] is not None
+    for site in EDGES:
+        assert set(by_site[site]["computes"].values()) == {"up"}
+        assert by_site[site]["servers"] >= 1
+
+
+def test_edge_site_loss_drill_with_a_short_cut(lab: Lab) -> None:
+    """The seed's edge-loss claims on the real cloud: servers stay ACTIVE, the other
+    site works during the cut, computes reconnect by themselves."""
+    out = lab.dcn(
+        "drill", "run", "edge-site-loss", "--site", "dcn0", "--cut", "20", "--format", "json"
+    ).stdout
+    (report,) = json.loads(out)
+    claims = {c["claim"]: c for c in report["claims"]}
+    assert claims["edge-keeps-running"]["held"] is True, claims["edge-keeps-running"]
+    assert claims["edge-isolated"]["held"] is True, claims["edge-isolated"]
+    assert claims["reconnect"]["held"] is True, claims["reconnect"]
+    assert "not-resumed" in claims  # judged either way: the report says what happened
+    assert report["figures"]["computes_up_after_heal"] is not None
+    listed = lab.dcn("drill", "list").stdout
+    assert "edge-site-loss" in listed
+    health = {r["site"]: r for r in json.loads(lab.dcn("health", "--format", "json").stdout)}
+    assert health["dcn0"]["reachable"]
+
+
 def test_second_deploy_changes_nothing(lab: Lab) -> None:
     before = lab.supervisor("dcn1-distributedcompute-0")
     out = lab.dcn("deploy", "dcn1").stdout

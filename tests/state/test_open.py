@@ -91,7 +91,9 @@ def test_url_wins_over_state_dir(tmp_path: Path) -> None:
 def test_a_newer_schema_is_refused(state_dir: Path) -> None:
     Store.open(state_dir).close()
     with sqlite3.connect(state_dir / "state.db") as db:
-        assert db.execute("select value from meta where key='schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+        assert db.execute("select value from meta where key='schema_version'").fetchone() == (
+            str(SCHEMA_VERSION),
+        )
         db.execute("update meta set value='7' where key='schema_version'")
     with pytest.raises(StateError, match="schema version 7, newer") as exc:
         Store.open(state_dir)

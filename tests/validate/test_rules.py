@@ -131,6 +131,12 @@ CASES = [
         "sdn:\n      mechanism: provider\n      dvr: true",
         "dvr: true",
     ),
+    (
+        "DCN501",
+        "domain: localdomain\n",
+        "domain: localdomain\nliveness:\n  report_interval: 10\n  service_down_time: 15\n",
+        "service_down_time",
+    ),
 ]
 
 

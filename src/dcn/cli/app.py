@@ -210,10 +210,21 @@ def secrets_list(
 
 def _register_operations() -> None:
     """Commands that touch hosts live in their own modules (imported lazily inside)."""
-    from dcn.cli import lab, operate
+    from dcn.cli import drill, lab, operate
 
     app.add_typer(lab.app, name="lab")
+    app.add_typer(drill.app, name="drill")
     operate.register(app)
+
+    @app.command("health")
+    def health(
+        ctx: typer.Context,
+        sites: Annotated[list[str] | None, typer.Argument(help="sites (default: all)")] = None,
+        fmt: FormatOpt = Format.text,
+    ) -> None:
+        """Live view per site: control-plane endpoints from the site's nodes (RTT),
+        compute services, servers; an unreachable site shows when it was last seen."""
+        drill.health(ctx, sites, fmt is Format.json)
 
 
 _register_operations()

@@ -76,6 +76,38 @@ def _yes(value: bool) -> str:
     return "[green]yes[/]" if value else "[red]no[/]"
 
 
+@app.command("cut")
+def cut(ctx: typer.Context, site: Annotated[str, typer.Argument(help="site to cut off")]) -> None:
+    """Cut a site's uplink to the spine (the site keeps running, isolated)."""
+    from dcn.lab.faults import set_uplink
+
+    changed = set_uplink(_lab(ctx.obj), site, up=False)
+    render.out.print(f"{site}: uplink cut" if changed else f"{site}: already cut")
+
+
+@app.command("heal")
+def heal(ctx: typer.Context, site: Annotated[str, typer.Argument(help="site to heal")]) -> None:
+    """Restore a site's uplink to the spine."""
+    from dcn.lab.faults import set_uplink
+
+    changed = set_uplink(_lab(ctx.obj), site, up=True)
+    render.out.print(f"{site}: uplink restored" if changed else f"{site}: was not cut")
+
+
+@app.command("service")
+def service(
+    ctx: typer.Context,
+    node: Annotated[str, typer.Argument(help="lab node hostname")],
+    action: Annotated[str, typer.Argument(help="stop (held), start, or kill (restarted)")],
+    name: Annotated[str, typer.Argument(help="process name, e.g. nova-compute, mariadb")],
+) -> None:
+    """Stop, start or kill one supervised process on one node."""
+    from dcn.lab.faults import service as control
+
+    control(_lab(ctx.obj), node, action, name)
+    render.out.print(f"{node}: {action} {name}: done")
+
+
 @app.command("exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def exec_(
     ctx: typer.Context,

@@ -52,6 +52,8 @@ class Report:
     attempts: list[dict[str, Any]] = field(default_factory=list)
     figures: dict[str, float | None] = field(default_factory=dict)
     claims: list[dict[str, Any]] = field(default_factory=list)
+    #: every claim the drill tested held (a claim of the seed not holding is a finding
+    #: about the seed, reported, not an error of the drill)
     ok: bool = True
 
     def as_dict(self) -> dict[str, Any]:

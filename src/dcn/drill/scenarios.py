@@ -242,3 +242,50 @@ def compute_failure(d: Drill, site: str, other: str, seconds: float) -> None:
         d.log(f"started nova-compute on {victim} again")
     up = d.wait_computes([victim], "up", RECOVERY_WAIT)
     d.report.figures["up_after_restart"] = up
+
+
+SCENARIOS = (
+    "edge-site-loss",
+    "control-plane-loss",
+    "compute-failure",
+    "db-outage",
+    "broker-restart",
+)
+
+
+def _edges(d: Drill, site: str | None) -> tuple[str, str]:
+    edges = [s.name for s in d.dep.edges]
+    if len(edges) < 2:
+        raise DcnError("this drill needs two edge sites", hint="add an edge site")
+    chosen = site or edges[0]
+    if chosen not in edges:
+        raise DcnError(f"{chosen} is not an edge site", hint="edge sites: " + ", ".join(edges))
+    return chosen, next(e for e in edges if e != chosen)
+
+
+def run(ws, scenario: str, say, *, site: str | None = None, seconds: float | None = None):
+    """Run one scenario; store and return (drill id, report)."""
+    if scenario not in SCENARIOS:
+        raise DcnError(f"unknown drill {scenario!r}", hint="drills: " + ", ".join(SCENARIOS))
+    params: dict = {"site": site, "seconds": seconds}
+    d = Drill(ws, scenario, params, say)
+    if scenario == "edge-site-loss":
+        chosen, other = _edges(d, site)
+        d.report.params = {"site": chosen, "other": other, "cut": seconds or 20}
+        edge_site_loss(d, chosen, other, seconds or 20)
+    elif scenario == "control-plane-loss":
+        d.report.params = {"cut": seconds or 30}
+        control_plane_loss(d, seconds or 30)
+    elif scenario == "compute-failure":
+        chosen, other = _edges(d, site)
+        d.report.params = {"site": chosen, "other": other}
+        compute_failure(d, chosen, other, seconds or 0)
+    elif scenario == "db-outage":
+        d.report.params = {"service": "mariadb", "seconds": seconds or 15}
+        service_outage(d, "mariadb", seconds or 15, kill=False)
+    else:
+        d.report.params = {"service": "rabbitmq", "kill": True}
+        service_outage(d, "rabbitmq", 0, kill=True)
+    report = d.finish()
+    drill_id = ws.store.add_drill(ws.deployment.name, scenario, report.ok, report.as_dict())
+    return drill_id, report

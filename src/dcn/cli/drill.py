@@ -1,0 +1,165 @@
+"""`dcn drill ...` and `dcn health`: failure drills on the lab, live health per site."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from dcn.cli import render
+from dcn.workspace import Workspace
+
+app = typer.Typer(
+    help="Failure drills on the lab: inject a fault, measure, judge the seed's claims."
+)
+
+
+def _say(text: str) -> None:
+    render.out.print(f"[dim]{render.escape(text)}[/]")
+
+
+def show_report(report: dict[str, Any], drill_id: int | None = None) -> None:
+    title = f"drill {drill_id}: " if drill_id is not None else ""
+    render.out.print(f"[bold]{title}{report['scenario']}[/] {report['params']}")
+    render.out.print(f"settings: {report['settings']}")
+    table = render.Table("t (s)", "attempted", "outcome", "detail")
+    for a in report["attempts"]:
+        table.add_row(f"{a['t']:.1f}", a["action"], a["outcome"], a["detail"])
+    render.out.print(table)
+    figures = render.Table("figure", "seconds")
+    for name, value in report["figures"].items():
+        figures.add_row(name, "-" if value is None else f"{value:.1f}")
+    render.out.print(figures)
+    claims = render.Table("claim of the seed", "held", "evidence")
+    for c in report["claims"]:
+        held = {True: "[green]held[/]", False: "[red]not held[/]", None: "?"}[c["held"]]
+        claims.add_row(render.escape(c["text"]), held, render.escape(c["evidence"]))
+    render.out.print(claims)
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    scenario: Annotated[
+        str,
+        typer.Argument(
+            help="edge-site-loss, control-plane-loss, compute-failure, db-outage, broker-restart"
+        ),
+    ],
+    site: Annotated[str | None, typer.Option(help="the edge site (default: the first)")] = None,
+    seconds: Annotated[
+        list[float] | None,
+        typer.Option(
+            "--seconds",
+            "--cut",
+            help="fault duration; repeat for several runs (edge-site-loss default: 20 and 150)",
+        ),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+) -> None:
+    """Run a drill on the lab and print its report (stored in the state store)."""
+    from dcn.drill.scenarios import run as run_drill
+
+    ws: Workspace = ctx.obj
+    durations = seconds or ([20.0, 150.0] if scenario == "edge-site-loss" else [None])
+    reports = []
+    for duration in durations:
+        drill_id, report = run_drill(ws, scenario, _say, site=site, seconds=duration)
+        reports.append({"id": drill_id, **report.as_dict()})
+        if fmt != "json":
+            show_report(report.as_dict(), drill_id)
+    if fmt == "json":
+        render.print_json(reports)
+
+
+@app.command("list")
+def list_(ctx: typer.Context) -> None:
+    """Stored drills, newest first: scenario, parameters, claims held, key figures."""
+    ws: Workspace = ctx.obj
+    table = render.Table("id", "started", "scenario", "params", "claims held", "figures")
+    for d in ws.store.drills(ws.deployment.name):
+        r = d["report"]
+        held = sum(c["held"] is True for c in r["claims"])
+        figures = ", ".join(f"{k}={v}" for k, v in r["figures"].items())
+        table.add_row(
+            str(d["id"]),
+            d["started"].strftime("%Y-%m-%d %H:%M"),
+            d["scenario"],
+            str(r["params"]),
+            f"{held}/{len(r['claims'])}",
+            figures,
+        )
+    render.out.print(table)
+
+
+def _find(ws: Workspace, drill_id: int) -> dict[str, Any]:
+    from dcn.errors import DcnError
+
+    for d in ws.store.drills(ws.deployment.name, limit=10_000):
+        if d["id"] == drill_id:
+            return d["report"]
+    raise DcnError(f"no drill {drill_id}", hint="'dcn drill list' shows the stored drills")
+
+
+@app.command("show")
+def show(ctx: typer.Context, drill_id: int) -> None:
+    """One stored drill's whole report."""
+    report = _find(ctx.obj, drill_id)
+    show_report(report, drill_id)
+    timeline = render.Table("t (s)", "event")
+    for t, text in report["timeline"]:
+        timeline.add_row(f"{t:.1f}", render.escape(text))
+    render.out.print(timeline)
+
+
+@app.command("compare")
+def compare(ctx: typer.Context, first: int, second: int) -> None:
+    """Two drills side by side: settings, figures and claims."""
+    a, b = _find(ctx.obj, first), _find(ctx.obj, second)
+    table = render.Table("", f"drill {first}", f"drill {second}")
+    table.add_row("scenario", a["scenario"], b["scenario"])
+    table.add_row("params", str(a["params"]), str(b["params"]))
+    for key in sorted({*a["settings"], *b["settings"]}):
+        table.add_row(key, str(a["settings"].get(key)), str(b["settings"].get(key)))
+    for key in sorted({*a["figures"], *b["figures"]}):
+        table.add_row(key, str(a["figures"].get(key)), str(b["figures"].get(key)))
+    claims_a = {c["claim"]: c["held"] for c in a["claims"]}
+    claims_b = {c["claim"]: c["held"] for c in b["claims"]}
+    for key in sorted({*claims_a, *claims_b}):
+        table.add_row(f"claim {key}", str(claims_a.get(key)), str(claims_b.get(key)))
+    render.out.print(table)
+
+
+def health(ctx: typer.Context, sites: list[str] | None, as_json: bool) -> None:
+    from dcn.health import check
+
+    results = check(ctx.obj, sites or None)
+    if as_json:
+        render.print_json([r.as_dict() for r in results])
+        return
+    table = render.Table(
+        "site", "AZ", "reach", "endpoints from the site's nodes (max RTT)", "computes", "servers"
+    )
+    for r in results:
+        if not r.reachable:
+            reach = f"[red]unreachable[/] (last seen {r.last_seen or 'never'})"
+            endpoints = "-"
+        else:
+            reach = "[green]ok[/]"
+            endpoints = ", ".join(
+                (
+                    f"{n} {e.max_ms:.1f}ms"
+                    if e.reachable_from == e.nodes and e.max_ms is not None
+                    else f"[red]{n} {e.reachable_from}/{e.nodes}[/] {e.error or ''}"
+                )
+                for n, e in r.endpoints.items()
+            )
+        computes = ", ".join(
+            f"{h.split('-')[-1] if len(r.computes) > 3 else h} "
+            + ("[green]up[/]" if s == "up" else f"[red]{s}[/]")
+            for h, s in sorted(r.computes.items())
+        ) or ("[red]" + r.api_error + "[/]" if r.api_error else "-")
+        table.add_row(
+            r.site, r.az, reach, endpoints, computes, "-" if r.servers is None else str(r.servers)
+        )
+    render.out.print(table)
