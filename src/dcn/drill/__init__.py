@@ -71,6 +71,7 @@ class Drill:
             raise DcnError("drills run on the lab, and no lab is up", hint="run 'dcn lab up'")
         self.say = say
         self.t0 = time.monotonic()
+        self.healed_at = datetime.now(UTC)
         self.report = Report(
             scenario=scenario,
             params=params,
@@ -113,6 +114,27 @@ class Drill:
             return {s.host: s.state for s in self.conn.compute.services(binary="nova-compute")}
         except Exception:
             return None
+
+    def wait_reported(self, hosts: list[str], since: datetime, limit: float) -> float | None:
+        """Seconds until every host's compute service reported after `since` and is up:
+        the proof it reconnected (its "up" may be stale: nova marks down only after
+        service_down_time)."""
+        started = time.monotonic()
+        mark = since.replace(tzinfo=None).isoformat()
+        while time.monotonic() - started < limit:
+            try:
+                services = {s.host: s for s in self.conn.compute.services(binary="nova-compute")}
+            except Exception:
+                services = {}
+            if all(
+                h in services
+                and services[h].state == "up"
+                and str(services[h].updated_at or "") > mark
+                for h in hosts
+            ):
+                return round(time.monotonic() - started, 1)
+            time.sleep(POLL / 2)
+        return None
 
     def wait_computes(self, hosts: list[str], state: str, limit: float) -> float | None:
         """Seconds until every host's compute service is `state` (None: not in time)."""
@@ -180,6 +202,7 @@ class Drill:
             yield
         finally:
             faults.set_uplink(self.lab, site, up=True)
+            self.healed_at = datetime.now(UTC)
             self.log(f"healed {site}'s uplink")
 
     def finish(self) -> Report:

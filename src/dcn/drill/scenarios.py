@@ -4,6 +4,7 @@ recovery and judges the seed's claims it tests (see `dcn.drill.CLAIMS`)."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 from dcn.drill import POLL, RECOVERY_WAIT, Drill
 from dcn.errors import DcnError
@@ -52,7 +53,7 @@ def edge_site_loss(d: Drill, site: str, other: str, cut: float) -> None:
                 time.sleep(POLL)
         d.report.figures["cut_seconds"] = cut
         d.report.figures["compute_marked_down_after"] = down_after
-        up = d.wait_computes(hosts, "up", RECOVERY_WAIT)
+        up = d.wait_reported(hosts, d.healed_at, RECOVERY_WAIT)
         d.report.figures["computes_up_after_heal"] = up
         d.log(f"{site}'s computes up {up}s after heal" if up is not None else "computes not up")
         final = None
@@ -134,7 +135,7 @@ def control_plane_loss(d: Drill, cut: float) -> None:
         while not d.api_ok() and time.monotonic() < deadline:
             time.sleep(POLL)
         api_back = round(time.monotonic() - t_heal, 1)
-        up = d.wait_computes(hosts, "up", RECOVERY_WAIT)
+        up = d.wait_reported(hosts, d.healed_at, RECOVERY_WAIT)
         d.report.figures.update(
             {
                 "cut_seconds": cut,
@@ -186,11 +187,12 @@ def service_outage(d: Drill, service: str, seconds: float, kill: bool) -> None:
         faults.service(d.lab, controller, "start", service)
         d.log(f"started {service} again")
     d.attempt(f"an API call during the {service} outage", "succeeded" if api_during else "failed")
+    restored = datetime.now(UTC)
     t = time.monotonic()
     while not d.api_ok() and time.monotonic() - t < RECOVERY_WAIT:
         time.sleep(POLL)
     api_back = round(time.monotonic() - t, 1)
-    up = d.wait_computes(hosts, "up", RECOVERY_WAIT)
+    up = d.wait_reported(hosts, restored, RECOVERY_WAIT)
     edge = d.dep.edges[0].name
     sid, status, took = d.boot(edge, f"drill-{edge}-after")
     d.cleanup([sid])
@@ -239,8 +241,9 @@ def compute_failure(d: Drill, site: str, other: str, seconds: float) -> None:
         )
     finally:
         faults.service(d.lab, victim, "start", "nova-compute")
+        started = datetime.now(UTC)
         d.log(f"started nova-compute on {victim} again")
-    up = d.wait_computes([victim], "up", RECOVERY_WAIT)
+    up = d.wait_reported([victim], started, RECOVERY_WAIT)
     d.report.figures["up_after_restart"] = up
 
 

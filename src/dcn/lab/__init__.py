@@ -118,6 +118,12 @@ class Lab:
             manifest["namespaces"] += topo.parts[key].namespaces
             if key:
                 manifest["sites"][key] = topo.indices[key]
+                # a cut link loses its routes; healing puts these back
+                manifest.setdefault("routes", {})[key] = {
+                    ns: [c for c in cmds if c.startswith("route ")]
+                    for ns, cmds in topo.parts[key].config.items()
+                    if ns in (topo.spine, topo.leaves[key])
+                }
         self.write_manifest(manifest)
         fabric.build(topo, new_parts)
         sites = [k for k in new_parts if k]

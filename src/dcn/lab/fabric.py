@@ -8,7 +8,13 @@ from collections.abc import Iterable
 from dcn.errors import DcnError
 from dcn.lab.topology import LabTopology
 
-ROUTER_SYSCTLS = ("net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
+ROUTER_SYSCTLS = (
+    "net.ipv4.ip_forward=1",
+    "net.ipv6.conf.all.forwarding=1",
+    # a cut link (set down) keeps its IPv6 addresses, so healing only restores routes
+    "net.ipv6.conf.all.keep_addr_on_down=1",
+    "net.ipv6.conf.default.keep_addr_on_down=1",
+)
 
 
 def _ip(args: list[str], stdin: str | None = None) -> None:

@@ -35,6 +35,19 @@ def set_uplink(lab: Lab, site: str, up: bool) -> bool:
         capture_output=True,
     )
     if up:
+        # the kernel dropped the routes through the link when it went down
+        for ns, commands in manifest.get("routes", {}).get(site, {}).items():
+            lines = "".join(c.replace("route add ", "route replace ", 1) + "\n" for c in commands)
+            result = subprocess.run(
+                ["ip", "-n", ns, "-batch", "-"], input=lines, text=True, capture_output=True
+            )
+            if result.returncode != 0:
+                raise DcnError(
+                    f"healing {site}: routes in {ns} could not be restored: "
+                    f"{result.stderr.strip()}",
+                    hint="'dcn lab down' then 'dcn lab up' rebuilds the fabric",
+                )
+    if up:
         cut.discard(site)
     else:
         cut.add(site)
