@@ -15,7 +15,8 @@ app = typer.Typer(
 
 
 def _say(text: str) -> None:
-    render.out.print(f"[dim]{render.escape(text)}[/]")
+    """Progress goes to stderr, so --format json keeps stdout to the report."""
+    render.err.print(f"[dim]{render.escape(text)}[/]")
 
 
 def show_report(report: dict[str, Any], drill_id: int | None = None) -> None:
