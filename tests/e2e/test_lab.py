@@ -137,6 +137,23 @@ def test_health_shows_every_site_reaching_the_control_plane(lab: Lab) -> None:
         assert by_site[site]["servers"] >= 1
 
 
+def test_health_shows_a_cut_site_as_unreachable_with_last_seen(lab: Lab) -> None:
+    lab.dcn("health", "dcn1")  # seen now
+    lab.dcn("lab", "cut", "dcn1")
+    try:
+        assert "cut" in lab.dcn("lab", "status").stdout
+        result = lab.dcn("health", "dcn1", "--format", "json")
+        (row,) = json.loads(result.stdout)
+        assert row["reachable"] is False
+        assert row["last_seen"]
+        text = lab.dcn("health", "dcn1").stdout
+        assert "unreachable" in text and "ago" in text
+    finally:
+        lab.dcn("lab", "heal", "dcn1")
+    (row,) = json.loads(lab.dcn("health", "dcn1", "--format", "json").stdout)
+    assert row["reachable"] is True
+
+
 def test_edge_site_loss_drill_with_a_short_cut(lab: Lab) -> None:
     """The seed's edge-loss claims on the real cloud: servers stay ACTIVE, the other
     site works during the cut, computes reconnect by themselves."""

@@ -131,6 +131,15 @@ def compare(ctx: typer.Context, first: int, second: int) -> None:
     render.out.print(table)
 
 
+def _ago(iso: str | None) -> str:
+    if not iso:
+        return "never"
+    from datetime import UTC, datetime
+
+    seconds = (datetime.now(UTC) - datetime.fromisoformat(iso)).total_seconds()
+    return f"{seconds:.0f}s ago" if seconds < 120 else f"{seconds / 60:.0f} min ago"
+
+
 def health(ctx: typer.Context, sites: list[str] | None, as_json: bool) -> None:
     from dcn.health import check
 
@@ -143,7 +152,7 @@ def health(ctx: typer.Context, sites: list[str] | None, as_json: bool) -> None:
     )
     for r in results:
         if not r.reachable:
-            reach = f"[red]unreachable[/] (last seen {r.last_seen or 'never'})"
+            reach = f"[red]unreachable[/] (last seen {_ago(r.last_seen)})"
             endpoints = "-"
         else:
             reach = "[green]ok[/]"

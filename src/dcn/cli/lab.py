@@ -59,7 +59,7 @@ def status(ctx: typer.Context) -> None:
     if not rows:
         render.out.print("no lab is up")
         return
-    table = render.Table("node", "site", "address", "netns", "sshd", "processes")
+    table = render.Table("node", "site", "address", "netns", "sshd", "processes", "uplink")
     for r in rows:
         table.add_row(
             r["node"],
@@ -68,6 +68,7 @@ def status(ctx: typer.Context) -> None:
             _yes(r["netns"]),
             _yes(r["sshd"]),
             str(r["processes"]),
+            "[red]cut[/]" if r["uplink"] == "cut" else "up",
         )
     render.out.print(table)
 

@@ -186,6 +186,7 @@ class Lab:
     def status(self) -> list[dict]:
         """Per node: site, address, namespace present, sshd alive, processes running."""
         present = fabric.existing_namespaces()
+        cut = set((self.manifest() or {}).get("cut", []))
         rows = []
         for hostname, info in sorted(self.nodes().items()):
             ns_ok = info["netns"] in present
@@ -197,6 +198,7 @@ class Lab:
                     "netns": ns_ok,
                     "sshd": _alive(info["sshd_pid"]),
                     "processes": len(fabric.namespace_pids(info["netns"])) if ns_ok else 0,
+                    "uplink": "cut" if info["site"] in cut else "up",
                 }
             )
         return rows
