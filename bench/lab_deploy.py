@@ -115,7 +115,7 @@ def main() -> None:
         dcn("  server ACTIVE in dcn2", "smoke", "dcn2")
         print(f"{'one more edge site, to a server ACTIVE':<40} {time.monotonic() - started:7.1f} s")
         sampler.peak = max(sampler.peak, sampler.sample())
-        print(f"{'peak memory of the lab (RSS sum)':<40} {sampler.peak / 2**30:7.2f} GiB")
+        print(f"{'peak memory of the lab (PSS sum)':<40} {sampler.peak / 2**30:7.2f} GiB")
     finally:
         sampler.stop.set()
         if not args.keep:
