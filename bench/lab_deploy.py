@@ -15,18 +15,14 @@ end (unless --keep). Prints figures; asserts nothing about speed.
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import shutil
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "dcn-basic.yaml"
+from labrun import lab_run
+
 EXTRA_SITE = """
   - name: dcn2
     kind: edge
@@ -77,52 +73,41 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="leave the lab up")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="dcn-bench-"))
-    desc = work / "dcn.yaml"
-    shutil.copy(EXAMPLE, desc)
-    env = {**os.environ, "DCN_FILE": str(desc), "DCN_STATE_DIR": str(work / "state")}
     figures: list[tuple[str, float]] = []
-
-    def dcn(label: str, *argv: str) -> str:
-        started = time.monotonic()
-        result = subprocess.run(
-            [sys.executable, "-m", "dcn.cli", *argv], env=env, capture_output=True, text=True
-        )
-        seconds = time.monotonic() - started
-        if result.returncode != 0:
-            sys.exit(f"{label} failed:\n{result.stdout}\n{result.stderr}")
-        figures.append((label, seconds))
-        print(f"{label:<40} {seconds:7.1f} s", flush=True)
-        return result.stdout
-
     sampler = MemorySampler("lab")
     sampler.start()
-    try:
-        dcn("prerequisites", "lab", "prereqs")
-        dcn("lab up", "lab", "up", "--skip-prereqs")
-        dcn("central deploy", "deploy", "central")
-        dcn("export", "export", "central", "-o", str(work / "central-export.yaml"))
-        out = dcn("edge deploys dcn0 + dcn1 (parallel)", "deploy", "dcn0", "dcn1")
-        for site, secs in re.findall(r"│ (dcn\d) +│ \d+ +│ deployed.*?│ +\d+ +│ (\d+)s", out):
-            print(f"  {site} on its own{'':<27} {float(secs):7.1f} s")
-        dcn("first server ACTIVE in both edge AZs", "smoke")
-        to_active = sum(s for label, s in figures if label != "prerequisites")
-        print(f"{'from installed venv to servers ACTIVE':<40} {to_active:7.1f} s")
-        desc.write_text(desc.read_text() + EXTRA_SITE)
-        started = time.monotonic()
-        dcn("  lab grows by dcn2", "lab", "up", "--skip-prereqs")
-        dcn("  deploy dcn2", "deploy", "dcn2")
-        dcn("  server ACTIVE in dcn2", "smoke", "dcn2")
-        print(f"{'one more edge site, to a server ACTIVE':<40} {time.monotonic() - started:7.1f} s")
-        sampler.peak = max(sampler.peak, sampler.sample())
-        print(f"{'peak memory of the lab (PSS sum)':<40} {sampler.peak / 2**30:7.2f} GiB")
-    finally:
-        sampler.stop.set()
-        if not args.keep:
-            subprocess.run(
-                [sys.executable, "-m", "dcn.cli", "lab", "down"], env=env, capture_output=True
-            )
-            shutil.rmtree(work, ignore_errors=True)
+    with lab_run("dcn-bench-", args.keep) as run:
+
+        def dcn(label: str, *argv: str) -> str:
+            started = time.monotonic()
+            out = run.dcn(*argv, what=label)
+            seconds = time.monotonic() - started
+            figures.append((label, seconds))
+            print(f"{label:<40} {seconds:7.1f} s", flush=True)
+            return out
+
+        try:
+            dcn("prerequisites", "lab", "prereqs")
+            dcn("lab up", "lab", "up", "--skip-prereqs")
+            dcn("central deploy", "deploy", "central")
+            dcn("export", "export", "central", "-o", str(run.work / "central-export.yaml"))
+            out = dcn("edge deploys dcn0 + dcn1 (parallel)", "deploy", "dcn0", "dcn1")
+            for site, secs in re.findall(r"│ (dcn\d) +│ \d+ +│ deployed.*?│ +\d+ +│ (\d+)s", out):
+                print(f"  {site} on its own{'':<27} {float(secs):7.1f} s")
+            dcn("first server ACTIVE in both edge AZs", "smoke")
+            to_active = sum(s for label, s in figures if label != "prerequisites")
+            print(f"{'from installed venv to servers ACTIVE':<40} {to_active:7.1f} s")
+            run.desc.write_text(run.desc.read_text() + EXTRA_SITE)
+            started = time.monotonic()
+            dcn("  lab grows by dcn2", "lab", "up", "--skip-prereqs")
+            dcn("  deploy dcn2", "deploy", "dcn2")
+            dcn("  server ACTIVE in dcn2", "smoke", "dcn2")
+            took = time.monotonic() - started
+            print(f"{'one more edge site, to a server ACTIVE':<40} {took:7.1f} s")
+            sampler.peak = max(sampler.peak, sampler.sample())
+            print(f"{'peak memory of the lab (PSS sum)':<40} {sampler.peak / 2**30:7.2f} GiB")
+        finally:
+            sampler.stop.set()
 
 
 if __name__ == "__main__":
