@@ -174,6 +174,14 @@ class Drill:
         took = round(time.monotonic() - started, 1) if status == "ACTIVE" else None
         return server.id, status or "unknown", took
 
+    def fault(self, server_id: str) -> str:
+        """A failed server's fault message (what nova says went wrong)."""
+        try:
+            fault = self.conn.compute.get_server(server_id).fault or {}
+        except Exception:
+            return ""
+        return str(fault.get("message", ""))[:200]
+
     def server_status(self, server_id: str) -> str | None:
         try:
             return self.conn.compute.get_server(server_id).status

@@ -47,6 +47,14 @@ def edge_site_loss(d: Drill, site: str, other: str, cut: float) -> None:
                 if down_after is None and any(states.get(h) == "down" for h in hosts):
                     down_after = round(time.monotonic() - t_cut, 1)
                     d.log(f"{site}'s compute marked down after {down_after}s")
+                    # a create in the cut site's own AZ, once the cloud knows it is down
+                    xid, xstatus, _ = d.boot(site, f"drill-{site}-during", wait=20.0)
+                    created.append(xid)
+                    d.attempt(
+                        f"boot a server in {site} during the cut (compute down)",
+                        xstatus,
+                        d.fault(xid) if xstatus == "ERROR" else "",
+                    )
                 status = d.server_status(sid)
                 if status:
                     statuses.add(status)
