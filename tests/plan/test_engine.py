@@ -106,3 +106,38 @@ def test_edge_hosts_file_lists_control_plane(store: Store) -> None:
     hosts = results["dcn0"].nodes[0].files["/etc/hosts"].content
     assert "central-controller-0" in hosts and "dcn0-distributedcompute-0" in hosts
     assert "dcn1-" not in hosts
+
+
+def test_a_deployment_wide_setting_replans_every_site_it_reaches(store: Store) -> None:
+    """Liveness lives outside the sites; changing it must still reach every nova.conf."""
+    Planner(parse(example()), store).plan()
+    data = example()
+    data["liveness"] = {"report_interval": 2, "service_down_time": 6}
+    results = {r.site: r for r in Planner(parse(data), store).plan()}
+    assert all(r.changed and r.generation == 2 for r in results.values())
+    for r in results.values():
+        conf = next(iter(r.plan.nodes)).files["/etc/nova/nova.conf"].content
+        assert "report_interval = 2" in conf
+
+
+def test_adding_an_edge_inside_the_supernets_makes_no_control_plane_generation(
+    store: Store,
+) -> None:
+    """The control plane's content does not change for a new leaf its supernet routes cover."""
+    Planner(parse(example()), store).plan()
+    data = example()
+    extra = {
+        "name": "dcn2",
+        "kind": "edge",
+        "roles": {"DistributedCompute": {"count": 1}},
+        "networks": {
+            "ctlplane": {"cidr": "198.18.3.0/24", "gateway": "198.18.3.1"},
+            "internal_api": {"cidr": "198.18.19.0/24", "gateway": "198.18.19.1"},
+            "tenant": {"cidr": "fd00:dc:1:3::/64", "gateway": "fd00:dc:1:3::1"},
+            "storage": {"cidr": "198.18.35.0/24", "gateway": "198.18.35.1"},
+        },
+    }
+    data["sites"].append(extra)
+    results = {r.site: r for r in Planner(parse(data), store).plan()}
+    assert results["central"].changed is False and results["central"].generation == 1
+    assert results["dcn2"].changed and results["dcn2"].generation == 1

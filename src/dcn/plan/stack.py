@@ -64,9 +64,9 @@ def site_input_digest(
         {
             "dcn": __version__,
             "code": code_digest(),
-            "deployment": deployment.name,
-            "domain": deployment.domain,
-            "networks": {k: v.model_dump() for k, v in deployment.networks.items()},
+            # every deployment-wide setting (name, domain, networks, liveness, ...):
+            # whatever the description holds outside its sites may reach a plan
+            "deployment": deployment.model_dump(exclude={"sites"}),
             "site": site.model_dump(),
             "outputs": outputs_digest,
             "extra": extra,
