@@ -274,6 +274,8 @@ def test_an_interrupted_deploy_converges_when_run_again(lab: Lab) -> None:
 
     out = lab.dcn("deploy", "dcn1").stdout
     assert "deployed" in out
+    left = subprocess.run(["pgrep", "-f", str(lab.state / "runs")], capture_output=True, text=True)
+    assert left.stdout.strip() == "", "the killed run's ansible-playbook was not stopped"
     rows = {r["site"]: r for r in json.loads(lab.dcn("status", "--format", "json").stdout)}
     assert rows["dcn1"]["status"] == "deployed"
     conf = (lab.node_root("dcn1-distributedcompute-0") / "etc/nova/nova.conf").read_text()

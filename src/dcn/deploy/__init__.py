@@ -13,7 +13,9 @@ leaves "deploying" or "failed" behind and the next run converges from there.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import threading
 import time
@@ -171,9 +173,10 @@ class Deployer:
     def run(self, sites: Sequence[str], parallel: int = 2) -> list[SiteOutcome]:
         ordered = self._check_sites(sites)
         self._check_export_age()
-        sweep_runs(self.ws.state_dir)
         cp = self.dep.control_plane
         with self.ws.store.lock(self.dep.name, f"dcn deploy {' '.join(ordered)}"):
+            # under the lock: no other deploy of this state runs, so any run left is dead
+            sweep_runs(self.ws.state_dir)
             deploying_cp = bool(cp and cp.name in ordered)
             # edges are planned from the control plane's latest plan: plan it too
             managed_cp = cp is not None and self.dep.control_plane_export is None
@@ -330,6 +333,20 @@ class Deployer:
 
 
 def sweep_runs(state_dir: Path) -> None:
-    """Delete host variables a killed run could not (they hold secret values)."""
-    for run_dir in (state_dir / "runs").glob("*"):
+    """Stop what a killed dcn left running (ansible-runner starts ansible-playbook in a
+    session of its own, so it outlives its parent) and delete the host variables it
+    could not (they hold secret values). Only processes naming one of this state's run
+    directories are touched."""
+    runs = [d.resolve() for d in (state_dir / "runs").glob("*")]
+    if not runs:
+        return
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if any(str(d) in cmdline for d in runs):
+            with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
+                os.kill(int(proc.name), signal.SIGTERM)
+    for run_dir in runs:
         runner.clean(run_dir)
