@@ -8,6 +8,7 @@ live in `dcn.validate.rules`, so each has a stable id and a fix text.
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -23,6 +24,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+@lru_cache(maxsize=65536)
 def _check_cidr(value: str) -> str:
     try:
         net = ipaddress.ip_network(value, strict=True)
@@ -33,6 +35,7 @@ def _check_cidr(value: str) -> str:
     return str(net)
 
 
+@lru_cache(maxsize=65536)
 def _check_ip(value: str) -> str:
     try:
         return str(ipaddress.ip_address(value))

@@ -9,6 +9,7 @@ import difflib
 import ipaddress
 import itertools
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from pydantic import ValidationError
 
@@ -50,6 +51,17 @@ RULES: dict[str, tuple[str, Severity, str]] = {
 }
 #: SDN mechanisms with distributed virtual routing (``provider`` has no tenant routers)
 DVR_MECHANISMS = ("ovn", "openvswitch")
+
+
+@lru_cache(maxsize=65536)
+def _net(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """Parsed once per validation run, however many rules look at a subnet."""
+    return ipaddress.ip_network(cidr)
+
+
+@lru_cache(maxsize=65536)
+def _addr(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return ipaddress.ip_address(ip)
 
 
 @dataclass
@@ -174,7 +186,7 @@ def _rules(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
                 )
             seen_host[node.hostname] = site.name
         for net, sub in site.networks.items():
-            cidr = ipaddress.ip_network(sub.cidr)
+            cidr = _net(sub.cidr)
             subnets.append(
                 (
                     cidr.version,
@@ -270,7 +282,7 @@ def _rules(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
 
 def _reversed(pool: Pool) -> bool:
     """Whether an allocation pool starts after it ends (same address family only)."""
-    start, end = ipaddress.ip_address(pool.start), ipaddress.ip_address(pool.end)
+    start, end = _addr(pool.start), _addr(pool.end)
     return start.version == end.version and int(start) > int(end)
 
 
@@ -292,10 +304,10 @@ def _leaves(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
                         )
                     )
             defn = dep.networks.get(net)
-            cidr = ipaddress.ip_network(sub.cidr)
+            cidr = _net(sub.cidr)
             if defn is None or defn.supernet is None or cidr.version != defn.ip_version:
                 continue  # undeclared (DCN005) or the wrong family (DCN205)
-            supernet = ipaddress.ip_network(defn.supernet)
+            supernet = _net(defn.supernet)
             if supernet.version != cidr.version or not (
                 supernet.network_address <= cidr.network_address
                 and cidr.broadcast_address <= supernet.broadcast_address
@@ -315,7 +327,7 @@ def _leaves(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
 
 def _covers(routes: list, target: ipaddress._BaseNetwork) -> bool:
     for r in routes:
-        dest = ipaddress.ip_network(r.destination)
+        dest = _net(r.destination)
         if dest.version == target.version and target.subnet_of(dest):  # type: ignore[arg-type]
             return True
     return False
@@ -393,7 +405,7 @@ def _structure(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
                         )
                     fixed[ip] = node.hostname
                     sub = site.networks.get(net)
-                    if sub and ipaddress.ip_address(ip) not in ipaddress.ip_network(sub.cidr):
+                    if sub and _addr(ip) not in _net(sub.cidr):
                         out.append(
                             _finding(
                                 loaded,
@@ -406,7 +418,7 @@ def _structure(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
         for net, sub in site.networks.items():
             if net not in dep.networks:
                 continue
-            cidr = ipaddress.ip_network(sub.cidr)
+            cidr = _net(sub.cidr)
             at = (*here, "networks", net)
             if cidr.version != dep.networks[net].ip_version:
                 out.append(
@@ -424,7 +436,7 @@ def _structure(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
             points = [sub.gateway] if sub.gateway else []
             for pool in sub.allocation_pools or []:
                 points += [pool.start, pool.end]
-            if any(ipaddress.ip_address(p) not in cidr for p in points):
+            if any(_addr(p) not in cidr for p in points):
                 out.append(
                     _finding(
                         loaded,
@@ -482,7 +494,7 @@ def _structure(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
             if any(_reversed(p) for p in sub.allocation_pools or []):
                 continue  # its capacity is meaningless until DCN210 is fixed
             if (
-                ipaddress.ip_network(sub.cidr).version == 6
+                _net(sub.cidr).version == 6
                 and dep.networks[net].ipv6_address_mode == "slaac"
             ):
                 continue
@@ -503,7 +515,7 @@ def _structure(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
         for net, sub in site.networks.items():
             if net not in cp.networks or net not in dep.networks:
                 continue
-            target = ipaddress.ip_network(cp.networks[net].cidr)
+            target = _net(cp.networks[net].cidr)
             routed = sub.routes is not None
             ok = _covers(sub.routes or [], target) if routed else sub.gateway is not None
             if not ok:
