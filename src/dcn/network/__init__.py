@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
+from functools import lru_cache
 
 import netaddr
 
@@ -30,23 +31,34 @@ def eui64_address(prefix: str, mac: str) -> str:
     return str(ipaddress.IPv6Address(int(net.network_address) | int.from_bytes(iid, "big")))
 
 
+@lru_cache(maxsize=65536)
+def parsed_network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A CIDR parsed once per process (validation and planning ask for each many times)."""
+    return ipaddress.ip_network(cidr)
+
+
+@lru_cache(maxsize=65536)
+def parsed_address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return ipaddress.ip_address(ip)
+
+
 def pool_ranges(subnet: Subnet) -> list[tuple[int, int]]:
     """Inclusive integer ranges dcn may assign from."""
-    net = ipaddress.ip_network(subnet.cidr)
+    net = parsed_network(subnet.cidr)
     if subnet.allocation_pools:
         return [
-            (int(ipaddress.ip_address(p.start)), int(ipaddress.ip_address(p.end)))
+            (int(parsed_address(p.start)), int(parsed_address(p.end)))
             for p in subnet.allocation_pools
         ]
     first = int(net.network_address) + 1
     last = int(net.broadcast_address) - (1 if net.version == 4 else 0)
-    if subnet.gateway and int(ipaddress.ip_address(subnet.gateway)) == first:
+    if subnet.gateway and int(parsed_address(subnet.gateway)) == first:
         first += 1
     return [(first, last)]
 
 
 def leaf_capacity(subnet: Subnet) -> int:
-    gw = int(ipaddress.ip_address(subnet.gateway)) if subnet.gateway else None
+    gw = int(parsed_address(subnet.gateway)) if subnet.gateway else None
     return sum(
         e - s + 1 - (1 if gw is not None and s <= gw <= e else 0) for s, e in pool_ranges(subnet)
     )

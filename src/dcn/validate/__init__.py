@@ -9,7 +9,6 @@ import difflib
 import ipaddress
 import itertools
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 from pydantic import ValidationError
 
@@ -18,6 +17,7 @@ from dcn.model.description import Deployment, Pool, parse
 from dcn.model.loader import LoadedDescription
 from dcn.model.nodes import expand
 from dcn.model.roles import ROLES
+from dcn.network import leaf_capacity, parsed_address, parsed_network
 
 E, W = Severity.ERROR, Severity.WARNING
 RULES: dict[str, tuple[str, Severity, str]] = {
@@ -51,17 +51,6 @@ RULES: dict[str, tuple[str, Severity, str]] = {
 }
 #: SDN mechanisms with distributed virtual routing (``provider`` has no tenant routers)
 DVR_MECHANISMS = ("ovn", "openvswitch")
-
-
-@lru_cache(maxsize=65536)
-def _net(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    """Parsed once per validation run, however many rules look at a subnet."""
-    return ipaddress.ip_network(cidr)
-
-
-@lru_cache(maxsize=65536)
-def _addr(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    return ipaddress.ip_address(ip)
 
 
 @dataclass
@@ -186,7 +175,7 @@ def _rules(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
                 )
             seen_host[node.hostname] = site.name
         for net, sub in site.networks.items():
-            cidr = _net(sub.cidr)
+            cidr = parsed_network(sub.cidr)
             subnets.append(
                 (
                     cidr.version,
@@ -282,7 +271,7 @@ def _rules(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
 
 def _reversed(pool: Pool) -> bool:
     """Whether an allocation pool starts after it ends (same address family only)."""
-    start, end = _addr(pool.start), _addr(pool.end)
+    start, end = parsed_address(pool.start), parsed_address(pool.end)
     return start.version == end.version and int(start) > int(end)
 
 
@@ -304,10 +293,10 @@ def _leaves(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
                         )
                     )
             defn = dep.networks.get(net)
-            cidr = _net(sub.cidr)
+            cidr = parsed_network(sub.cidr)
             if defn is None or defn.supernet is None or cidr.version != defn.ip_version:
                 continue  # undeclared (DCN005) or the wrong family (DCN205)
-            supernet = _net(defn.supernet)
+            supernet = parsed_network(defn.supernet)
             if supernet.version != cidr.version or not (
                 supernet.network_address <= cidr.network_address
                 and cidr.broadcast_address <= supernet.broadcast_address
@@ -327,7 +316,7 @@ def _leaves(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
 
 def _covers(routes: list, target: ipaddress._BaseNetwork) -> bool:
     for r in routes:
-        dest = _net(r.destination)
+        dest = parsed_network(r.destination)
         if dest.version == target.version and target.subnet_of(dest):  # type: ignore[arg-type]
             return True
     return False
@@ -335,8 +324,6 @@ def _covers(routes: list, target: ipaddress._BaseNetwork) -> bool:
 
 def _structure(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
     """Control-plane count, declared networks, role subnets, capacity, routes to central."""
-    from dcn.network import leaf_capacity
-
     out: list[Finding] = []
     cps = [i for i, s in enumerate(dep.sites) if s.is_control_plane]
     if not cps and dep.control_plane_export is None:
@@ -405,7 +392,7 @@ def _structure(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
                         )
                     fixed[ip] = node.hostname
                     sub = site.networks.get(net)
-                    if sub and _addr(ip) not in _net(sub.cidr):
+                    if sub and parsed_address(ip) not in parsed_network(sub.cidr):
                         out.append(
                             _finding(
                                 loaded,
@@ -418,7 +405,7 @@ def _structure(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
         for net, sub in site.networks.items():
             if net not in dep.networks:
                 continue
-            cidr = _net(sub.cidr)
+            cidr = parsed_network(sub.cidr)
             at = (*here, "networks", net)
             if cidr.version != dep.networks[net].ip_version:
                 out.append(
@@ -436,7 +423,7 @@ def _structure(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
             points = [sub.gateway] if sub.gateway else []
             for pool in sub.allocation_pools or []:
                 points += [pool.start, pool.end]
-            if any(_addr(p) not in cidr for p in points):
+            if any(parsed_address(p) not in cidr for p in points):
                 out.append(
                     _finding(
                         loaded,
@@ -494,7 +481,7 @@ def _structure(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
             if any(_reversed(p) for p in sub.allocation_pools or []):
                 continue  # its capacity is meaningless until DCN210 is fixed
             if (
-                _net(sub.cidr).version == 6
+                parsed_network(sub.cidr).version == 6
                 and dep.networks[net].ipv6_address_mode == "slaac"
             ):
                 continue
@@ -515,7 +502,7 @@ def _structure(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
         for net, sub in site.networks.items():
             if net not in cp.networks or net not in dep.networks:
                 continue
-            target = _net(cp.networks[net].cidr)
+            target = parsed_network(cp.networks[net].cidr)
             routed = sub.routes is not None
             ok = _covers(sub.routes or [], target) if routed else sub.gateway is not None
             if not ok:
