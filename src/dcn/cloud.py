@@ -7,11 +7,14 @@ plane's recorded outputs; nothing is written to disk (no clouds.yaml on the mach
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from dcn.errors import DcnError
 from dcn.plan.serialize import plan_from_json
+from dcn.state.records import GenerationStatus
 from dcn.workspace import Workspace
 
 SMOKE_IMAGE = "dcn-smoke"
@@ -21,14 +24,37 @@ COMPUTE_MICROVERSION = "2.79"
 ACTIVE_WAIT = 180
 
 
+@contextmanager
+def api_errors(doing: str) -> Iterator[None]:
+    """The cloud's API failing is a finding for the operator, not a crash of dcn."""
+    from keystoneauth1.exceptions import ClientException
+    from openstack.exceptions import SDKException
+
+    try:
+        yield
+    except (SDKException, ClientException) as exc:
+        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+        what = type(exc).__name__ + (f": {detail}" if detail else "")
+        raise DcnError(
+            f"{doing}: the cloud's API failed ({what})",
+            hint="'dcn health' shows which endpoints answer from where; 'dcn status' the sites",
+        ) from None
+
+
 def admin_connection(ws: Workspace, timeout: float | None = None) -> Any:
     import openstack  # slow to import; only commands that talk to the cloud need it
 
+    from dcn.deploy import connection_for
+
+    connection_for(ws)  # the lab is up, or real hosts are meant: never a lab address outside
     cp = ws.deployment.control_plane
     record = ws.store.latest_generation(ws.deployment.name, cp.name) if cp else None
-    if record is None:
+    if record is None or record.status != GenerationStatus.DEPLOYED:
+        name = cp.name if cp else "the control plane"
         raise DcnError(
-            "the control plane has no recorded plan", hint="run 'dcn deploy <control plane>'"
+            f"the control plane {name} is not deployed"
+            + (f" (generation {record.number} is {record.status})" if record else ""),
+            hint=f"run 'dcn deploy {name}'",
         )
     outputs = plan_from_json(record.plan_json()).outputs
     assert outputs is not None
@@ -65,11 +91,9 @@ class ServerPlace:
 
 def host_sites(ws: Workspace) -> dict[str, str]:
     """Compute host name -> site, from the recorded plans."""
-    out = {}
-    for name, record in ws.store.latest_generations(ws.deployment.name).items():
-        for node in plan_from_json(record.plan_json()).nodes:
-            out[node.hostname] = name
-    return out
+    return {
+        node.hostname: name for name, plan in ws.recorded_plans().items() for node in plan.nodes
+    }
 
 
 def ensure_image_and_flavor(conn: Any) -> tuple[Any, Any]:
@@ -91,6 +115,11 @@ def ensure_image_and_flavor(conn: Any) -> tuple[Any, Any]:
 
 def boot_in_zones(ws: Workspace, zones: list[str]) -> list[ServerPlace]:
     """Boot (or find) one server per availability zone and wait for each to be ACTIVE."""
+    with api_errors("booting the smoke servers"):
+        return _boot_in_zones(ws, zones)
+
+
+def _boot_in_zones(ws: Workspace, zones: list[str]) -> list[ServerPlace]:
     conn = admin_connection(ws)
     image, flavor = ensure_image_and_flavor(conn)
     servers = []
@@ -135,6 +164,7 @@ def _place(server: Any, sites: dict[str, str]) -> ServerPlace:
 
 
 def list_servers(ws: Workspace) -> list[ServerPlace]:
-    conn = admin_connection(ws)
-    sites = host_sites(ws)
-    return [_place(s, sites) for s in conn.compute.servers(details=True, all_projects=True)]
+    with api_errors("listing servers"):
+        conn = admin_connection(ws)
+        sites = host_sites(ws)
+        return [_place(s, sites) for s in conn.compute.servers(details=True, all_projects=True)]

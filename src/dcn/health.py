@@ -17,8 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dcn import remote
-from dcn.deploy import Deployer, ssh_address
+from dcn.deploy import connection_for, ssh_address
 from dcn.deploy.bundle import NODE_HOME, NODE_PYTHON
+from dcn.errors import DcnError
+from dcn.lab import Connection
 from dcn.plan.serialize import plan_from_json
 from dcn.plan.types import ControlPlaneOutputs, StackPlan
 from dcn.workspace import Workspace
@@ -73,12 +75,12 @@ def targets(outputs: ControlPlaneOutputs) -> dict[str, str]:
     return out
 
 
-def probe_site(ws: Workspace, deployer: Deployer, plan: StackPlan, goals: dict[str, str]) -> dict:
+def probe_site(conn: Connection, plan: StackPlan, goals: dict[str, str]) -> dict:
     """Per node: endpoint -> {ok, ms, error}; None for a node that can't be reached."""
     argv = [NODE_PYTHON, PROBE, *(f"{k}={v}" for k, v in goals.items())]
 
     def one(node: Any) -> tuple[str, dict | None]:
-        out = remote.run(deployer.connection, ssh_address(node), argv)
+        out = remote.run(conn, ssh_address(node), argv)
         try:
             return node.hostname, json.loads(out) if out else None
         except ValueError:
@@ -116,6 +118,8 @@ def _api_view(ws: Workspace) -> tuple[dict[str, str], dict[str, int], str | None
             az = server.availability_zone or "?"
             servers[az] = servers.get(az, 0) + 1
         return computes, servers, None
+    except DcnError as exc:  # not deployed yet, no lab: say so
+        return {}, {}, exc.message
     except Exception as exc:  # any failure of the API is a finding, not a crash
         return {}, {}, f"control plane API unreachable ({type(exc).__name__})"
 
@@ -125,7 +129,7 @@ def check(ws: Workspace, sites: list[str] | None = None) -> list[SiteHealth]:
     records = ws.store.latest_generations(dep.name)
     source = ws.planner().recorded_control_plane()
     goals = targets(source.outputs)
-    deployer = Deployer(ws, lambda *_: None)
+    conn = connection_for(ws)
     computes, servers, api_error = _api_view(ws)
     now = datetime.now(UTC)
     out = []
@@ -133,7 +137,7 @@ def check(ws: Workspace, sites: list[str] | None = None) -> list[SiteHealth]:
         if (sites and site.name not in sites) or site.name not in records:
             continue
         plan = plan_from_json(records[site.name].plan_json())
-        per_node = probe_site(ws, deployer, plan, goals)
+        per_node = probe_site(conn, plan, goals)
         reachable = any(r is not None for r in per_node.values())
         if reachable:
             ws.store.mark_seen(dep.name, site.name, now)

@@ -17,7 +17,8 @@ from dcn.model.description import Deployment
 from dcn.model.loader import LoadedDescription, ParseCache, load_yaml
 from dcn.model.roles import ROLES
 from dcn.plan.engine import ControlPlaneSource, Planner, SitePlanResult
-from dcn.plan.types import ExportVersion
+from dcn.plan.serialize import plan_from_json
+from dcn.plan.types import ExportVersion, StackPlan
 from dcn.secrets.catalog import ALL_TRIPLEO_STYLE, generate
 from dcn.services.catalog import secrets_for
 from dcn.state.store import Store
@@ -91,6 +92,13 @@ class Workspace:
         self.store.ensure_secrets(self.deployment.name, [], generate)
         self.store.import_secrets(self.deployment.name, imported.secrets)
         return ControlPlaneSource(imported.outputs, version)
+
+    def recorded_plans(self) -> dict[str, StackPlan]:
+        """The newest recorded plan of every stack (what was planned or deployed last)."""
+        return {
+            name: plan_from_json(record.plan_json())
+            for name, record in self.store.latest_generations(self.deployment.name).items()
+        }
 
     def planner(self) -> Planner:
         return Planner(self.deployment, self.store, self.control_plane_source())

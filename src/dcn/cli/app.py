@@ -216,16 +216,6 @@ def _register_operations() -> None:
     app.add_typer(drill.app, name="drill")
     operate.register(app)
 
-    @app.command("health")
-    def health(
-        ctx: typer.Context,
-        sites: Annotated[list[str] | None, typer.Argument(help="sites (default: all)")] = None,
-        fmt: FormatOpt = Format.text,
-    ) -> None:
-        """Live view per site: control-plane endpoints from the site's nodes (RTT),
-        compute services, servers; an unreachable site shows when it was last seen."""
-        drill.health(ctx, sites, fmt is Format.json)
-
 
 _register_operations()
 

@@ -86,6 +86,16 @@ def register(app: typer.Typer) -> None:
             raise DcnError("the description has no edge site", hint="add an edge site")
         _servers_table(boot_in_zones(ws, wanted))
 
+    @app.command("health")
+    def health(
+        ctx: typer.Context,
+        sites: Annotated[list[str] | None, typer.Argument(help="sites (default: all)")] = None,
+        fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    ) -> None:
+        """Live view per site: control-plane endpoints from the site's nodes (RTT),
+        compute services, servers; an unreachable site shows when it was last seen."""
+        _health(ctx.obj, sites, fmt == "json")
+
     @app.command()
     def servers(ctx: typer.Context) -> None:
         """Every server of the cloud: status, availability zone, host and site."""
@@ -99,4 +109,48 @@ def _servers_table(places: list) -> None:  # list[ServerPlace]
     for p in places:
         style = "green" if p.status == "ACTIVE" else "red"
         table.add_row(p.name, f"[{style}]{p.status}[/]", p.az, p.host, p.site)
+    render.out.print(table)
+
+
+def _ago(iso: str | None) -> str:
+    if not iso:
+        return "never"
+    from datetime import UTC, datetime
+
+    seconds = (datetime.now(UTC) - datetime.fromisoformat(iso)).total_seconds()
+    return f"{seconds:.0f}s ago" if seconds < 120 else f"{seconds / 60:.0f} min ago"
+
+
+def _health(ws: Workspace, sites: list[str] | None, as_json: bool) -> None:
+    from dcn.health import check
+
+    results = check(ws, sites or None)
+    if as_json:
+        render.print_json([r.as_dict() for r in results])
+        return
+    table = render.Table(
+        "site", "AZ", "reach", "endpoints from the site's nodes (max RTT)", "computes", "servers"
+    )
+    for r in results:
+        if not r.reachable:
+            reach = f"[red]unreachable[/] (last seen {_ago(r.last_seen)})"
+            endpoints = "-"
+        else:
+            reach = "[green]ok[/]"
+            endpoints = ", ".join(
+                (
+                    f"{n} {e.max_ms:.1f}ms"
+                    if e.reachable_from == e.nodes and e.max_ms is not None
+                    else f"[red]{n} {e.reachable_from}/{e.nodes}[/] {e.error or ''}"
+                )
+                for n, e in r.endpoints.items()
+            )
+        computes = ", ".join(
+            f"{h.split('-')[-1] if len(r.computes) > 3 else h} "
+            + ("[green]up[/]" if s == "up" else f"[red]{s}[/]")
+            for h, s in sorted(r.computes.items())
+        ) or ("[red]" + r.api_error + "[/]" if r.api_error else "-")
+        table.add_row(
+            r.site, r.az, reach, endpoints, computes, "-" if r.servers is None else str(r.servers)
+        )
     render.out.print(table)

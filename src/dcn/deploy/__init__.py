@@ -62,7 +62,29 @@ OnStep = Callable[[str, runner.StepEvent], None]
 
 
 def ssh_address(node: NodePlan) -> str:
-    return node.ansible_host or node.addresses["ctlplane"]
+    address = node.ssh_address
+    if address is None:
+        raise DcnError(
+            f"node {node.hostname} has no ctlplane address and no ansible_host",
+            hint="give its site a ctlplane subnet, or the node an ansible_host",
+        )
+    return address
+
+
+def connection_for(ws: Workspace) -> Connection:
+    """Where the deployment's hosts are: the lab when it is up; real hosts only when SSH
+    settings say so, so that a lab's addresses (and its cloud's APIs) are never tried
+    on the machine's real network by mistake."""
+    lab = Lab(ws.state_dir, ws.deployment.name)
+    if lab.manifest():
+        return lab.connection()
+    if any(os.environ.get(v) for v in REAL_HOST_SETTINGS):
+        return Connection.from_env()
+    raise DcnError(
+        f"no lab is up for {ws.deployment.name}, and no SSH settings for real hosts are given",
+        hint="run 'dcn lab up', or set DCN_SSH_KEY (and DCN_SSH_USER, DCN_KNOWN_HOSTS) "
+        "to work with real hosts (docs/deploy.md)",
+    )
 
 
 def unreachable(plan: StackPlan) -> list[str]:
@@ -84,22 +106,9 @@ class Deployer:
         self.ws = ws
         self.on_step = on_step
         self.dep = ws.deployment
-        self.lab = Lab(ws.state_dir, self.dep.name)
-        self.connection = connection or self._connection()
+        self.connection = connection or connection_for(ws)
+        #: set on Ctrl-C: ansible-runner stops the runs of the other sites' threads
         self.cancel = threading.Event()
-
-    def _connection(self) -> Connection:
-        """The lab when it is up; real hosts only when SSH settings say so, so that a
-        lab's addresses are never tried on the machine's real network by mistake."""
-        if self.lab.manifest():
-            return self.lab.connection()
-        if any(os.environ.get(v) for v in REAL_HOST_SETTINGS):
-            return Connection.from_env()
-        raise DcnError(
-            f"no lab is up for {self.dep.name}, and no SSH settings for real hosts are given",
-            hint="run 'dcn lab up', or set DCN_SSH_KEY (and DCN_SSH_USER, DCN_KNOWN_HOSTS) "
-            "to deploy onto real hosts (docs/deploy.md)",
-        )
 
     def _check_lab_addresses(self, plan: StackPlan) -> list[str]:
         """In the lab, every node must be reached inside the lab's own subnets."""
@@ -226,7 +235,14 @@ class Deployer:
                     results.update({r.site: r for r in self.ws.planner().plan(edges)})
             edges = [results[s] for s in ordered if not (cp and s == cp.name)]
             with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-                outcomes += list(pool.map(self._deploy, edges))
+                try:
+                    outcomes += list(pool.map(self._deploy, edges))
+                except KeyboardInterrupt:
+                    # ansible-playbook runs in a session of its own: Ctrl-C does not reach
+                    # it; cancelling makes ansible-runner stop it, and each site's thread
+                    # then records its generation as failed
+                    self.cancel.set()
+                    raise
             return outcomes
 
     def _control_plane_group(self) -> dict[str, dict[str, str]]:
@@ -236,9 +252,8 @@ class Deployer:
         record = self.ws.store.latest_generation(self.dep.name, cp.name)
         if record is None:
             return {}
-        plan = plan_from_json(record.plan_json())
-        controllers = [n for n in plan.nodes if "keystone" in n.services]
-        return {n.hostname: {"ansible_host": ssh_address(n)} for n in controllers[:1]}
+        node = plan_from_json(record.plan_json()).api_node()
+        return {node.hostname: {"ansible_host": ssh_address(node)}} if node else {}
 
     def _deploy(self, result: SitePlanResult) -> SiteOutcome:
         plan, number, site = result.plan, result.generation, result.site
@@ -280,15 +295,7 @@ class Deployer:
                 reg = runner.run_playbook(
                     run_dir, "register.yml", self.connection, extra, step, 1, self.cancel
                 )
-                for host, hr in reg.hosts.items():
-                    res.hosts.setdefault(host, runner.HostResult())
-                    merged = res.hosts[host]
-                    merged.ok += hr.ok
-                    merged.changed += hr.changed
-                    merged.failed += hr.failed
-                    merged.unreachable += hr.unreachable
-                    merged.failure = merged.failure or hr.failure
-                res.status = reg.status if res.succeeded else res.status
+                res.absorb(reg)
         except KeyboardInterrupt:
             store.set_status(
                 dep,

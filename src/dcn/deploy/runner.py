@@ -59,6 +59,17 @@ class RunResult:
     def changed(self) -> int:
         return sum(h.changed for h in self.hosts.values())
 
+    def absorb(self, later: RunResult) -> None:
+        """Add a later playbook's results of the same deploy (its status decides)."""
+        for host, hr in later.hosts.items():
+            mine = self.hosts.setdefault(host, HostResult())
+            mine.ok += hr.ok
+            mine.changed += hr.changed
+            mine.failed += hr.failed
+            mine.unreachable += hr.unreachable
+            mine.failure = mine.failure or hr.failure
+        self.status = later.status
+
 
 OnStep = Callable[[StepEvent], None]
 

@@ -19,7 +19,6 @@ from typing import Any
 from dcn.cloud import admin_connection, ensure_image_and_flavor
 from dcn.errors import DcnError
 from dcn.lab import Lab, faults
-from dcn.plan.serialize import plan_from_json
 from dcn.workspace import Workspace
 
 POLL = 1.0
@@ -79,10 +78,7 @@ class Drill:
             started=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         self.conn = admin_connection(ws, timeout=5)
-        self.plans = {
-            name: plan_from_json(rec.plan_json())
-            for name, rec in ws.store.latest_generations(self.dep.name).items()
-        }
+        self.plans = ws.recorded_plans()
 
     # -- the record ----------------------------------------------------------------
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from dcn.drill import POLL, RECOVERY_WAIT, Drill
+from dcn.drill import POLL, RECOVERY_WAIT, Drill, Report, Say
 from dcn.errors import DcnError
 from dcn.lab import faults
+from dcn.workspace import Workspace
 
 
 def edge_site_loss(d: Drill, site: str, other: str, cut: float) -> None:
@@ -177,7 +178,10 @@ def service_outage(d: Drill, service: str, seconds: float, kill: bool) -> None:
     """Stop (or kill) one control-plane service, then check everything reconnects."""
     cp = d.dep.control_plane
     assert cp is not None
-    controller = next(n.hostname for n in d.plans[cp.name].nodes if "keystone" in n.services)
+    api_node = d.plans[cp.name].api_node()
+    if api_node is None:
+        raise DcnError(f"{cp.name} has no controller", hint="add a Controller role")
+    controller = api_node.hostname
     hosts = [h for e in d.dep.edges for h in d.hosts(e.name)]
     pids = d.compute_pids(hosts)
     before = faults.supervisor_status(d.lab, controller)
@@ -274,7 +278,14 @@ def _edges(d: Drill, site: str | None) -> tuple[str, str]:
     return chosen, next(e for e in edges if e != chosen)
 
 
-def run(ws, scenario: str, say, *, site: str | None = None, seconds: float | None = None):
+def run(
+    ws: Workspace,
+    scenario: str,
+    say: Say,
+    *,
+    site: str | None = None,
+    seconds: float | None = None,
+) -> tuple[int, Report]:
     """Run one scenario; store and return (drill id, report)."""
     if scenario not in SCENARIOS:
         raise DcnError(f"unknown drill {scenario!r}", hint="drills: " + ", ".join(SCENARIOS))

@@ -215,7 +215,8 @@ def _site(topo: LabTopology, plan: StackPlan, any_v6: bool, spine_host: str) -> 
 def _nodes(topo: LabTopology, plan: StackPlan, leaf: str, part: FabricPart) -> None:
     vips = dict(plan.network.vips)
     # the VIPs live on the first controller (the node running the APIs behind them)
-    vip_holder = next((n.hostname for n in plan.nodes if "keystone" in n.services), None)
+    holder = plan.api_node()
+    vip_holder = holder.hostname if holder else None
     for n_index, node in enumerate(plan.nodes):
         ns = netns_name(topo.deployment, node.hostname)
         part.namespaces.append(ns)
@@ -245,7 +246,7 @@ def _nodes(topo: LabTopology, plan: StackPlan, leaf: str, part: FabricPart) -> N
             if net == "ctlplane" and subnet.gateway:
                 cfg.append(f"route add default via {subnet.gateway}")
             interfaces[ifname] = addrs
-        ssh = node.ansible_host or node.addresses.get("ctlplane")
+        ssh = node.ssh_address
         if ssh is None:
             raise DcnError(
                 f"lab node {node.hostname} has no ctlplane address",

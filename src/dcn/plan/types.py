@@ -151,6 +151,11 @@ class NodePlan:
     def processes(self) -> tuple[ProcessSpec, ...]:
         return tuple(p for u in self.units for p in u.processes)
 
+    @property
+    def ssh_address(self) -> str | None:
+        """Where Ansible, health checks and the lab reach the node."""
+        return self.ansible_host or self.addresses.get("ctlplane")
+
 
 @dataclass(frozen=True, slots=True)
 class ExportVersion:
@@ -215,3 +220,8 @@ class StackPlan:
 
     def digest(self) -> str:
         return digest_of(self.as_dict())
+
+    def api_node(self) -> NodePlan | None:
+        """The first controller: it holds the VIPs and runs the control plane's one-off
+        work (catalog, edge registration) and is where drills inject control-plane faults."""
+        return next((n for n in self.nodes if "keystone" in n.services), None)
