@@ -21,6 +21,7 @@ from dcn.plan.serialize import plan_from_json
 from dcn.plan.types import ExportVersion, StackPlan
 from dcn.secrets.catalog import ALL_TRIPLEO_STYLE, generate
 from dcn.services.catalog import secrets_for
+from dcn.state.keyfile import default_key_path
 from dcn.state.store import Store
 from dcn.validate import ValidationResult, validate
 
@@ -44,8 +45,12 @@ class Workspace:
         file: str | Path | None = None,
         state_dir: str | Path | None = None,
         state_url: str | None = None,
+        *,
+        allow_include_outside: bool | None = None,
     ) -> None:
         self.file = Path(file or os.environ.get("DCN_FILE") or DEFAULT_FILE)
+        #: includes may leave the description's folder (None: DCN_ALLOW_INCLUDE_OUTSIDE)
+        self.allow_include_outside = allow_include_outside
         env_dir = os.environ.get("DCN_STATE_DIR")
         self.state_dir = Path(state_dir or env_dir or self.file.parent / ".dcn")
         self.state_url = state_url or os.environ.get("DCN_STATE_URL") or None
@@ -54,8 +59,8 @@ class Workspace:
 
     @cached_property
     def loaded(self) -> LoadedDescription:
-        cache = None if self.state_url else ParseCache(self.state_dir / "parse-cache.pickle")
-        return load_yaml(self.file, cache)
+        cache = None if self.state_url else ParseCache(self.state_dir / "parse-cache.json")
+        return load_yaml(self.file, cache, allow_outside=self.allow_include_outside)
 
     @cached_property
     def validation(self) -> ValidationResult:
@@ -76,7 +81,11 @@ class Workspace:
 
     @cached_property
     def store(self) -> Store:
-        return Store.open(state_dir=None if self.state_url else self.state_dir, url=self.state_url)
+        return Store.open(
+            state_dir=None if self.state_url else self.state_dir,
+            url=self.state_url,
+            key_file=default_key_path(self.state_dir),  # beside the state dir, also for a URL
+        )
 
     def control_plane_source(self) -> ControlPlaneSource | None:
         """The imported export, when the control plane was deployed by something else."""

@@ -41,5 +41,5 @@ def store(request: pytest.FixtureRequest, state_dir: Path) -> Iterator[Store]:
             yield opened
         return
     url = create_database(request.getfixturevalue("postgres"), f"t{next(_count)}")
-    with Store.open(url=url) as opened:
+    with Store.open(url=url, key_file=state_dir.with_name("pg.key")) as opened:
         yield opened

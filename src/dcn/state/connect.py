@@ -1,9 +1,12 @@
-"""Opening the state database: private files, SQLite settings, schema version.
+"""Opening the state database: private files, SQLite settings, schema version, key.
 
-The state holds every password of a deployment, so the directory is 0700 and the
-SQLite file is created 0600 *before* SQLite opens it (SQLite gives its -wal and -shm
-files the database file's mode). Write transactions on SQLite begin IMMEDIATE, so a
-second writer waits for the first instead of failing half-way through.
+The state holds every password of a deployment (sealed with the key file), so the
+directory is 0700 and the SQLite file is created 0600 *before* SQLite opens it
+(SQLite gives its -wal and -shm files the database file's mode). An existing state
+directory or database that another user owns, or that group or others may access,
+is refused before anything in it is read: it did not come from dcn on this machine.
+Write transactions on SQLite begin IMMEDIATE, so a second writer waits for the first
+instead of failing half-way through.
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, select
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from dcn.errors import StateError
-from dcn.state.schema import SCHEMA_VERSION, Base, Meta
+from dcn.state.keyfile import KeyFile
+from dcn.state.schema import SCHEMA_VERSION, Base, Meta, Secret
+from dcn.state.sealing import SecretBox, seal_plaintext, unlock
 
 DB_FILE = "state.db"
 #: execution option that marks a connection as a writer (BEGIN IMMEDIATE on SQLite)
@@ -28,38 +33,71 @@ _SIDE_FILES = ("-wal", "-shm", "-journal")
 _BUSY_TIMEOUT_MS = 30_000
 
 
+_FOREIGN_HINT = (
+    "it did not come from dcn on this machine (dcn keeps it owned by you, 0700, and "
+    "state.db 0600); if it came with the description folder, move it away or use "
+    "--state-dir elsewhere; if it is yours, fix its owner or mode (chmod 700 DIR, "
+    "chmod 600 DIR/state.db)"
+)
+
+
+def _refuse(path: Path, why: str) -> StateError:
+    return StateError(f"the state {path} is not trusted: {why}", hint=_FOREIGN_HINT)
+
+
+def _check_owned(path: Path, info: os.stat_result, want_dir: bool) -> None:
+    """Refuse what another user owns, or what group or others may access."""
+    kind_ok = stat.S_ISDIR(info.st_mode) if want_dir else stat.S_ISREG(info.st_mode)
+    if not kind_ok:
+        what = "a directory" if want_dir else "a regular file"
+        raise _refuse(path, f"it is not {what} (symbolic links are not followed)")
+    if info.st_uid != os.geteuid():
+        raise _refuse(path, f"it is owned by uid {info.st_uid}, not by you (uid {os.geteuid()})")
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        raise _refuse(path, f"group or others may access it (mode {mode:04o})")
+
+
 def _private_dir(path: Path) -> None:
-    """Create `path` 0700, or tighten it if group or others can get in."""
+    """Create `path` 0700; an existing one must already be ours and private (never tightened:
+    a state directory that arrived with someone's folder is not silently adopted)."""
     try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if stat.S_IMODE(path.stat().st_mode) != 0o700:
-            path.chmod(0o700)
+        path.mkdir(mode=0o700, parents=True)
+        return
+    except FileExistsError:
+        pass
     except OSError as exc:
         raise StateError(
             f"cannot use state directory {path}: {exc.strerror}",
             hint="choose a directory you own with --state-dir (or DCN_STATE_DIR)",
         ) from exc
+    _check_owned(path, os.lstat(path), want_dir=True)
 
 
 def _private_file(path: Path) -> None:
-    """Create the database file 0600 whatever the umask, and tighten its side files."""
+    """Create the database file 0600 (O_EXCL, no symlink); an existing one, and its side
+    files, must be ours and 0600 before SQLite reads a byte of them."""
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
             if stat.S_IMODE(os.fstat(fd).st_mode) != 0o600:
                 os.fchmod(fd, 0o600)
         finally:
             os.close(fd)
-        for suffix in _SIDE_FILES:
-            side = path.with_name(path.name + suffix)
-            if side.exists() and stat.S_IMODE(side.stat().st_mode) != 0o600:
-                side.chmod(0o600)
+    except FileExistsError:
+        pass
     except OSError as exc:
         raise StateError(
             f"cannot open state database {path}: {exc.strerror}",
             hint="check the owner and mode of the file and its directory, "
             "or choose another --state-dir",
         ) from exc
+    for candidate in (path, *(path.with_name(path.name + s) for s in _SIDE_FILES)):
+        try:
+            info = os.lstat(candidate)
+        except FileNotFoundError:
+            continue
+        _check_owned(candidate, info, want_dir=False)
 
 
 def _sqlite_file(url: URL) -> Path | None:
@@ -94,8 +132,11 @@ def describe(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def create(state_dir: Path | None, url: str | None) -> tuple[Engine, str]:
-    """An engine on the state database (created if new), and a printable location."""
+def create(
+    state_dir: Path | None, url: str | None, keys: KeyFile | None
+) -> tuple[Engine, str, SecretBox]:
+    """An engine on the state database (created if new), a printable location, and the
+    box that seals its secrets (the key file checked against the store)."""
     if url is None:
         if state_dir is None:
             raise StateError("no state store given", hint="pass --state-dir DIR or --state-url URL")
@@ -129,10 +170,29 @@ def create(state_dir: Path | None, url: str | None) -> tuple[Engine, str]:
         ) from exc
     if sqlite:
         _sqlite_events(engine, wal=file is not None)
-    prepare(engine, where)
+    prepare(engine, where, keys)
+    box = open_box(engine, where, keys)
     if file is not None:
         _private_file(file)
-    return engine, where
+    return engine, where, box
+
+
+def open_box(engine: Engine, where: str, keys: KeyFile | None) -> SecretBox:
+    """Check the key file against the store; record its id (or create it) when new."""
+    try:
+        with engine.connect() as conn, conn.begin():
+            box = unlock(conn, keys, where, record=False)
+        if box is None:
+            with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
+                box = unlock(conn, keys, where, record=True)
+    except Exception as exc:
+        engine.dispose()
+        if isinstance(exc, SQLAlchemyError):
+            raise db_error(exc, where, "opening") from exc
+        raise
+    if box is None:  # record=True always gives a box or raises
+        raise StateError(f"cannot unlock the secrets of {where}", hint="re-run the command")
+    return box
 
 
 def _stored_version(engine: Engine) -> int | None:
@@ -143,8 +203,18 @@ def _stored_version(engine: Engine) -> int | None:
     return int(value) if value is not None else None
 
 
-def prepare(engine: Engine, where: str) -> None:
-    """Create the tables of a new store; refuse a store written by a newer dcn."""
+def _add_columns(conn: Connection) -> None:
+    """Columns added since schema 1 (create_all adds tables, never columns)."""
+    have = {c["name"] for c in inspect(conn).get_columns(Secret.__tablename__)}
+    if "imported" not in have:
+        conn.exec_driver_sql(
+            "ALTER TABLE secret ADD COLUMN imported BOOLEAN NOT NULL DEFAULT false"
+        )
+
+
+def prepare(engine: Engine, where: str, keys: KeyFile | None = None) -> None:
+    """Create the tables of a new store, migrate an older one (schema 3 seals plaintext
+    secrets with the key file); refuse a store written by a newer dcn."""
     try:
         version = _stored_version(engine)
         if version is not None and version > SCHEMA_VERSION:
@@ -156,10 +226,13 @@ def prepare(engine: Engine, where: str) -> None:
             )
         if version == SCHEMA_VERSION:
             return
-        # a new store, or an older one: version 1 -> 2 added tables only
+        # a new store, or an older one: 1 -> 2 added tables (create_all); 2 -> 3 a
+        # column and sealed secrets
         with engine.execution_options(**{WRITE_OPTION: True}).begin() as conn:
             Base.metadata.create_all(conn)
-            # migrations so far only add tables, which create_all just did
+            if version is not None:
+                _add_columns(conn)
+                seal_plaintext(conn, keys, where)
             if conn.scalar(select(Meta.value).where(Meta.key == "schema_version")) is None:
                 conn.execute(
                     Meta.__table__.insert().values(key="schema_version", value=str(SCHEMA_VERSION))

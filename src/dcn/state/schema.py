@@ -20,13 +20,15 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from dcn.state.records import GenerationStatus
 
 #: 2: site_seen and drill (new tables only: created by create_all)
-SCHEMA_VERSION = 2
+#: 3: secret values sealed (AES-GCM, key file), secret.imported, redeploy marks
+SCHEMA_VERSION = 3
 
 _NAME = 255
 _DIGEST = 80
@@ -134,7 +136,10 @@ class Event(Base):
 
 
 class Secret(Base):
-    """A generated or imported password; the value never appears in any repr."""
+    """A generated or imported password; the value never appears in any repr.
+
+    `value` is sealed (`dcn.state.sealing`): ciphertext, never the password itself.
+    """
 
     __tablename__ = "secret"
     __table_args__ = (UniqueConstraint("deployment_id", "name"),)
@@ -142,6 +147,8 @@ class Secret(Base):
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(_NAME))
     value: Mapped[str] = mapped_column(Text)
+    #: taken from an external control plane's export: that tool rotates it, not dcn
+    imported: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def __repr__(self) -> str:
@@ -172,6 +179,18 @@ class Lock(Base):
     host: Mapped[str] = mapped_column(String(_NAME))
     #: random per acquisition, so a reused pid is not mistaken for the holder
     token: Mapped[str] = mapped_column(String(64))
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RedeployMark(Base):
+    """A stack whose delivered files are out of date (secrets rotated) until deployed."""
+
+    __tablename__ = "redeploy_mark"
+    stack_id: Mapped[int] = mapped_column(
+        ForeignKey("stack.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: why, for `dcn status` (names only, never values)
+    reason: Mapped[str] = mapped_column(Text)
     since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -19,11 +19,14 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from dcn import redact
 from dcn.errors import StateError
 from dcn.plan.types import ExportVersion
-from dcn.state import generations, journal, observations, stored_secrets
+from dcn.state import generations, journal, observations, redeploy, stored_secrets
 from dcn.state import lock as locks
+from dcn.state.backup import backup_sqlite
 from dcn.state.connect import WRITE_OPTION, create, db_error
+from dcn.state.keyfile import KeyFile, default_key_path
 from dcn.state.lookup import ensure_deployment, sync_stacks
 from dcn.state.records import (
     EventRecord,
@@ -34,6 +37,7 @@ from dcn.state.records import (
     NewGeneration,
     StatusRow,
 )
+from dcn.state.sealing import SecretBox
 
 
 class ConflictError(StateError):
@@ -43,17 +47,33 @@ class ConflictError(StateError):
 class Store:
     """A deployment state store on SQLite (default) or any SQLAlchemy database."""
 
-    def __init__(self, engine: Engine, location: str) -> None:
+    def __init__(self, engine: Engine, location: str, box: SecretBox) -> None:
         self._engine = engine
+        self._box = box
+        #: the key file that seals the secrets (shown in backup guidance)
+        self.key_path: Path | None = None
         self._writer = engine.execution_options(**{WRITE_OPTION: True})
         #: where the store is, printable (a URL never shows its password)
         self.location = location
 
     @classmethod
-    def open(cls, state_dir: Path | None = None, url: str | None = None) -> Store:
-        """Open (creating if new) the store at `url` if given, else `state_dir`/state.db."""
-        engine, location = create(Path(state_dir) if state_dir else None, url)
-        return cls(engine, location)
+    def open(
+        cls,
+        state_dir: Path | None = None,
+        url: str | None = None,
+        key_file: Path | None = None,
+    ) -> Store:
+        """Open (creating if new) the store at `url` if given, else `state_dir`/state.db.
+
+        Secrets are sealed with `key_file` (default: ``DCN_KEY_FILE``, else
+        ``<state_dir>.key``); it is checked against the store here.
+        """
+        path = key_file or default_key_path(Path(state_dir) if state_dir else None)
+        keys = KeyFile(Path(path)) if path else None
+        engine, location, box = create(Path(state_dir) if state_dir else None, url, keys)
+        store = cls(engine, location, box)
+        store.key_path = keys.path if keys else None
+        return store
 
     def close(self) -> None:
         self._engine.dispose()
@@ -186,6 +206,8 @@ class Store:
         status = GenerationStatus(status)
         with self._write() as s:
             generations.set_status(s, deployment, stack, number, status, message, host, run_id)
+            if status is GenerationStatus.DEPLOYED:
+                redeploy.clear(s, deployment, stack)
 
     def status_rows(self, deployment: str) -> list[StatusRow]:
         """One row per recorded stack: newest generation, staleness, last event time."""
@@ -228,10 +250,20 @@ class Store:
 
     # -- secrets ------------------------------------------------------------------
 
+    def _generator(self, generate: Callable[[str], str]) -> Callable[[str], str]:
+        def remembered(name: str) -> str:
+            value = generate(name)
+            redact.remember([value])
+            return value
+
+        return remembered
+
     def get_secrets(self, deployment: str) -> dict[str, str]:
         """Every secret of the deployment, name -> value. Never print the result."""
         with self._read() as s:
-            return stored_secrets.values(s, deployment)
+            found = stored_secrets.values(s, deployment, self._box)
+        redact.remember(found.values())
+        return found
 
     def secret_names(self, deployment: str) -> list[str]:
         with self._read() as s:
@@ -249,7 +281,11 @@ class Store:
         for attempt in (1, 2):
             try:
                 with self._write() as s:
-                    return stored_secrets.ensure(s, deployment, wanted, generate)
+                    found = stored_secrets.ensure(
+                        s, deployment, wanted, self._generator(generate), self._box
+                    )
+                redact.remember(found.values())
+                return found
             except ConflictError:
                 if attempt == 2:
                     raise
@@ -260,8 +296,39 @@ class Store:
 
         Returns the names whose stored value was added or replaced.
         """
+        redact.remember(values.values())
         with self._write() as s:
-            return stored_secrets.import_values(s, deployment, values)
+            return stored_secrets.import_values(s, deployment, values, self._box)
+
+    def imported_secret_names(self, deployment: str) -> list[str]:
+        with self._read() as s:
+            return stored_secrets.imported_names(s, deployment)
+
+    def rotate_secrets(
+        self,
+        deployment: str,
+        names: Iterable[str],
+        generate: Callable[[str], str],
+        stacks: Iterable[str],
+    ) -> list[str]:
+        """New values for stored secrets `names`, and `stacks` marked for redeploy, in one
+        transaction. Imported secrets are refused (their own tool rotates them)."""
+        wanted = list(dict.fromkeys(names))
+        with self._write() as s:
+            rotated = stored_secrets.rotate(
+                s, deployment, wanted, self._generator(generate), self._box
+            )
+            redeploy.mark(s, deployment, stacks, rotated)
+        return rotated
+
+    def redeploy_marks(self, deployment: str) -> dict[str, str]:
+        """Stack -> why its nodes need a redeploy (for example rotated secrets)."""
+        with self._read() as s:
+            return redeploy.marks(s, deployment)
+
+    def backup(self, target: Path, force: bool = False) -> None:
+        """A consistent copy of a SQLite store (0600); its secrets stay sealed."""
+        backup_sqlite(self._engine, self.location, target, force)
 
     # -- lock ---------------------------------------------------------------------
 
