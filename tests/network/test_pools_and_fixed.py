@@ -213,14 +213,12 @@ def test_planner_rejects_a_taken_fixed_address(nodes: list[NodeEntry]) -> None:
     assert exc.value.message.startswith(f"{host}: fixed ctlplane address {addrs['ctlplane']} ")
 
 
-@pytest.mark.xfail(strict=True, reason="planner calls a fixed address on the gateway 'taken twice'")
 def test_planner_says_the_fixed_address_is_the_gateway() -> None:
     """The planner's error says the clash is with the gateway."""
     with pytest.raises(DcnError, match="gateway"):
         plan(fixed(deployment(2, 26), ON_GATEWAY))
 
 
-@pytest.mark.xfail(strict=True, reason="no validation rule checks fixed addresses against gateways")
 def test_validator_rejects_fixed_address_on_the_gateway(tmp_path: Path) -> None:
     """`dcn validate` reports a fixed address equal to the gateway, on the address's line."""
     f = tmp_path / "dcn.yaml"

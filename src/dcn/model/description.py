@@ -2,7 +2,7 @@
 
 These pydantic models are the schema. They check shape and types only; rules that
 look across fields or sites (overlaps, routes, duplicates, the seed's recommendations)
-live in `dcn.validate.rules`, so each has a stable id and a fix text.
+live in `dcn.validate` (registry: `dcn.validate.rules`), so each has a stable id and a fix text.
 """
 
 from __future__ import annotations
@@ -21,7 +21,11 @@ VIP_NETWORKS_DEFAULT = ("ctlplane", "internal_api", "storage", "external")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """No unknown fields, and no silent conversions: ``"yes"`` is not a boolean, ``"3"``
+    or ``3.0`` not a count, ``8`` not a name. A value YAML 1.1 or a quoting mistake
+    would change is an error at its line instead of a different setting."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 @lru_cache(maxsize=65536)
@@ -97,7 +101,8 @@ class Subnet(_Strict):
 class NodeSpec(_Strict):
     """An explicitly named node, optionally with its MAC and fixed addresses."""
 
-    hostname: Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
+    #: an RFC 1123 label (rule DCN107 says what is wrong with one that is not)
+    hostname: str
     mac: str | None = None
     #: network name -> fixed address on that network's leaf subnet
     addresses: dict[str, str] = {}

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from dcn.model.description import Site
+from dcn.model.description import NodeSpec, RoleSpec, Site
 from dcn.model.roles import ROLES
 
 
@@ -32,37 +33,51 @@ def generated_mac(deployment: str, hostname: str) -> str:
     return "02:" + ":".join(f"{b:02x}" for b in digest[:5])
 
 
+def hostname_format(role_name: str, spec: RoleSpec) -> str:
+    """The format a role's generated nodes are named by (``%index%`` added when needed)."""
+    role = ROLES.get(role_name)
+    fmt = spec.hostname_format or (role.hostname_format if role else "%stackname%-node-%index%")
+    if "%index%" not in fmt and spec.size > 1:
+        fmt = fmt + "-%index%"
+    return fmt
+
+
+def role_hostnames(
+    site: str, role_name: str, spec: RoleSpec
+) -> Iterator[tuple[str, NodeSpec | None]]:
+    """Each node's hostname, with its listing (None for a generated node): listed first."""
+    yield from ((explicit.hostname, explicit) for explicit in spec.nodes)
+    fmt = hostname_format(role_name, spec)
+    taken = {n.hostname for n in spec.nodes}
+    index, generated = len(spec.nodes), 0
+    while index < spec.size:
+        name = hostname_for(fmt, site, generated)
+        generated += 1
+        if name in taken:
+            continue
+        yield name, None
+        index += 1
+
+
 def expand(site: Site, deployment: str) -> list[Node]:
     """Nodes of `site`, roles in declared order, explicit nodes first then generated ones."""
     nodes: list[Node] = []
     for role_name, spec in site.roles.items():
-        role = ROLES.get(role_name)
-        fmt = spec.hostname_format or (role.hostname_format if role else "%stackname%-node-%index%")
-        if "%index%" not in fmt and spec.size > 1:
-            fmt = fmt + "-%index%"
-        taken = {n.hostname for n in spec.nodes}
-        index = 0
-        for explicit in spec.nodes:
+        for index, (name, explicit) in enumerate(role_hostnames(site.name, role_name, spec)):
+            if explicit is None:
+                nodes.append(
+                    Node(name, role_name, index, generated_mac(deployment, name), True, {}, None)
+                )
+                continue
             nodes.append(
                 Node(
-                    hostname=explicit.hostname,
+                    hostname=name,
                     role=role_name,
                     index=index,
-                    mac=explicit.mac or generated_mac(deployment, explicit.hostname),
+                    mac=explicit.mac or generated_mac(deployment, name),
                     mac_generated=explicit.mac is None,
                     fixed=dict(explicit.addresses),
                     ansible_host=explicit.ansible_host,
                 )
             )
-            index += 1
-        generated = 0
-        while index < spec.size:
-            name = hostname_for(fmt, site.name, generated)
-            generated += 1
-            if name in taken:
-                continue
-            nodes.append(
-                Node(name, role_name, index, generated_mac(deployment, name), True, {}, None)
-            )
-            index += 1
     return nodes

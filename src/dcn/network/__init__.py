@@ -137,7 +137,8 @@ def plan_site_network(
             hint="give the leaf a larger subnet or allocation pool",
         )
 
-    # fixed addresses first: they always win
+    # fixed addresses first: they always win (but never over a recorded VIP)
+    fixed_on: dict[str, dict[str, str]] = {}
     for node in nodes:
         for net, ip in node.fixed.items():
             if net not in subnets:
@@ -149,16 +150,27 @@ def plan_site_network(
                     hint="fix the address or the subnet",
                 )
             if v in used[net]:
+                gateway = subnets[net].gateway
+                clash = "the leaf's gateway" if gateway and ip == gateway else "taken twice"
                 raise DcnError(
-                    f"{node.hostname}: fixed {net} address {ip} is taken twice",
-                    hint="give every node its own address",
+                    f"{node.hostname}: fixed {net} address {ip} is {clash}",
+                    hint="give every node its own address, off the gateway",
                 )
             used[net].add(v)
             addresses[node.hostname][net] = ip
+            fixed_on.setdefault(net, {})[ip] = node.hostname
     if site.is_control_plane:
         for net in subnets:
             if deployment.network_has_vip(net):
-                vips[net] = take(net, pinned.get(VIP_KEY, {}).get(net), "a VIP")
+                want = pinned.get(VIP_KEY, {}).get(net)
+                if want is not None and want in fixed_on.get(net, {}):
+                    raise DcnError(
+                        f"{fixed_on[net][want]}: fixed {net} address {want} is the control "
+                        "plane's VIP, planned before and used by every site",
+                        hint="give the node another address: moving the VIP would cut "
+                        "every edge from the control plane's APIs, database and broker",
+                    )
+                vips[net] = take(net, want, "a VIP")
     # pinned addresses are claimed before any new node takes the lowest free one
     for claim_pinned in (True, False):
         for node in nodes:

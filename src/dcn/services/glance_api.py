@@ -12,10 +12,11 @@ from dcn.services.common import (
     manage,
 )
 from dcn.services.paste import paste_file
-from dcn.services.render import CatalogService, ini_file, url_host
+from dcn.services.render import CatalogService, config_file, ini_file, url_host
 from dcn.services.wsgi import WsgiApi
 
 CONFDIR = "/etc/glance"
+CONF = config_file(f"{CONFDIR}/glance-api.conf")
 DATADIR = "/var/lib/glance"
 
 API = WsgiApi(
@@ -32,7 +33,7 @@ def glance_api_conf(ctx: RenderContext) -> FileSpec:
     port = api_port(ctx, API.endpoint, API.port)
     return ini_file(
         ctx,
-        "glance-api.conf",
+        CONF,
         {
             "DEFAULT": {
                 "enabled_backends": "file:file",
@@ -59,7 +60,7 @@ def glance_api_conf(ctx: RenderContext) -> FileSpec:
 
 def files(ctx: RenderContext) -> dict[str, FileSpec]:
     return {
-        f"{CONFDIR}/glance-api.conf": glance_api_conf(ctx),
+        CONF: glance_api_conf(ctx),
         f"{CONFDIR}/glance-api-paste.ini": paste_file("glance-api-paste.ini"),
         **API.files(ctx),
     }

@@ -7,10 +7,17 @@ way oslo.config reads them: ``True``/``False`` for booleans, lists joined by com
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, Final
 
+from dcn.lines import describe, join_lines, unsafe_char
+
 Sections = dict[str, dict[str, Any]]
+#: an option name oslo.config, configparser, my.cnf and cuttlefish all read as one name:
+#: no ``=``/``:`` (they end the name), no space, not a comment (``#``, ``;``)
+OPTION = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
 class _Flag:
@@ -31,15 +38,42 @@ def value_text(value: Any) -> str:
     if value is False:
         return "False"
     if isinstance(value, str):
-        # a continuation line must be indented or the parser takes it for an option
-        return value.replace("\n", "\n  ") if "\n" in value else value
+        # no continuation lines: nothing dcn renders needs one, and an operator's line
+        # break could start an option or a section (checked once per file in `_text`)
+        return value
     if isinstance(value, list | tuple):
         return ",".join(value_text(v) for v in value)
     return str(value)
 
 
+@lru_cache(maxsize=4096)
+def check_section(name: str) -> str:
+    """`name` if it reads back as one section header; ValueError otherwise."""
+    bad = unsafe_char(name, tab=False)
+    if bad is not None or not name or "]" in name or "[" in name or name != name.strip():
+        what = describe(bad) if bad else "a bracket, or no name, or surrounding spaces"
+        raise ValueError(
+            f"INI section name {name[:60]!r} has {what}: it would end the header or start a "
+            "new section; validation should have refused it (rule DCN602)"
+        )
+    return name
+
+
+@lru_cache(maxsize=16384)
+def check_option(name: str) -> str:
+    """`name` if it reads back as one option name; ValueError otherwise."""
+    if OPTION.fullmatch(name) is None:
+        raise ValueError(
+            f"INI option name {name[:60]!r} is not letters, digits, '_', '.' and '-': "
+            "it could end the name early ('=', ':') or start another line; validation "
+            "should have refused it (rule DCN602)"
+        )
+    return name
+
+
 def _lines(out: list[str], options: Mapping[str, Any]) -> None:
     for option, value in options.items():
+        check_option(option)
         if value is FLAG:
             out.append(option)
             continue
@@ -59,18 +93,16 @@ def render(sections: Mapping[str, Mapping[str, Any]]) -> str:
             continue
         if out:
             out.append("")
-        out.append(f"[{name}]")
+        out.append(f"[{check_section(name)}]")
         _lines(out, options)
-    out.append("")
-    return "\n".join(out)
+    return join_lines(out, "INI file")
 
 
 def render_flat(options: Mapping[str, Any]) -> str:
     """A section-less ``key = value`` file (rabbitmq.conf's sysctl-like format)."""
     out: list[str] = []
     _lines(out, options)
-    out.append("")
-    return "\n".join(out)
+    return join_lines(out, "flat config file")
 
 
 def merge(base: Sections, *overrides: Mapping[str, Mapping[str, Any]]) -> Sections:

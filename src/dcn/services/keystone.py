@@ -23,10 +23,11 @@ from dcn.services.common import (
     manage,
     region,
 )
-from dcn.services.render import CatalogService, file_spec, ini_file
+from dcn.services.render import CatalogService, config_file, file_spec, ini_file
 from dcn.services.wsgi import WsgiApi
 
 CONFDIR = "/etc/keystone"
+CONF = config_file(f"{CONFDIR}/keystone.conf")
 FERNET_KEYS = f"{CONFDIR}/fernet-keys"
 CREDENTIAL_KEYS = f"{CONFDIR}/credential-keys"
 #: key repository -> its keys' secrets, by file name 0 (staged) and 1 (primary)
@@ -61,7 +62,7 @@ API = WsgiApi(
 def keystone_conf(ctx: RenderContext) -> FileSpec:
     return ini_file(
         ctx,
-        "keystone.conf",
+        CONF,
         {
             "database": {
                 "connection": db_connection(ctx, "keystone", "KeystoneDbPassword", "keystone")
@@ -124,7 +125,7 @@ def catalog_data(ctx: RenderContext) -> FileSpec:
 
 
 def files(ctx: RenderContext) -> dict[str, FileSpec]:
-    out = {f"{CONFDIR}/keystone.conf": keystone_conf(ctx), **API.files(ctx)}
+    out = {CONF: keystone_conf(ctx), **API.files(ctx)}
     for repository, names in KEY_SECRETS.items():
         for index, name in enumerate(names):
             # no newline: the file is the key, read as is

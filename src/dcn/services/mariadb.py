@@ -12,10 +12,10 @@ from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, StepSpec, secret_ref
 from dcn.services import ini
 from dcn.services.base import RenderContext
 from dcn.services.common import db_host, listen_addresses
-from dcn.services.render import CatalogService, file_spec, ini_file
+from dcn.services.render import CatalogService, config_file, file_spec, ini_file
 
 PORT = 3306
-CONFIG = "/etc/mysql/my.cnf"
+CONFIG = config_file("/etc/mysql/my.cnf")
 INIT_SQL = "/etc/dcn/mariadb-init.sql"
 SOCKET = "/run/mysqld/mysqld.sock"
 DATADIR = "/var/lib/mysql"
@@ -33,7 +33,7 @@ DATABASES: dict[str, tuple[str, tuple[str, ...]]] = {
 def my_cnf(ctx: RenderContext) -> FileSpec:
     return ini_file(
         ctx,
-        "my.cnf",
+        CONFIG,
         {
             "client": {"port": PORT, "socket": SOCKET},
             "mysqld": {

@@ -21,10 +21,12 @@ from dcn.services.common import (
     transport_url,
 )
 from dcn.services.paste import paste_file
-from dcn.services.render import CatalogService, ini_file
+from dcn.services.render import CatalogService, config_file, ini_file
 from dcn.services.wsgi import WsgiApi
 
 CONFDIR = "/etc/neutron"
+CONF = config_file(f"{CONFDIR}/neutron.conf")
+ML2_CONF = config_file(f"{CONFDIR}/plugins/ml2/ml2_conf.ini")
 STATE = "/var/lib/neutron"
 VNI_RANGES = "1:1000"
 
@@ -41,7 +43,7 @@ API = WsgiApi(
 def neutron_conf(ctx: RenderContext) -> FileSpec:
     return ini_file(
         ctx,
-        "neutron.conf",
+        CONF,
         {
             "DEFAULT": {
                 "host": ctx.hostname,
@@ -88,8 +90,8 @@ def ml2_sections(ctx: RenderContext) -> dict[str, dict[str, Any]]:
 
 def files(ctx: RenderContext) -> dict[str, FileSpec]:
     return {
-        f"{CONFDIR}/neutron.conf": neutron_conf(ctx),
-        f"{CONFDIR}/plugins/ml2/ml2_conf.ini": ini_file(ctx, "ml2_conf.ini", ml2_sections(ctx)),
+        CONF: neutron_conf(ctx),
+        ML2_CONF: ini_file(ctx, ML2_CONF, ml2_sections(ctx)),
         f"{CONFDIR}/api-paste.ini": paste_file("neutron-api-paste.ini"),
         **API.files(ctx),
     }

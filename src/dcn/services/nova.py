@@ -30,11 +30,11 @@ from dcn.services.common import (
     transport_url,
 )
 from dcn.services.paste import paste_file
-from dcn.services.render import CatalogService, Processes, ini_file
+from dcn.services.render import CatalogService, Processes, config_file, ini_file
 from dcn.services.wsgi import WsgiApi
 
 CONFDIR = "/etc/nova"
-CONF = f"{CONFDIR}/nova.conf"
+CONF = config_file(f"{CONFDIR}/nova.conf")
 STATE = "/var/lib/nova"
 
 # OS_NOVA_CONFIG_FILES stays unset: nova's WSGI loader reads api-paste.ini;nova.conf
@@ -107,7 +107,7 @@ def compute_sections(ctx: RenderContext) -> ini.Sections:
 
 
 def control_plane_files(ctx: RenderContext) -> dict[str, FileSpec]:
-    return {CONF: ini_file(ctx, "nova.conf", control_plane_sections(ctx))}
+    return {CONF: ini_file(ctx, CONF, control_plane_sections(ctx))}
 
 
 def api_files(ctx: RenderContext) -> dict[str, FileSpec]:
@@ -119,7 +119,7 @@ def api_files(ctx: RenderContext) -> dict[str, FileSpec]:
 
 
 def compute_files(ctx: RenderContext) -> dict[str, FileSpec]:
-    return {CONF: ini_file(ctx, "nova.conf", compute_sections(ctx))}
+    return {CONF: ini_file(ctx, CONF, compute_sections(ctx))}
 
 
 def daemon(command: str) -> Processes:

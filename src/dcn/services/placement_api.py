@@ -5,10 +5,11 @@ from __future__ import annotations
 from dcn.plan.types import FileSpec, ProcessSpec, StepSpec
 from dcn.services.base import RenderContext
 from dcn.services.common import authtoken, db_connection, manage
-from dcn.services.render import CatalogService, ini_file
+from dcn.services.render import CatalogService, config_file, ini_file
 from dcn.services.wsgi import WsgiApi
 
 CONFDIR = "/etc/placement"
+CONF = config_file(f"{CONFDIR}/placement.conf")
 
 API = WsgiApi(
     name="placement-api",
@@ -23,7 +24,7 @@ API = WsgiApi(
 def placement_conf(ctx: RenderContext) -> FileSpec:
     return ini_file(
         ctx,
-        "placement.conf",
+        CONF,
         {
             "placement_database": {
                 "connection": db_connection(ctx, "placement", "PlacementDbPassword", "placement")
@@ -35,7 +36,7 @@ def placement_conf(ctx: RenderContext) -> FileSpec:
 
 
 def files(ctx: RenderContext) -> dict[str, FileSpec]:
-    return {f"{CONFDIR}/placement.conf": placement_conf(ctx), **API.files(ctx)}
+    return {CONF: placement_conf(ctx), **API.files(ctx)}
 
 
 def processes(ctx: RenderContext) -> tuple[ProcessSpec, ...]:

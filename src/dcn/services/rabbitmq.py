@@ -13,12 +13,12 @@ from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, secret_ref
 from dcn.services import ini
 from dcn.services.base import RenderContext
 from dcn.services.common import broker_user
-from dcn.services.render import CatalogService, file_spec
+from dcn.services.render import CatalogService, config_file, file_spec, override_name
 
 PORT = 5672
 HOME = "/var/lib/rabbitmq"
 BIN = "/usr/lib/rabbitmq/bin"
-CONFIG = "/etc/rabbitmq/rabbitmq.conf"
+CONFIG = config_file("/etc/rabbitmq/rabbitmq.conf", flat=True)
 ENV_CONFIG = "/etc/rabbitmq/rabbitmq-env.conf"
 COOKIE = f"{HOME}/.erlang.cookie"
 #: environment every rabbitmq command needs (server, rabbitmqctl in deploy steps)
@@ -40,7 +40,7 @@ def rabbitmq_conf(ctx: RenderContext) -> FileSpec:
         "default_permissions.read": ".*",
         "default_permissions.write": ".*",
     }
-    merged = ini.merge_flat(options, ctx.overrides("rabbitmq.conf"))
+    merged = ini.merge_flat(options, ctx.overrides(override_name(CONFIG)))
     # booleans are lower case in rabbitmq.conf (cuttlefish), unlike oslo.config
     lowered = {k: str(v).lower() if isinstance(v, bool) else v for k, v in merged.items()}
     return file_spec(ini.render_flat(lowered), mode="0600")

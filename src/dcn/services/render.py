@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 from dcn.plan.types import (
     SECRET_PREFIX,
@@ -47,9 +48,32 @@ def file_spec(content: str, mode: str | None = None) -> FileSpec:
     return FileSpec(content=content, mode=mode, secrets=names)
 
 
-def ini_file(ctx: RenderContext, filename: str, sections: ini.Sections) -> FileSpec:
-    """An INI file with the site's overrides for `filename` (its base name) applied."""
-    overrides = ctx.overrides(filename)
+#: every file `config_overrides` may change: its name there (the file's base name) ->
+#: whether it is a section-less ``key = value`` file. Filled by `config_file` as each
+#: service module declares the files it renders, so validation and rendering share it.
+OVERRIDABLE: dict[str, bool] = {}
+
+
+def override_name(path: str) -> str:
+    """A rendered file's name in ``config_overrides``: its base name (``nova.conf``)."""
+    return PurePosixPath(path).name
+
+
+def config_file(path: str, *, flat: bool = False) -> str:
+    """Declare a config file operators may override; returns `path` for the module."""
+    name = override_name(path)
+    if OVERRIDABLE.get(name, flat) != flat:
+        raise ValueError(f"{name} is declared both flat and with sections")
+    OVERRIDABLE[name] = flat
+    return path
+
+
+def ini_file(ctx: RenderContext, path: str, sections: ini.Sections) -> FileSpec:
+    """The INI file at `path` (declared with `config_file`) with the site's overrides."""
+    name = override_name(path)
+    if name not in OVERRIDABLE:
+        raise ValueError(f"{path} is not declared with config_file()")
+    overrides = ctx.overrides(name)
     merged = ini.merge(sections, overrides) if overrides else sections
     return file_spec(ini.render(merged))
 

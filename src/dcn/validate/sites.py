@@ -1,0 +1,180 @@
+"""Rules about sites as a whole: control plane, roles, HA, edge recommendations, liveness."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dcn.errors import Finding
+from dcn.model.description import Deployment
+from dcn.model.loader import LoadedDescription
+from dcn.model.roles import ROLES
+from dcn.validate.rules import finding
+
+#: SDN mechanisms with distributed virtual routing (``provider`` has no tenant routers)
+DVR_MECHANISMS = ("ovn", "openvswitch")
+
+
+def site_findings(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
+    """Duplicates, roles, the edge recommendations of the seed (one pass over the sites)."""
+    out: list[Finding] = []
+    add = out.append
+    seen_site: set[str] = set()
+    seen_az: dict[str, str] = {}
+    for i, site in enumerate(dep.sites):
+        here = ("sites", i)
+        if site.name in seen_site:
+            msg = f"site {site.name!r} is declared twice"
+            add(finding(loaded, "DCN101", (*here, "name"), msg, "give every site its own name"))
+        seen_site.add(site.name)
+        if site.az in seen_az:
+            msg = f"availability zone {site.az!r} is used by {seen_az[site.az]} and {site.name}"
+            add(finding(loaded, "DCN104", here, msg, "give each site its own AZ"))
+        seen_az[site.az] = site.name
+        for role in site.roles:
+            rd = ROLES.get(role)
+            if rd is None or site.kind not in rd.kinds:
+                ok = [r for r, d in ROLES.items() if site.kind in d.kinds]
+                msg = f"role {role!r} cannot be used at a {site.kind} site"
+                add(
+                    finding(
+                        loaded, "DCN004", (*here, "roles", role), msg, f"use one of {', '.join(ok)}"
+                    )
+                )
+        if site.sdn.dvr and site.sdn.mechanism not in DVR_MECHANISMS:
+            add(
+                finding(
+                    loaded,
+                    "DCN404",
+                    (*here, "sdn", "dvr"),
+                    f"DVR needs an SDN mechanism that routes ({' or '.join(DVR_MECHANISMS)}); "
+                    f"this site's mechanism is {site.sdn.mechanism!r}",
+                    f"set sdn.mechanism to {' or '.join(DVR_MECHANISMS)}, or remove sdn.dvr",
+                )
+            )
+        if not site.is_control_plane:
+            out.extend(_edge(loaded, dep, i))
+    out.extend(_control_plane(loaded, dep))
+    out.extend(_export(loaded, dep))
+    out.extend(_liveness(loaded, dep))
+    return out
+
+
+def _edge(loaded: LoadedDescription, dep: Deployment, i: int) -> list[Finding]:
+    """The seed's recommendations for an edge site (DCN401-403)."""
+    site, here, out = dep.sites[i], ("sites", i), []
+    if site.sdn.tunnelling:
+        msg = (
+            "tunnelling SDN backends are sub-optimal at the edge (Launchpad bugs 1808594, 1808062)"
+        )
+        out.append(
+            finding(loaded, "DCN401", (*here, "sdn"), msg, "use provider networks at the edge")
+        )
+    md = site.instance_metadata
+    if not md.config_drive and not md.metadata_route:
+        msg = "instances get no metadata: no config drive and no route to the metadata service"
+        fix = "set instance_metadata.config_drive: true"
+        out.append(finding(loaded, "DCN402", (*here, "instance_metadata"), msg, fix))
+    if site.instance_storage != "ephemeral":
+        msg = "only ephemeral instance storage is supported at the edge (seed)"
+        fix = "set instance_storage: ephemeral"
+        out.append(finding(loaded, "DCN403", (*here, "instance_storage"), msg, fix))
+    return out
+
+
+def _control_plane(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
+    """One control plane (DCN002/003), its cluster size (DCN007, DCN301, DCN302)."""
+    out: list[Finding] = []
+    cps = [i for i, s in enumerate(dep.sites) if s.is_control_plane]
+    if not cps and dep.control_plane_export is None:
+        fix = "add a site with kind: control-plane, or set control_plane_export"
+        out.append(finding(loaded, "DCN002", ("sites",), "no control-plane site", fix))
+    for i in cps[1:]:
+        fix = "keep one control-plane site; the others are edges"
+        out.append(
+            finding(loaded, "DCN003", ("sites", i, "kind"), "a second control-plane site", fix)
+        )
+    for i, site in enumerate(dep.sites):
+        controllers = site.roles.get("Controller")
+        if site.ha_size is not None and (
+            not site.is_control_plane or (controllers and controllers.size != site.ha_size)
+        ):
+            out.append(
+                finding(
+                    loaded,
+                    "DCN007",
+                    ("sites", i, "ha_size"),
+                    "ha_size is only for the control plane and must equal the Controller count",
+                    "remove ha_size, or make Controller count equal to it",
+                )
+            )
+    if not cps:
+        return out
+    i = cps[0]
+    spec = dep.sites[i].roles.get("Controller")
+    count = spec.size if spec is not None and "Controller" in ROLES else 0
+    if count == 1:
+        msg = "one controller: its failure stops every API operation at every site"
+        out.append(finding(loaded, "DCN301", ("sites", i, "roles"), msg, "set ha_size: 3"))
+    elif count and count % 2 == 0:
+        at = (
+            ("sites", i, "ha_size") if dep.sites[i].ha_size else ("sites", i, "roles", "Controller")
+        )
+        out.append(
+            finding(
+                loaded,
+                "DCN302",
+                at,
+                f"{count} controllers: MariaDB (Galera) and RabbitMQ need a majority, so a "
+                f"network split into {count // 2} and {count // 2} stops both halves; "
+                f"{count} tolerate no more failures than {count - 1} do",
+                f"use an odd number: {count + 1} (or {count - 1}) controllers and ha_size",
+            )
+        )
+    return out
+
+
+def export_path(loaded: LoadedDescription, ref: str) -> Path:
+    """Where `control_plane_export` points: relative to the description's folder."""
+    path = Path(ref)
+    return path if path.is_absolute() else Path(loaded.smap.default_file).parent / path
+
+
+def _export(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
+    """control_plane_export names a readable file (DCN008): found at validate, not at plan."""
+    ref = dep.control_plane_export
+    if ref is None:
+        return []
+    path = export_path(loaded, ref)
+    if path.is_file() and os.access(path, os.R_OK):
+        return []
+    why = "is not a file" if path.exists() else "does not exist"
+    if path.is_file():
+        why = "cannot be read (permissions)"
+    return [
+        finding(
+            loaded,
+            "DCN008",
+            ("control_plane_export",),
+            f"control_plane_export {ref!r} ({path}) {why}",
+            "write the control plane's export there (`dcn export -o FILE` or TripleO's), "
+            "or fix the path: it is relative to the description's folder",
+        )
+    ]
+
+
+def _liveness(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
+    """A service that misses one report must not be marked down (DCN501)."""
+    live = dep.liveness
+    if live.service_down_time >= 2 * live.report_interval:
+        return []
+    return [
+        finding(
+            loaded,
+            "DCN501",
+            ("liveness", "service_down_time"),
+            f"service_down_time {live.service_down_time}s is under twice report_interval "
+            f"{live.report_interval}s: one late report marks a healthy service down",
+            f"set service_down_time to at least {2 * live.report_interval}",
+        )
+    ]
