@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dcn.errors import ExportError, Location
+from dcn.export.confine import check_values
 from dcn.export.document import (
     ALL_NODES,
     ENDPOINT_MAP,
@@ -29,6 +28,9 @@ from dcn.export.document import (
     is_secret_name,
     secret_name_of,
 )
+from dcn.model.limits import MAX_DEPTH
+from dcn.model.sourcemap import SourceMap
+from dcn.model.yamlread import Budget, Walker, compose, read_text
 from dcn.plan.outputs import SECRET_KEYS
 from dcn.plan.types import ControlPlaneOutputs, ExportVersion, secret_ref
 
@@ -62,9 +64,10 @@ class _Merged:
         return f"{key} ({self.origin[key]})"
 
 
-def _parse(path: Path) -> Any:
+def _parse(path: Path, budget: Budget) -> Any:
+    """One export file as plain data, read within the loader's limits (size, depth, aliases)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path, str(path), budget, ExportError)
     except FileNotFoundError:
         raise ExportError(
             f"export file {path} does not exist",
@@ -74,8 +77,14 @@ def _parse(path: Path) -> Any:
         raise ExportError(f"{path} is not UTF-8 text", hint="pass a YAML or JSON file") from None
     except OSError as exc:
         raise ExportError(f"cannot read {path}: {exc.strerror}") from None
+    if path.suffix.lower() != ".json":
+        # YAML 1.2 core schema, no values echoed in messages (they may be secrets)
+        node = compose(text, str(path), ExportError)
+        if node is None:
+            return None
+        return Walker(budget, ExportError, echo=False).walk(node, str(path), SourceMap(str(path)))
     try:
-        return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         # exc.msg is generic ("Expecting ',' delimiter"): no file content, hence no secret
         raise ExportError(
@@ -83,15 +92,11 @@ def _parse(path: Path) -> Any:
             hint="fix the file, or re-create it with the export command",
             location=Location(str(path), exc.lineno, exc.colno),
         ) from None
-    except yaml.YAMLError as exc:
-        # never str(exc): it quotes the offending line, which may hold a password
-        mark = getattr(exc, "problem_mark", None)
+    except RecursionError:
         raise ExportError(
-            f"not valid YAML: {getattr(exc, 'problem', None) or 'cannot parse'}",
-            hint="fix the file, or re-create it with the export command",
-            location=Location(str(path), mark.line + 1, mark.column + 1)
-            if mark
-            else Location(str(path)),
+            f"{path} nests lists and mappings too deeply (the nesting limit is {MAX_DEPTH})",
+            hint="re-create the file with the command that produced it",
+            location=Location(str(path)),
         ) from None
 
 
@@ -112,8 +117,9 @@ def _holds_secrets(params: Mapping[str, Any], known: frozenset[str]) -> bool:
 
 def _merge(paths: Sequence[Path], known: frozenset[str]) -> _Merged:
     merged = _Merged()
+    budget = Budget()
     for path in paths:
-        data = _parse(path)
+        data = _parse(path, budget)
         params = data.get(PARAMETERS) if isinstance(data, Mapping) else None
         if not isinstance(params, Mapping):
             raise ExportError(
@@ -283,6 +289,7 @@ def read_export(paths: Sequence[Path], *, known_secrets: Iterable[str] = ()) -> 
     known = frozenset(known_secrets)
     merged = _merge(paths, known)
     _require(merged, paths)
+    check_values(merged.params, merged.origin)
     secrets = _secrets(merged, known)
     raw = {section: _mapping(merged, section) for section in SECRET_SECTIONS}
     _take_secrets(merged, raw, secrets)

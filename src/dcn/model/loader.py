@@ -1,9 +1,11 @@
 """Read a deployment description (YAML, with included files) into plain data and a SourceMap.
 
-PyYAML's C composer gives nodes with line marks; we walk them ourselves so every value
-keeps its file and line, duplicate keys are caught (PyYAML silently keeps the last),
-and `include:` lists of files or globs are merged. The data is then validated by the
-pydantic model in `description.py`.
+Each file is read by `dcn.model.yamlread` (bounded, YAML 1.2 core schema, file:line of
+every value); `include:` lists of files or globs are merged here. Includes are
+relative to the including file and must stay inside the description's root folder
+(the top file's) after symlinks are resolved, unless the operator allows more. Files,
+include depth, sites and nodes are bounded (`dcn.model.limits`). The data is then
+validated by the pydantic model in `description.py`.
 """
 
 from __future__ import annotations
@@ -11,94 +13,29 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
-import pickle
+from dataclasses import dataclass, field, replace
 from pathlib import Path as FsPath
 from typing import Any
 
 import yaml
 
 from dcn.errors import DescriptionError, Location
+from dcn.model.limits import MAX_FILES, MAX_INCLUDE_DEPTH, MAX_NODES, MAX_SITES
+from dcn.model.parsecache import ParseCache, Parsed
 from dcn.model.sourcemap import Path, SourceMap
+from dcn.model.yamlread import Budget, Walker, compose, read_text
 
-try:  # the C composer is ~10x faster; fall back to pure Python where libyaml is missing
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+__all__ = ["LIST_KEYS", "LoadedDescription", "ParseCache", "load_yaml"]
 
-_constructor = yaml.constructor.SafeConstructor()
-_SCALAR_TAGS = {
-    "tag:yaml.org,2002:str",
-    "tag:yaml.org,2002:int",
-    "tag:yaml.org,2002:float",
-    "tag:yaml.org,2002:bool",
-    "tag:yaml.org,2002:null",
-}
 #: keys of included files that are concatenated rather than merged
 LIST_KEYS = ("sites",)
+#: environment variable that allows includes outside the description's folder
+ALLOW_OUTSIDE_ENV = "DCN_ALLOW_INCLUDE_OUTSIDE"
 
 
-def _scalar(node: yaml.ScalarNode, file: str) -> Any:
-    if node.tag not in _SCALAR_TAGS and node.tag != "tag:yaml.org,2002:timestamp":
-        raise DescriptionError(
-            f"unsupported YAML tag {node.tag!r}",
-            hint="use plain values; include other files with a top-level 'include:' list",
-            location=Location(file, node.start_mark.line + 1, node.start_mark.column + 1),
-        )
-    if node.tag == "tag:yaml.org,2002:timestamp":
-        return node.value
-    return _constructor.construct_object(node)
-
-
-def _walk(node: yaml.Node, path: Path, file: str, smap: SourceMap) -> Any:
-    if isinstance(node, yaml.MappingNode):
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise DescriptionError(
-                    "a mapping key must be a plain value",
-                    location=Location(
-                        file, key_node.start_mark.line + 1, key_node.start_mark.column + 1
-                    ),
-                )
-            key = str(_scalar(key_node, file))
-            line, col = key_node.start_mark.line + 1, key_node.start_mark.column + 1
-            if key in out:
-                raise DescriptionError(
-                    f"key {key!r} is given twice in the same mapping",
-                    hint="remove one of them: YAML would silently keep only the last",
-                    location=Location(file, line, col, ".".join(map(str, (*path, key)))),
-                )
-            smap.record((*path, key), file, line, col)
-            out[key] = _walk(value_node, (*path, key), file, smap)
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        items = []
-        for index, item in enumerate(node.value):
-            smap.record((*path, index), file, item.start_mark.line + 1, item.start_mark.column + 1)
-            items.append(_walk(item, (*path, index), file, smap))
-        return items
-    return _scalar(node, file)
-
-
-def _compose(text: str, file: str) -> yaml.Node | None:
+def _read(path: FsPath, shown: str, budget: Budget) -> str:
     try:
-        return yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        col = mark.column + 1 if mark else None
-        raise DescriptionError(
-            f"not valid YAML: {exc.problem or exc.context}",
-            hint="fix the YAML syntax at this position (indentation, quotes, colons)",
-            location=Location(file, line, col),
-        ) from None
-    except yaml.YAMLError as exc:  # pragma: no cover - composer errors are marked
-        raise DescriptionError(f"not valid YAML: {exc}", location=Location(file)) from None
-
-
-def _read(path: FsPath, shown: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
+        return read_text(path, shown, budget, DescriptionError)
     except FileNotFoundError:
         raise DescriptionError(
             f"description file {shown} does not exist",
@@ -111,54 +48,6 @@ def _read(path: FsPath, shown: str) -> str:
         ) from None
 
 
-Parsed = tuple[dict[str, Any], list[tuple[Path, str, int, int]]]
-
-
-class ParseCache:
-    """Parsed files by content digest, kept in one pickle file under the state directory.
-
-    A 1,000-site fleet is 1,000 small files; re-planning after one edit should parse
-    one file, not all of them. The cache lives in the operator's 0700 state directory
-    and holds only the description's own data.
-    """
-
-    def __init__(self, path: FsPath | None = None) -> None:
-        self.path = path
-        self._entries: dict[str, bytes] = {}
-        self._used: set[str] = set()
-        self._dirty = False
-        if path is not None and path.exists():
-            try:
-                with path.open("rb") as fh:
-                    self._entries = pickle.load(fh)
-            except Exception:  # a damaged cache is only a slower load
-                self._entries = {}
-
-    def get(self, digest: str) -> Parsed | None:
-        blob = self._entries.get(digest)
-        if blob is None:
-            return None
-        self._used.add(digest)
-        return pickle.loads(blob)
-
-    def put(self, digest: str, value: Parsed) -> None:
-        self._entries[digest] = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        self._used.add(digest)
-        self._dirty = True
-
-    def save(self) -> None:
-        """Write the entries used by this load (dropping others), atomically, mode 0600."""
-        if self.path is None or not (self._dirty or len(self._used) != len(self._entries)):
-            return
-        keep = {k: v for k, v in self._entries.items() if k in self._used}
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(keep, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, self.path)
-
-
 class LoadedDescription:
     """Plain data of a description with its SourceMap and the files it was read from."""
 
@@ -169,24 +58,44 @@ class LoadedDescription:
         self.files = files
 
 
-def load_yaml(path: str | FsPath, cache: ParseCache | None = None) -> LoadedDescription:
+@dataclass
+class _Load:
+    """One load: where includes may go, what was read, and what is left of the limits."""
+
+    root: str
+    allow_outside: bool
+    cache: ParseCache
+    smap: SourceMap
+    files: dict[str, str] = field(default_factory=dict)
+    budget: Budget = field(default_factory=Budget)
+    #: folder -> its real path, shared by every file of the load
+    real_dirs: dict[str, str] = field(default_factory=dict)
+
+
+def load_yaml(
+    path: str | FsPath, cache: ParseCache | None = None, *, allow_outside: bool | None = None
+) -> LoadedDescription:
     """Load `path` and everything it includes. Raise DescriptionError on bad input."""
-    root = FsPath(path)
-    smap = SourceMap(str(root))
-    files: dict[str, str] = {}
-    data = _load_file(root, str(root), (), smap, files, (), cache or ParseCache())
+    top = FsPath(path)
+    if allow_outside is None:
+        allow_outside = os.environ.get(ALLOW_OUTSIDE_ENV, "") not in ("", "0")
+    smap = SourceMap(str(top))
+    load = _Load(os.path.realpath(top.parent), allow_outside, cache or ParseCache(), smap)
+    data = _load_file(top, str(top), (), load)
+    _check_totals(data, smap)
     if cache is not None:
         cache.save()
-    return LoadedDescription(data, smap, files)
+    return LoadedDescription(data, smap, load.files)
 
 
-def _parse(text: str, shown: str, cache: ParseCache) -> Parsed:
+def _parse(text: str, shown: str, load: _Load) -> Parsed:
     """One file's data and marks, from the cache when its content was parsed before."""
     digest = hashlib.sha256(text.encode()).hexdigest()
-    hit = cache.get(digest + shown)
+    hit = load.cache.get(digest, shown)
     if hit is not None:
+        load.budget.nodes_left -= len(hit[1])
         return hit
-    node = _compose(text, shown)
+    node = compose(text, shown)
     if node is None:
         raise DescriptionError(
             f"description file {shown} is empty",
@@ -199,27 +108,28 @@ def _parse(text: str, shown: str, cache: ParseCache) -> Parsed:
             location=Location(shown, node.start_mark.line + 1),
         )
     local = SourceMap(shown)
-    data = _walk(node, (), shown, local)
+    data = Walker(load.budget).walk(node, shown, local)
     parsed: Parsed = (data, [(p, *m) for p, m in local._marks.items()])
-    cache.put(digest + shown, parsed)
+    load.cache.put(digest, shown, parsed)
     return parsed
 
 
 def _load_file(
-    fs_path: FsPath,
-    shown: str,
-    base: Path,
-    smap: SourceMap,
-    files: dict[str, str],
-    stack: tuple[str, ...],
-    cache: ParseCache,
+    fs_path: FsPath, shown: str, base: Path, load: _Load, stack: tuple[str, ...] = ()
 ) -> dict[str, Any]:
-    text = _read(fs_path, shown)
-    files[shown] = hashlib.sha256(text.encode()).hexdigest()
-    data, marks = _parse(text, shown, cache)
+    if len(load.files) >= MAX_FILES:
+        raise DescriptionError(
+            f"the description reads more than {MAX_FILES:,} files (the file limit) at {shown}",
+            hint="check the include globs; fewer, larger files hold the same sites",
+            location=Location(shown),
+        )
+    text = _read(fs_path, shown, load.budget)
+    load.files[shown] = hashlib.sha256(text.encode()).hexdigest()
+    parsed, marks = _parse(text, shown, load)
+    # the parsed data may be the cache's: change copies only (the top mapping, its lists)
+    data = {k: list(v) if k in LIST_KEYS and isinstance(v, list) else v for k, v in parsed.items()}
     local = SourceMap(shown)
-    for path, *mark in marks:
-        local.record(path, *mark)
+    local._marks = {path: (file, line, col) for path, file, line, col in marks}
     includes = data.pop("include", [])
     if isinstance(includes, str):
         includes = [includes]
@@ -228,33 +138,129 @@ def _load_file(
             "'include' must be a list of file names or globs",
             location=local.locate(("include",)),
         )
-    _merge_marks(smap, local, base, data)
+    _merge_marks(load.smap, local, base, data)
+    if includes and len(stack) >= MAX_INCLUDE_DEPTH:
+        raise DescriptionError(
+            f"includes nest deeper than {MAX_INCLUDE_DEPTH} files (the include depth limit): "
+            f"{' -> '.join((*stack, shown))}",
+            hint="include the files from a file nearer the top",
+            location=local.locate(("include",)),
+        )
     for index, pattern in enumerate(includes):
         where = local.locate(("include", index))
         if not isinstance(pattern, str):
             raise DescriptionError("an include entry must be a file name or glob", location=where)
-        matches = sorted(glob.glob(str(fs_path.parent / pattern)))
-        if not matches:
-            raise DescriptionError(
-                f"include {pattern!r} matches no file",
-                hint=f"paths are relative to {shown}; check the name or remove the entry",
-                location=where,
-            )
-        for match in matches:
-            child = FsPath(match)
-            child_shown = str(FsPath(shown).parent / child.relative_to(fs_path.parent))
+        for child in _matches(fs_path, shown, pattern, where, load):
+            child_shown = _shown_name(fs_path, shown, child)
             if child_shown in stack or child_shown == shown:
                 raise DescriptionError(
                     f"{child_shown} includes itself (through {' -> '.join(stack)})",
                     location=where,
                 )
             sub_map = SourceMap(child_shown)
-            sub = _load_file(child, child_shown, (), sub_map, files, (*stack, shown), cache)
-            _merge_into(data, sub, sub_map, smap, where)
+            sub = _load_file(child, child_shown, (), replace(load, smap=sub_map), (*stack, shown))
+            _merge_into(data, sub, sub_map, load.smap, where)
     return data
 
 
+def _matches(
+    fs_path: FsPath, shown: str, pattern: str, where: Location, load: _Load
+) -> list[FsPath]:
+    """The files `pattern` names, relative to the including file and confined to the root."""
+    fix = (
+        f"name files relative to {shown} inside {load.root}, or run dcn with "
+        f"--allow-include-outside (or {ALLOW_OUTSIDE_ENV}=1) if you trust them"
+    )
+    if not load.allow_outside:
+        if os.path.isabs(pattern):
+            raise DescriptionError(
+                f"include {pattern!r} is an absolute path", hint=fix, location=where
+            )
+        if ".." in FsPath(pattern).parts:
+            raise DescriptionError(
+                f"include {pattern!r} climbs out with '..'", hint=fix, location=where
+            )
+    matches = sorted(glob.glob(str(fs_path.parent / pattern)))
+    if not matches:
+        raise DescriptionError(
+            f"include {pattern!r} matches no file",
+            hint=f"paths are relative to {shown}; check the name or remove the entry",
+            location=where,
+        )
+    if len(matches) + len(load.files) > MAX_FILES:
+        raise DescriptionError(
+            f"include {pattern!r} matches {len(matches):,} files: more than {MAX_FILES:,} "
+            "files in all (the file limit)",
+            hint="narrow the glob; fewer, larger files hold the same sites",
+            location=where,
+        )
+    out = [FsPath(m) for m in matches]
+    if not load.allow_outside:
+        for match in out:
+            real = _realpath(str(match), load.real_dirs)
+            if os.path.commonpath([real, load.root]) != load.root:
+                raise DescriptionError(
+                    f"include {pattern!r} reaches {real}, outside {load.root} "
+                    "(through a symbolic link)",
+                    hint=fix,
+                    location=where,
+                )
+    return out
+
+
+def _realpath(path: str, real_dirs: dict[str, str]) -> str:
+    """`os.path.realpath`, resolving each directory once: 1,000 sites share one folder."""
+    if os.path.islink(path):
+        return os.path.realpath(path)
+    folder, name = os.path.split(path)
+    real_dir = real_dirs.get(folder)
+    if real_dir is None:
+        real_dir = real_dirs[folder] = os.path.realpath(folder or ".")
+    return os.path.join(real_dir, name)
+
+
+def _shown_name(fs_path: FsPath, shown: str, child: FsPath) -> str:
+    try:
+        return str(FsPath(shown).parent / child.relative_to(fs_path.parent))
+    except ValueError:  # an absolute include, allowed outside the root
+        return str(child)
+
+
+def _check_totals(data: dict[str, Any], smap: SourceMap) -> None:
+    """Refuse more sites or nodes than the limits, before anything is validated or expanded."""
+    sites = data.get("sites")
+    if not isinstance(sites, list):
+        return
+    if len(sites) > MAX_SITES:
+        raise DescriptionError(
+            f"the description has {len(sites):,} sites: more than {MAX_SITES:,} (the site limit)",
+            hint="split the fleet into several descriptions",
+            location=smap.locate(("sites", MAX_SITES)),
+        )
+    nodes = 0
+    for index, site in enumerate(sites):
+        roles = site.get("roles") if isinstance(site, dict) else None
+        for spec in roles.values() if isinstance(roles, dict) else ():
+            if not isinstance(spec, dict):
+                continue
+            count, listed = spec.get("count"), spec.get("nodes")
+            if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+                nodes += count
+            elif isinstance(listed, list):
+                nodes += len(listed)
+        if nodes > MAX_NODES:
+            raise DescriptionError(
+                f"the sites up to this one have {nodes:,} nodes: more than {MAX_NODES:,} "
+                "(the node limit)",
+                hint="split the fleet into several descriptions",
+                location=smap.locate(("sites", index, "roles")),
+            )
+
+
 def _merge_marks(dest: SourceMap, src: SourceMap, base: Path, data: dict[str, Any]) -> None:
+    if not base:
+        dest._marks.update(src._marks)
+        return
     for path, mark in src._marks.items():
         dest.record((*base, *path), *mark)
 
@@ -269,11 +275,12 @@ def _merge_into(
                 raise DescriptionError(
                     f"'{key}' in an included file must be a list", location=sub_map.locate((key,))
                 )
-            existing = data.setdefault(key, [])
+            existing = data.get(key, [])
             if not isinstance(existing, list):
                 raise DescriptionError(f"'{key}' must be a list", location=smap.locate((key,)))
             offset = len(existing)
-            existing.extend(value)
+            existing.extend(value)  # a copy made in _load_file
+            data[key] = existing
             for path, mark in sub_map._marks.items():
                 if path and path[0] == key and len(path) > 1 and isinstance(path[1], int):
                     smap.record((key, path[1] + offset, *path[2:]), *mark)
