@@ -61,8 +61,18 @@ def main_options(
             help="SQLAlchemy URL of the state store instead of SQLite (env DCN_STATE_URL)"
         ),
     ] = None,
+    allow_include_outside: Annotated[
+        bool,
+        typer.Option(
+            "--allow-include-outside",
+            help="let includes reach files outside the description's folder "
+            "(env DCN_ALLOW_INCLUDE_OUTSIDE=1); only for files you trust",
+        ),
+    ] = False,
 ) -> None:
-    ws = ctx.obj = Workspace(file, state_dir, state_url)
+    ws = ctx.obj = Workspace(
+        file, state_dir, state_url, allow_include_outside=allow_include_outside or None
+    )
     ctx.call_on_close(lambda: render.notices(ws.notices))
 
 
