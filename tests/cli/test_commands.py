@@ -27,8 +27,13 @@ def run(state: Path, *args: str, file: Path | None = None, ok: bool = True):
 
 
 def secret_values(state: Path) -> list[str]:
+    """The plaintext values (the database holds them sealed)."""
+    from dcn.state import Store
+
     with sqlite3.connect(state / "state.db") as db:
-        return [v for (v,) in db.execute("select value from secret")]
+        deployments = [n for (n,) in db.execute("select name from deployment")]
+    with Store.open(state) as store:
+        return [v for d in deployments for v in store.get_secrets(d).values()]
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +127,7 @@ def test_secrets_list_names_only(deployed: dict) -> None:
 def test_change_makes_edges_stale_until_replanned(deployed: dict, tmp_path: Path) -> None:
     state = tmp_path / "state"
     shutil.copytree(deployed["state"], state)
+    shutil.copy2(deployed["tmp"] / "state.key", tmp_path / "state.key")  # its key beside it
     desc = tmp_path / "dcn.yaml"
     text = (ROOT / "examples" / "dcn-basic.yaml").read_text()
     desc.write_text(text.replace("Controller: {count: 1}", "Controller: {count: 2}"))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import traceback
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -74,6 +72,9 @@ def main_options(
         file, state_dir, state_url, allow_include_outside=allow_include_outside or None
     )
     ctx.call_on_close(lambda: render.notices(ws.notices))
+    from dcn.cli import crash
+
+    crash.state_dir = ws.state_dir  # crash reports go there when it is ours
 
 
 @app.command()
@@ -220,8 +221,9 @@ def secrets_list(
 
 def _register_operations() -> None:
     """Commands that touch hosts live in their own modules (imported lazily inside)."""
-    from dcn.cli import drill, lab, operate
+    from dcn.cli import drill, lab, operate, secrets_state
 
+    secrets_state.register(secrets_app, state_app)
     app.add_typer(lab.app, name="lab")
     app.add_typer(drill.app, name="drill")
     operate.register(app)
@@ -241,12 +243,11 @@ def main() -> None:
         render.err.print("interrupted; state is unchanged or consistent, re-run the command")
         sys.exit(130)
     except Exception as exc:  # a bug in dcn: say so, keep the details out of the terminal
-        log = Path(os.environ.get("TMPDIR", "/tmp")) / f"dcn-crash-{os.getpid()}.log"
-        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            traceback.print_exc(file=fh)
+        from dcn.cli import crash
+
+        log = crash.write_report(exc)
+        where = f"Details (mode 0600, secrets masked): {log}" if log else "no report written"
         render.err.print(
-            f"[bold red]internal error[/] ({type(exc).__name__}); this is a bug in dcn. "
-            f"Details (mode 0600): {log}"
+            f"[bold red]internal error[/] ({type(exc).__name__}); this is a bug in dcn. {where}"
         )
         sys.exit(70)

@@ -14,6 +14,7 @@ def status_data(ws: Workspace) -> list[dict[str, Any]]:
     """One row per site of the description, with what the state store knows of it."""
     dep = ws.deployment
     rows = {r.site: r for r in ws.store.status_rows(dep.name)}
+    marks = ws.store.redeploy_marks(dep.name)
     data = []
     for site in dep.sites:
         r = rows.get(site.name)
@@ -27,6 +28,8 @@ def status_data(ws: Workspace) -> list[dict[str, Any]]:
                 "generation": r.generation if r else None,
                 "export": r.consumed_export if r else None,
                 "stale": bool(r and r.stale),
+                #: why the nodes need a redeploy (secrets rotated), or None
+                "redeploy": marks.get(site.name),
                 "updated": r.updated_at.isoformat(timespec="seconds") if r else None,
             }
         )
@@ -43,17 +46,26 @@ def show_status(ws: Workspace, as_json: bool) -> None:
         table.add_column(col)
     for row in data:
         stale = "[red]STALE[/]" if row["stale"] else ("no" if row["kind"] == "edge" else "")
+        status = row["status"] + (" [yellow](redeploy)[/]" if row["redeploy"] else "")
         table.add_row(
             row["site"],
             row["kind"],
             row["az"],
             str(row["nodes"]),
-            row["status"],
+            status,
             str(row["generation"] or "-"),
             row["export"] or "",
             stale,
         )
     render.out.print(table)
+    redeploy = [r for r in data if r["redeploy"]]
+    if redeploy:
+        sites = [r["site"] for r in redeploy]
+        reasons = sorted({r["redeploy"] for r in redeploy})
+        render.out.print(
+            f"{len(sites)} sites need a redeploy ({'; '.join(reasons)}): "
+            f"run 'dcn deploy {' '.join(sites[:5])}{' ...' if len(sites) > 5 else ''}'"
+        )
     stale = [r["site"] for r in data if r["stale"]]
     if stale:
         render.out.print(

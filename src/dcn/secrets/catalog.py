@@ -62,6 +62,18 @@ SECRETS: dict[str, SecretKind] = dict(
 ALL_TRIPLEO_STYLE: tuple[str, ...] = tuple(SECRETS)
 
 
+#: secrets `dcn secrets rotate` refuses, and why: a redeploy would not apply a new value
+#: safely (see docs/operate.md, "Rotating secrets")
+NOT_ROTATED: dict[str, str] = {
+    "KeystoneCredential0": "Keystone's credential keys encrypt the credentials it stores; "
+    "a new key makes them unreadable (dcn does not run keystone-manage credential_migrate)",
+    "KeystoneCredential1": "Keystone's credential keys encrypt the credentials it stores; "
+    "a new key makes them unreadable (dcn does not run keystone-manage credential_migrate)",
+    "RabbitPassword": "RabbitMQ sets its user's password from default_pass on first boot "
+    "only; a redeploy would give the services a password the broker does not accept",
+}
+
+
 def _password() -> str:
     return secrets.token_urlsafe(24)  # 24 bytes -> exactly 32 characters, no padding
 

@@ -29,13 +29,15 @@ def pg_dump_hint(key_path: Path | None) -> str:
     )
 
 
-def backup_sqlite(engine: Engine, where: str, target: Path, force: bool) -> None:
+def backup_sqlite(
+    engine: Engine, where: str, target: Path, force: bool, key_path: Path | None = None
+) -> None:
     """Copy the store behind `engine` to `target` (0600); StateError for other databases."""
     database = engine.url.database
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         raise StateError(
             f"dcn state backup copies SQLite state stores; {where} is not one",
-            hint=pg_dump_hint(None),
+            hint=pg_dump_hint(key_path),
         )
     target = Path(target)
     if os.path.lexists(target) and not force:

@@ -328,7 +328,7 @@ class Store:
 
     def backup(self, target: Path, force: bool = False) -> None:
         """A consistent copy of a SQLite store (0600); its secrets stay sealed."""
-        backup_sqlite(self._engine, self.location, target, force)
+        backup_sqlite(self._engine, self.location, target, force, self.key_path)
 
     # -- lock ---------------------------------------------------------------------
 
