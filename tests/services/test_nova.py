@@ -48,6 +48,12 @@ def test_compute_identity_driver_and_timers(edge: RenderContext) -> None:
     assert "availability_zone" not in service("nova_compute").files(edge)[NOVA_CONF].content
 
 
+def test_live_migration_reaches_a_compute_by_address_not_name(edge: RenderContext) -> None:
+    """/etc/hosts lists no peer compute of the site, so a migrating peer must not need
+    this host's name: it connects to its internal_api address."""
+    assert compute_conf(edge)["libvirt"]["live_migration_inbound_addr"] == EDGE_IP
+
+
 def test_config_drive_is_not_forced_when_the_site_has_a_metadata_route(
     edge: RenderContext,
 ) -> None:

@@ -8,13 +8,12 @@ fleet fast. Recording happens in one transaction per run.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from dcn.errors import DcnError
-from dcn.model.description import Deployment
-from dcn.plan.serialize import plan_from_json, plan_to_json
+from dcn.model.description import Deployment, Site
+from dcn.plan.serialize import encode_plan, plan_from_json
 from dcn.plan.stack import (
     control_plane_context,
     pinned_from,
@@ -38,6 +37,7 @@ class SitePlanResult:
         changed: bool,
         generation: int,
         plan_digest: str,
+        plan_json: str | None = None,
     ) -> None:
         self.site = site
         self._plan = plan
@@ -47,6 +47,9 @@ class SitePlanResult:
         #: the generation holding this plan (new if changed and recorded)
         self.generation = generation
         self.plan_digest = plan_digest
+        #: the plan as recorded (JSON), kept from digesting it so recording does not
+        #: encode it again; None when unchanged
+        self.plan_json = plan_json
 
     @property
     def plan(self) -> StackPlan:
@@ -76,22 +79,25 @@ class Planner:
         self.store = store
         self.external = external
         self._latest = store.latest_generations(deployment.name)
+        #: name -> site: one lookup per site, not a scan of the fleet per site
+        self._sites: dict[str, Site] = {s.name: s for s in deployment.sites}
 
     def _recorded(self, site: str) -> StackPlan | None:
         rec = self._latest.get(site)
         return plan_from_json(rec.plan_json()) if rec else None
 
     def _order(self, sites: Sequence[str] | None) -> list[str]:
-        known = [s.name for s in self.deployment.sites]
+        known = list(self._sites)
         if not sites:
             return known
-        unknown = [s for s in sites if s not in known]
+        unknown = [s for s in sites if s not in self._sites]
         if unknown:
             raise DcnError(
                 f"no site named {', '.join(unknown)} in deployment {self.deployment.name}",
                 hint=f"known sites: {', '.join(known)}",
             )
-        return [s for s in known if s in set(sites)]
+        chosen = set(sites)
+        return [s for s in known if s in chosen]
 
     def plan(self, sites: Sequence[str] | None = None, record: bool = True) -> list[SitePlanResult]:
         """Plan `sites` (all by default; the control plane first) and record what changed."""
@@ -162,8 +168,7 @@ class Planner:
         return self._result(cp.name, plan, previous)
 
     def _plan_edge(self, name: str, source: ControlPlaneSource) -> SitePlanResult:
-        site = self.deployment.site(name)
-        assert site is not None
+        site = self._sites[name]
         digest = site_input_digest(self.deployment, site, source.version.digest)
         same = self._unchanged(name, digest)
         if same is not None:
@@ -179,11 +184,10 @@ class Planner:
         number = (rec.number if rec else 0) + 1
         # the content decides: inputs that changed without changing what the site gets
         # (a new edge leaf inside the control plane's supernet routes) make no generation
-        text = plan_to_json(replace(plan, input_digest=""))
-        digest = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+        text, digest = encode_plan(plan)
         if rec is not None and rec.plan_digest == digest:
             return SitePlanResult(name, plan, previous, False, rec.number, digest)
-        return SitePlanResult(name, plan, previous, True, number, digest)
+        return SitePlanResult(name, plan, previous, True, number, digest, text)
 
     def _record(self, results: Iterable[SitePlanResult]) -> None:
         changed = [r for r in results if r.changed]
@@ -203,7 +207,7 @@ class Planner:
                     az=r.plan.az,
                     input_digest=r.plan.input_digest,
                     plan_digest=r.plan_digest,
-                    plan_json=plan_to_json(r.plan),
+                    plan_json=r.plan_json or encode_plan(r.plan)[0],
                     node_count=len(r.plan.nodes),
                     outputs_digest=r.plan.outputs.digest() if r.plan.outputs else None,
                     consumed_export=(

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from dcn.errors import DcnError
 from dcn.model.description import Deployment, Site
-from dcn.model.roles import ROLES
+from dcn.model.roles import COMPUTE_SERVICES, ROLES
 from dcn.plan.types import ControlPlaneOutputs, SiteNetworkPlan, secret_ref
 
 #: dcn service (dcn.model.roles) -> the TripleO service names it stands for
@@ -231,13 +231,26 @@ def _global_config(
     return dict(sorted(cfg.items()))
 
 
+def serves_others(role: str) -> bool:
+    """Whether a role's nodes run a service other nodes reach by name (a broker, a
+    database, an API): a compute only serves its own instances."""
+    return not set(ROLES[role].services) <= set(COMPUTE_SERVICES)
+
+
 def _hosts_entry(
     deployment: Deployment, network: SiteNetworkPlan, nodes: Sequence[NodeLike]
 ) -> list[str]:
-    """``<ip> <fqdn> <short>`` for every node on every network, and the cloud's VIP names."""
+    """``<ip> <fqdn> <short>`` for every node that serves others, on every network, and
+    the cloud's VIP names.
+
+    Every node of every site gets these lines, so they grow with the controllers only:
+    listing the control plane's computes too would give each of N nodes N lines.
+    """
     domain = deployment.domain
     lines: set[str] = set()
     for node in nodes:
+        if not serves_others(node.role):
+            continue
         host = node.hostname
         for net, ip in network.nodes[host].addresses.items():
             label = deployment.dns_label(net)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -25,6 +26,23 @@ from dcn.plan.types import (
 
 def plan_to_json(plan: StackPlan) -> str:
     return canonical_json(plan.as_dict())
+
+
+def encode_plan(plan: StackPlan) -> tuple[str, str]:
+    """The plan's JSON (as `plan_to_json`) and the digest of its content.
+
+    The content digest is of the same JSON with ``input_digest`` empty: inputs that
+    changed without changing what the site gets make no new generation. Each top-level
+    part is encoded once and joined twice, instead of encoding the whole plan twice.
+    """
+    parts = {key: canonical_json(value) for key, value in plan.as_dict().items()}
+
+    def joined() -> str:
+        return "{" + ",".join(f"{json.dumps(k)}:{parts[k]}" for k in sorted(parts)) + "}"
+
+    text = joined()
+    parts["input_digest"] = canonical_json("")
+    return text, "sha256:" + hashlib.sha256(joined().encode()).hexdigest()
 
 
 def plan_from_json(text: str) -> StackPlan:

@@ -9,11 +9,12 @@ touches a host.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
 
 from dcn import __version__
+from dcn.lines import join_lines
 from dcn.model.description import Deployment, Site
 from dcn.model.nodes import Node, expand
 from dcn.model.roles import ROLES
@@ -88,26 +89,33 @@ def fqdn(deployment: Deployment, hostname: str) -> str:
     return f"{hostname}.{deployment.domain}"
 
 
-def _hosts_file(entries: list[str]) -> FileSpec:
-    body = "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n"
-    body += "# managed by dcn\n" + "".join(f"{line}\n" for line in entries)
-    return FileSpec(content=body, mode="0644")
+HOSTS_HEADER = "127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n# managed by dcn\n"
 
 
-def site_hosts_entries(deployment: Deployment, network: SiteNetworkPlan) -> list[str]:
-    """Hosts lines for a site's own nodes on their ctlplane and internal_api addresses."""
+def own_hosts_entries(
+    deployment: Deployment, hostname: str, addresses: Mapping[str, str]
+) -> list[str]:
+    """A node's own names: its canonical name (ctlplane) and its internal_api name."""
     lines = []
-    for hostname, node in sorted(network.nodes.items()):
-        for net in ("ctlplane", "internal_api"):
-            ip = node.addresses.get(net)
-            if ip is None:
-                continue
-            if net == "ctlplane":
-                lines.append(f"{ip} {hostname}.{deployment.domain} {hostname}")
-            else:
-                label = deployment.dns_label(net)
-                lines.append(f"{ip} {hostname}.{label}.{deployment.domain} {hostname}.{label}")
+    if ip := addresses.get("ctlplane"):
+        lines.append(f"{ip} {hostname}.{deployment.domain} {hostname}")
+    if ip := addresses.get("internal_api"):
+        label = deployment.dns_label("internal_api")
+        lines.append(f"{ip} {hostname}.{label}.{deployment.domain} {hostname}.{label}")
     return lines
+
+
+def hosts_file(shared: Sequence[str], own: Sequence[str]) -> FileSpec:
+    """A node's /etc/hosts: the control plane's names, then its own (once each).
+
+    Not its site's other nodes: nothing a node runs reaches a peer of its site by name
+    (nova-compute's live migration goes to the peer's ``live_migration_inbound_addr``,
+    an address), and listing them would make a site of N nodes hold N x N lines.
+    """
+    lines = dict.fromkeys([*shared, *own])
+    # join_lines refuses an entry that would start another line (a domain, name or an
+    # imported export's entry holding a line break): validation should have caught it
+    return FileSpec(content=HOSTS_HEADER + join_lines(list(lines), "/etc/hosts"), mode="0644")
 
 
 def _node_plans(
@@ -116,9 +124,7 @@ def _node_plans(
     nodes: list[Node],
     network: SiteNetworkPlan,
     outputs: ControlPlaneOutputs,
-    hosts: list[str],
 ) -> tuple[NodePlan, ...]:
-    hosts_file = _hosts_file(hosts)
     plans = []
     for node in nodes:
         addresses = network.nodes[node.hostname].addresses
@@ -132,16 +138,17 @@ def _node_plans(
             addresses=addresses,
             outputs=outputs,
         )
-        files: dict[str, FileSpec] = {"/etc/hosts": hosts_file}
+        own = own_hosts_entries(deployment, node.hostname, addresses)
+        files: dict[str, FileSpec] = {"/etc/hosts": hosts_file(outputs.hosts_entry, own)}
         units = [UnitPlan(service="host", files=("/etc/hosts",))]
         for name in services:
             svc = service(name)
-            own = svc.files(ctx)
-            files.update(own)
+            rendered = svc.files(ctx)
+            files.update(rendered)
             units.append(
                 UnitPlan(
                     service=name,
-                    files=tuple(sorted(own)),
+                    files=tuple(sorted(rendered)),
                     dirs=svc.dirs(ctx),
                     steps=svc.steps(ctx),
                     processes=svc.processes(ctx),
@@ -175,8 +182,7 @@ def plan_control_plane(
     nodes = expand(site, deployment.name)
     network = plan_site_network(deployment, site, nodes, pinned)
     outputs = control_plane_outputs(deployment, site, network, nodes)
-    hosts = sorted(set(outputs.hosts_entry) | set(site_hosts_entries(deployment, network)))
-    node_plans = _node_plans(deployment, site, nodes, network, outputs, hosts)
+    node_plans = _node_plans(deployment, site, nodes, network, outputs)
     return StackPlan(
         deployment=deployment.name,
         site=site.name,
@@ -185,7 +191,7 @@ def plan_control_plane(
         input_digest=site_input_digest(deployment, site, None, control_plane_context(deployment)),
         network=network,
         nodes=node_plans,
-        hosts_entries=tuple(hosts),
+        hosts_entries=tuple(outputs.hosts_entry),
         secrets=_secrets(node_plans),
         outputs=outputs,
     )
@@ -201,8 +207,7 @@ def plan_edge(
     """An edge stack, from the control plane's outputs only."""
     nodes = expand(site, deployment.name)
     network = plan_site_network(deployment, site, nodes, pinned)
-    hosts = list(outputs.hosts_entry) + site_hosts_entries(deployment, network)
-    node_plans = _node_plans(deployment, site, nodes, network, outputs, hosts)
+    node_plans = _node_plans(deployment, site, nodes, network, outputs)
     return StackPlan(
         deployment=deployment.name,
         site=site.name,
@@ -211,7 +216,7 @@ def plan_edge(
         input_digest=site_input_digest(deployment, site, export.digest),
         network=network,
         nodes=node_plans,
-        hosts_entries=tuple(hosts),
+        hosts_entries=tuple(outputs.hosts_entry),
         secrets=_secrets(node_plans),
         consumed_export=export,
     )

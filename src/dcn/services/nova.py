@@ -103,7 +103,13 @@ def compute_sections(ctx: RenderContext) -> ini.Sections:
     if ctx.site.instance_metadata.config_drive:
         default["force_config_drive"] = True
     # the availability zone comes from the site's host aggregate, not from here
-    return {**sections, "DEFAULT": default}
+    return {
+        **sections,
+        "DEFAULT": default,
+        # a peer migrating an instance here connects to this address, not to this host's
+        # name: /etc/hosts lists no other compute of the site (it would grow N x N)
+        "libvirt": {"live_migration_inbound_addr": ctx.internal_ip},
+    }
 
 
 def control_plane_files(ctx: RenderContext) -> dict[str, FileSpec]:
