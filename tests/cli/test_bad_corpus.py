@@ -22,9 +22,15 @@ ROOT = Path(__file__).resolve().parents[2]
 CORPUS = sorted((ROOT / "tests" / "corpus" / "bad").glob("*.yaml"))
 _SCRIPT = Path(sys.executable).with_name("dcn")
 DCN = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "dcn.cli"]
-EXPECT = re.compile(r"^# expect: (DCN\d{3}|syntax|duplicate-key) line (\d+)$")
+EXPECT = re.compile(r"^# expect: (DCN\d{3}|[a-z-]+) line (\d+)$")
 #: loader errors: the words their message carries instead of a rule id
-LOADER = {"syntax": "not valid YAML", "duplicate-key": "is given twice"}
+LOADER = {
+    "syntax": "not valid YAML",
+    "duplicate-key": "is given twice",
+    "ambiguous": "ambiguous: YAML 1.1 reads",
+    "alias-bomb": "YAML values (the size limit",
+    "include-escape": "climbs out with '..'",
+}
 
 
 def expectation(path: Path) -> tuple[str, int]:

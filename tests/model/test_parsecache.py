@@ -1,0 +1,100 @@
+"""The parse cache is plain JSON under this user's MAC: a hostile state dir runs nothing."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+from pathlib import Path
+
+import pytest
+
+import dcn.model.loader as loader
+from dcn.model.parsecache import ParseCache, _entry, plain
+from dcn.workspace import Workspace
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def private_cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "home-cache"))
+
+
+class Payload:
+    """Unpickling this writes a marker file: what a hostile cache would do."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return (Path.write_text, (self.marker, "ran"))
+
+
+def test_a_hostile_state_dir_is_never_executed_nor_trusted(tmp_path: Path) -> None:
+    folder = tmp_path / "theirs"
+    folder.mkdir()
+    shutil.copy(ROOT / "examples" / "dcn-basic.yaml", folder / "dcn.yaml")
+    state = folder / ".dcn"
+    state.mkdir()
+    marker = tmp_path / "marker"
+    (state / "parse-cache.pickle").write_bytes(pickle.dumps({"x": Payload(marker)}))
+    text = (folder / "dcn.yaml").read_text()
+    digest = __import__("hashlib").sha256(text.encode()).hexdigest()
+    crafted = {"name": "evil", "networks": {}, "sites": []}
+    entry = [crafted, [], [], []]
+    doc = {"format": 2, "dcn": __import__("dcn").__version__, "entries": {}}
+    doc["entries"][f"{digest}\0{folder / 'dcn.yaml'}"] = entry
+    body = json.dumps(doc).encode()
+    (state / "parse-cache.json").write_bytes(b"0" * 64 + b"\n" + body)
+    (state / "parse-cache.json").chmod(0o600)
+    ws = Workspace(folder / "dcn.yaml")
+    assert ws.validation.ok
+    assert not marker.exists()
+    assert ws.loaded.data["name"] == "lab"  # the crafted data was not used
+
+
+def test_the_cache_is_used_and_written_private(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    top = tmp_path / "dcn.yaml"
+    shutil.copy(ROOT / "examples" / "dcn-basic.yaml", top)
+    path = tmp_path / "state" / "parse-cache.json"
+    first = loader.load_yaml(top, ParseCache(path)).data
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert b"pickle" not in path.read_bytes()
+
+    def no_parse(*_: object) -> None:
+        raise AssertionError("parsed again although cached")
+
+    monkeypatch.setattr(loader, "compose", no_parse)
+    assert loader.load_yaml(top, ParseCache(path)).data == first
+    path.write_bytes(path.read_bytes().replace(b'"lab"', b'"bal"'))  # MAC no longer matches
+    with pytest.raises(AssertionError, match="parsed again"):
+        loader.load_yaml(top, ParseCache(path))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        [{"a": {1, 2}}, [], [], []],
+        [{"a": 1}, [["a"]], ["1"], [1]],
+        [{"a": 1}, [[{"x": 1}]], [1], [1]],
+        [{"a": 1}, [["a"]], [1], []],
+        [["not a mapping"], [], [], []],
+        "text",
+        [{"a": 1}, [], []],
+    ],
+)
+def test_entries_of_the_wrong_shape_are_ignored(raw: object) -> None:
+    assert _entry(raw, "f.yaml") is None
+
+
+def test_plain_data_only() -> None:
+    assert plain({"a": [1, 2.5, None, True, "x", {"b": []}]})
+    assert not plain({"a": (1, 2)})
+    assert not plain({1: "a"})
+    deep: object = []
+    for _ in range(100):
+        deep = [deep]
+    assert not plain({"a": deep})
