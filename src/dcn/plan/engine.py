@@ -23,6 +23,7 @@ from dcn.plan.stack import (
 )
 from dcn.plan.types import ControlPlaneOutputs, ExportVersion, StackPlan
 from dcn.secrets.catalog import generate
+from dcn.state.records import GenerationRecord
 from dcn.state.store import Store
 
 
@@ -78,9 +79,17 @@ class Planner:
         self.deployment = deployment
         self.store = store
         self.external = external
-        self._latest = store.latest_generations(deployment.name)
+        self._latest_read: dict[str, GenerationRecord] | None = None
         #: name -> site: one lookup per site, not a scan of the fleet per site
         self._sites: dict[str, Site] = {s.name: s for s in deployment.sites}
+
+    @property
+    def _latest(self) -> dict[str, GenerationRecord]:
+        """The newest recorded generation of each stack, read when first needed (and
+        again only after this planner recorded new ones)."""
+        if self._latest_read is None:
+            self._latest_read = self.store.latest_generations(self.deployment.name)
+        return self._latest_read
 
     def _recorded(self, site: str) -> StackPlan | None:
         rec = self._latest.get(site)
@@ -223,4 +232,4 @@ class Planner:
                 for r in changed
             ],
         )
-        self._latest = self.store.latest_generations(self.deployment.name)
+        self._latest_read = None

@@ -53,6 +53,23 @@ def code_digest() -> str:
     return h.hexdigest()[:16]
 
 
+#: the last description whose deployment-wide settings were digested, with the digest
+_wide_digest: list[tuple[Deployment, str]] = []
+
+
+def deployment_wide_digest(deployment: Deployment) -> str:
+    """Digest of every deployment-wide setting (name, domain, networks, liveness, ...):
+    whatever the description holds outside its sites may reach a plan.
+
+    Computed once per description (models are frozen), not once for each of its sites.
+    """
+    if _wide_digest and _wide_digest[0][0] is deployment:
+        return _wide_digest[0][1]
+    digest = digest_of(deployment.model_dump(exclude={"sites"}))
+    _wide_digest[:] = [(deployment, digest)]
+    return digest
+
+
 def site_input_digest(
     deployment: Deployment, site: Site, outputs_digest: str | None, extra: object = None
 ) -> str:
@@ -65,9 +82,7 @@ def site_input_digest(
         {
             "dcn": __version__,
             "code": code_digest(),
-            # every deployment-wide setting (name, domain, networks, liveness, ...):
-            # whatever the description holds outside its sites may reach a plan
-            "deployment": deployment.model_dump(exclude={"sites"}),
+            "deployment": deployment_wide_digest(deployment),
             "site": site.model_dump(),
             "outputs": outputs_digest,
             "extra": extra,
