@@ -118,6 +118,8 @@ def fleet_run(edges: int, computes: int) -> dict[str, Any]:
         root = Path(tmp)
         file, state = generate(root, edges, computes), root / "state"
         full = measured(file, state, root / "export.yaml")
+        # what the state store holds after the first plan: one generation per site
+        full["state_mib"] = sum(f.stat().st_size for f in state.iterdir()) / 2**20
         site = change_one_site(file)
         replan = measured(file, state, None)
         t = time.perf_counter()
@@ -168,7 +170,8 @@ def fleet_report(edges: int, computes: int, runs: list[dict[str, Any]]) -> None:
         f"full   : load+validate {fig('full', 'load_validate_s')} s, plan+render+record "
         f"{fig('full', 'plan_render_record_s')} s, export {fig('full', 'export_s')} s, "
         f"total {fig('full', 'total_s')} s{spread(runs, 'full', 'total_s')}, peak RSS "
-        f"{median(runs, 'full', 'peak_rss_mib'):.0f} MiB (imports {fig('full', 'import_s')} s)"
+        f"{median(runs, 'full', 'peak_rss_mib'):.0f} MiB (imports {fig('full', 'import_s')} s), "
+        f"state dir {median(runs, 'full', 'state_mib'):.1f} MiB"
     )
     print(
         f"re-plan: one site changed ({site}): {replan['changed']} site re-planned, total "
