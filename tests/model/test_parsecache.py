@@ -98,3 +98,15 @@ def test_plain_data_only() -> None:
     for _ in range(100):
         deep = [deep]
     assert not plain({"a": deep})
+
+
+def test_no_cache_is_written_into_a_state_dir_open_to_others(tmp_path: Path) -> None:
+    """A `.dcn/` that came with a folder (git gives it 0755) is not written to."""
+    folder = tmp_path / "theirs"
+    folder.mkdir()
+    shutil.copy(ROOT / "examples" / "dcn-basic.yaml", folder / "dcn.yaml")
+    state = folder / ".dcn"
+    state.mkdir(mode=0o755)
+    state.chmod(0o755)
+    assert Workspace(folder / "dcn.yaml").validation.ok
+    assert list(state.iterdir()) == []

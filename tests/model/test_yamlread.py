@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,10 @@ def test_a_huge_file_is_refused_before_parsing(tmp_path: Path) -> None:
 def test_a_device_is_not_read(tmp_path: Path) -> None:
     with pytest.raises(DescriptionError, match="not a regular file"):
         load_yaml("/dev/zero")
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "dcn.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(DescriptionError, match="not a regular file"):
+        load_yaml(fifo)

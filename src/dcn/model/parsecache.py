@@ -61,6 +61,16 @@ def _open_private(path: FsPath) -> bytes | None:
         os.close(fd)
 
 
+def _private_dir(path: FsPath) -> bool:
+    """Whether `path` is a real directory of this user that nobody else can enter."""
+    info = os.lstat(path)
+    return (
+        stat.S_ISDIR(info.st_mode)
+        and info.st_uid == os.geteuid()
+        and stat.S_IMODE(info.st_mode) & 0o077 == 0
+    )
+
+
 def _write_private(path: FsPath, data: bytes) -> None:
     """Write `data` to `path` 0600 atomically, through a fresh temp file (O_EXCL, no link)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
@@ -218,6 +228,8 @@ class ParseCache:
         mac = hmac.new(self._key, body, hashlib.sha256).hexdigest().encode()
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not _private_dir(self.path.parent):
+                return  # a state dir that is not ours (it came with a folder): leave it be
             _write_private(self.path, mac + b"\n" + body)
         except OSError:
             pass  # no cache is only a slower next load

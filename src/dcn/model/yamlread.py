@@ -91,7 +91,9 @@ def read_text(
     path: os.PathLike[str] | str, shown: str, budget: Budget, error: type[DcnError]
 ) -> str:
     """The UTF-8 text of a regular file within the size limits. FileNotFoundError passes."""
-    with open(path, "rb") as fh:
+    # O_NONBLOCK: opening a FIFO must not wait for a writer; the type is checked first
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as fh:
         if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
             raise error(
                 f"{shown} is not a regular file",
