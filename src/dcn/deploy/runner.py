@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from dcn.lab import Connection
+from dcn.paths import confined
 
 PLAYBOOKS = Path(__file__).parent / "playbooks"
 
@@ -106,11 +107,11 @@ def write_inventory(
     doc = {"all": {"children": {g: {"hosts": dict(h)} for g, h in groups.items()}}}
     _private_write(inv / "hosts.yml", yaml.safe_dump(doc, sort_keys=True))
     for host, values in host_vars.items():
-        _private_write(inv / "host_vars" / f"{host}.yml", yaml.safe_dump(dict(values)))
+        _private_write(confined(inv / "host_vars", f"{host}.yml"), yaml.safe_dump(dict(values)))
 
 
 def _private_write(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
 

@@ -19,6 +19,7 @@ import yaml
 
 from dcn.errors import ExportError
 from dcn.export.document import PARAMETERS, VERSION_KEY
+from dcn.lines import comment_safe
 
 MODE = 0o600
 #: errors of filesystems without hard links; the no-clobber move falls back to a check
@@ -61,7 +62,8 @@ def header(doc: Mapping[str, Any], filename: str) -> str:
     ]
     if version is not None and version.get("dcn_version"):
         lines.append(f"Written by dcn {version['dcn_version']}.")
-    return "".join(f"# {line}".rstrip() + "\n" for line in lines) + "\n"
+    # a file name or version field holding a line break must not end the comment
+    return "".join(f"# {comment_safe(line)}".rstrip() + "\n" for line in lines) + "\n"
 
 
 def _old_export(path: Path) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from dcn.errors import DcnError
 from dcn.lab import fabric, node, topology
+from dcn.paths import confined
 from dcn.plan.types import StackPlan
 
 Say = Callable[[str], None]
@@ -135,7 +136,7 @@ class Lab:
         for lab_node in topo.nodes:
             if lab_node.site not in sites:
                 continue
-            node_dir = self.dir / "nodes" / lab_node.hostname
+            node_dir = confined(self.dir / "nodes", lab_node.hostname)
             node_dir.mkdir(parents=True, exist_ok=True)
             key = node.host_key(node_dir)
             with open(self.dir / "known_hosts", "a") as known:

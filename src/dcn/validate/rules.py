@@ -6,7 +6,10 @@ this one check them, each named after what it checks.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dcn.errors import Finding, Severity
+from dcn.lines import comment_safe, unsafe_char
 from dcn.model.loader import LoadedDescription
 
 E, W = Severity.ERROR, Severity.WARNING
@@ -61,4 +64,7 @@ RULES: dict[str, tuple[str, Severity, str]] = {
 def finding(loaded: LoadedDescription, rule: str, path: tuple, message: str, fix: str) -> Finding:
     """A finding of `rule` at the file:line where `path` was written."""
     name, severity, _ = RULES[rule]
-    return Finding(rule, name, severity, message, fix, loaded.smap.locate(path))
+    where = loaded.smap.locate(path)
+    if unsafe_char(where.field, tab=False):  # a key with a line break: shown escaped
+        where = replace(where, field=comment_safe(where.field))
+    return Finding(rule, name, severity, message, fix, where)
