@@ -69,3 +69,20 @@ def test_ambiguous_yaml_in_an_export_is_refused_without_echo(doc: dict, tmp_path
     with pytest.raises(ExportError) as exc:
         read_export([path])
     assert "0777123" not in str(exc.value) + exc.value.hint
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ('{"parameter_defaults": {"x": ' + "9" * 5000 + "}}", "number too long"),
+        ('{"parameter_defaults": {"a": 1, "a": 2}}', "given twice"),
+        ('{"parameter_defaults": {"a": NaN}}', "NaN is not a JSON value"),
+    ],
+)
+def test_json_a_parser_would_accept_is_still_refused(tmp_path: Path, text: str, words: str) -> None:
+    path = tmp_path / "export.json"
+    path.write_text(text)
+    path.chmod(0o600)
+    with pytest.raises(ExportError, match=words) as exc:
+        read_export([path])
+    assert "export.json" in str(exc.value)

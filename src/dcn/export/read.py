@@ -84,7 +84,13 @@ def _parse(path: Path, budget: Budget) -> Any:
             return None
         return Walker(budget, ExportError, echo=False).walk(node, str(path), SourceMap(str(path)))
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except _JsonRefusal as exc:
+        raise ExportError(
+            f"not a valid export: {exc}",
+            hint="re-create the file with the command that produced it",
+            location=Location(str(path)),
+        ) from None
     except json.JSONDecodeError as exc:
         # exc.msg is generic ("Expecting ',' delimiter"): no file content, hence no secret
         raise ExportError(
@@ -98,6 +104,31 @@ def _parse(path: Path, budget: Budget) -> Any:
             hint="re-create the file with the command that produced it",
             location=Location(str(path)),
         ) from None
+    except ValueError:
+        # e.g. an integer of thousands of digits (Python's int conversion limit)
+        raise ExportError(
+            "a number too long to be a value of an export",
+            hint="re-create the file with the command that produced it",
+            location=Location(str(path)),
+        ) from None
+
+
+class _JsonRefusal(ValueError):
+    """JSON that json.loads accepts but an export must not hold (no value in the text)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Refuse a key given twice in one object: JSON would silently keep the last."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _JsonRefusal(f"key {key!r} is given twice in one object")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise _JsonRefusal(f"{name} is not a JSON value")
 
 
 def _written_out(value: Any) -> bool:
