@@ -186,12 +186,15 @@ def hang_guard() -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def answer(text: str) -> str:
+def answer(text: str, export: str | None = None) -> str:
     """Run load, validate, plan and write as the CLI would; return what dcn answered."""
     with tempfile.TemporaryDirectory() as tmp, hang_guard():
         folder = Path(tmp)
         desc = folder / "dcn.yaml"
         desc.write_text(text, encoding="utf-8")
+        if export is not None:
+            (folder / "export.yaml").write_text(export, encoding="utf-8")
+            (folder / "export.yaml").chmod(0o600)
         ws = Workspace(desc, folder / "state")
         try:
             result = ws.validation
@@ -257,3 +260,42 @@ def test_override_injection_is_refused(section: str, option: str, value: str) ->
     data = copy.deepcopy(BASE)
     data["sites"][1]["config_overrides"] = {"nova.conf": {section: {option: value}}}
     assert answer(dump(data)) == "findings"
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The example's control-plane export, as data to mutate."""
+    tmp = tmp_path_factory.mktemp("export")
+    ws = Workspace(EXAMPLE, tmp / "state")
+    ws.export("central", tmp / "export.yaml")
+    return yaml.safe_load((tmp / "export.yaml").read_text())
+
+
+EDGES_ONLY = dump(
+    {
+        **{k: v for k, v in BASE.items() if k != "sites"},
+        "control_plane_export": "export.yaml",
+        "sites": [s for s in BASE["sites"] if s["kind"] == "edge"],
+    }
+)
+
+
+def test_the_unchanged_export_plans_the_edges(exported: dict[str, Any]) -> None:
+    assert answer(EDGES_ONLY, dump(exported)) == "plan"
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_export_gets_an_answer(exported: dict[str, Any], data: st.DataObject) -> None:
+    doc = copy.deepcopy(exported)
+    paths = [p for p in _paths(doc) if p]
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        path = data.draw(st.sampled_from(paths))
+        try:
+            parent = _parent(doc, path)
+            parent[path[-1]] = data.draw(WEIRD)
+        except (KeyError, IndexError, TypeError):
+            continue
+    outcome = answer(EDGES_ONLY, dump(doc))
+    event(f"answered with {outcome}")
+    assert outcome in ("findings", "plan", "error")
