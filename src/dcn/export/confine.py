@@ -18,10 +18,9 @@ from typing import Any
 
 from dcn.errors import ExportError
 from dcn.export.document import ALL_NODES, ENDPOINT_MAP, GLOBAL_CONFIG, HOSTS
+from dcn.lines import unsafe_char
 from dcn.plan.types import SECRET_PREFIX
 
-#: control characters (C0 but tab, DEL, C1) and the Unicode line/paragraph separators
-_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 _LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
 _HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
 PROTOCOLS = frozenset({"http", "https", "mysql+pymysql"})
@@ -51,7 +50,7 @@ def _strings(value: Any, where: str) -> None:
     while stack:
         item, at = stack.pop()
         if isinstance(item, str):
-            if _CONTROL.search(item):
+            if unsafe_char(item) is not None:
                 raise _error("holds a control character or line break", at)
             if SECRET_PREFIX in item:
                 raise _error(f"holds dcn's secret placeholder text {SECRET_PREFIX!r}", at)
