@@ -283,6 +283,35 @@ def test_an_interrupted_deploy_converges_when_run_again(lab: Lab) -> None:
     assert lab.supervisor("dcn1-distributedcompute-0")["nova-compute"]["state"] == "running"
 
 
+def test_rotated_secrets_reach_every_service(lab: Lab) -> None:
+    """Rotate the broker's and nova's passwords, redeploy: the cloud works on the new ones.
+
+    A server booted afterwards needs the API (keystone with nova's new password), the
+    scheduler and the edge's nova-compute talking over RabbitMQ with the new password
+    (set on the running broker by its `password` step)."""
+    before = lab.ws().store.get_secrets("lab")
+    out = lab.dcn("secrets", "rotate", "RabbitPassword", "NovaPassword").stdout
+    assert "central, dcn0, dcn1" in out
+    after = lab.ws().store.get_secrets("lab")
+    assert all(before[n] != after[n] for n in ("RabbitPassword", "NovaPassword"))
+    rows = json.loads(lab.dcn("status", "--format", "json").stdout)
+    assert all(r["redeploy"] for r in rows)
+    lab.dcn("deploy", "central")
+    lab.dcn("deploy", *EDGES, "--parallel", "2")
+    rows = json.loads(lab.dcn("status", "--format", "json").stdout)
+    assert not any(r["redeploy"] for r in rows)
+    from dcn.cloud import admin_connection
+
+    conn = admin_connection(lab.ws())
+    old = conn.compute.find_server("dcn-smoke-dcn0")
+    conn.compute.delete_server(old)
+    conn.compute.wait_for_delete(old, wait=120)
+    lab.dcn("smoke", "dcn0")
+    servers = {s.name: s for s in list_servers(lab.ws())}
+    assert servers["dcn-smoke-dcn0"].status == "ACTIVE"
+    assert servers["dcn-smoke-dcn0"].site == "dcn0"
+
+
 def test_no_secret_in_any_output_or_readable_file(lab: Lab) -> None:
     secrets = [v for v in lab.ws().store.get_secrets("lab").values() if len(v) >= 8]
     assert secrets

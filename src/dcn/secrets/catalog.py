@@ -69,8 +69,6 @@ NOT_ROTATED: dict[str, str] = {
     "a new key makes them unreadable (dcn does not run keystone-manage credential_migrate)",
     "KeystoneCredential1": "Keystone's credential keys encrypt the credentials it stores; "
     "a new key makes them unreadable (dcn does not run keystone-manage credential_migrate)",
-    "RabbitPassword": "RabbitMQ sets its user's password from default_pass on first boot "
-    "only; a redeploy would give the services a password the broker does not accept",
 }
 
 

@@ -3,13 +3,17 @@
 Lab notes: ``/usr/sbin/rabbitmqctl`` switches user and then fails the Erlang cookie
 check; ``/usr/lib/rabbitmq/bin/*`` with ``HOME=/var/lib/rabbitmq`` (where the cookie
 is) works. The broker user is created by the server itself on first boot from
-``default_user``/``default_pass``, so the password never appears on a command line;
-rotating it later needs ``rabbitmqctl change_password``.
+``default_user``/``default_pass``; afterwards the server ignores ``default_pass``, so
+the ``password`` step sets it with ``rabbitmqctl change_password`` whenever the config
+file changes (a rotated ``RabbitPassword``). The step reads the password from the
+config file on standard input: it never appears on a command line or in a log.
 """
 
 from __future__ import annotations
 
-from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, secret_ref
+import shlex
+
+from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, StepSpec, secret_ref
 from dcn.services import ini
 from dcn.services.base import RenderContext
 from dcn.services.common import broker_user
@@ -81,6 +85,21 @@ def processes(ctx: RenderContext) -> tuple[ProcessSpec, ...]:
     )
 
 
+def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
+    """Re-set the broker user's password from the config file (idempotent)."""
+    read_pass = f"sed -n 's/^default_pass = //p' {shlex.quote(CONFIG)}"
+    change = f"{BIN}/rabbitmqctl change_password {shlex.quote(broker_user(ctx))}"
+    return (
+        StepSpec(
+            name="password",
+            command=("/bin/sh", "-c", f"{read_pass} | {change}"),
+            phase="post",
+            rerun_on=(CONFIG,),
+            env=dict(ENV),
+        ),
+    )
+
+
 def dirs(ctx: RenderContext) -> tuple[DirSpec, ...]:
     return (DirSpec(HOME, mode="0700"), DirSpec("/var/log/rabbitmq", mode="0750"))
 
@@ -91,5 +110,6 @@ SERVICE = CatalogService(
     render_files=files,
     render_processes=processes,
     render_dirs=dirs,
+    render_steps=steps,
     packages=("rabbitmq-server",),
 )
