@@ -9,6 +9,7 @@ only in their index digits).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -63,6 +64,14 @@ def name_findings(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
                     msg = f"host name {node.hostname!r} {problem}"
                     fix = "use lower-case letters, digits and '-', 1-63 characters"
                     out.append(finding(loaded, "DCN107", at, msg, fix))
+                if node.ansible_host is not None and not _ssh_target_ok(node.ansible_host):
+                    at = (*here, "roles", role, "nodes", k, "ansible_host")
+                    msg = (
+                        f"ansible_host {node.ansible_host!r} is neither an IP address nor a "
+                        "host name (SSH would read a leading '-' as an option)"
+                    )
+                    fix = "give the node's IP address or its DNS name (letters, digits, '-', '.')"
+                    out.append(finding(loaded, "DCN107", at, msg, fix))
             if spec.size > len(spec.nodes):
                 out.extend(_generated(loaded, site.name, role, spec, here, suffix))
             for name, _ in role_hostnames(site.name, role, spec):
@@ -78,6 +87,20 @@ def name_findings(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
                     )
                 seen_host[name] = site.name
     return out
+
+
+_DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def _ssh_target_ok(target: str) -> bool:
+    """An IP address or an RFC 1123 DNS name: what SSH may be pointed at."""
+    try:
+        ipaddress.ip_address(target)
+        return True
+    except ValueError:
+        pass
+    labels = target.removesuffix(".").split(".")
+    return len(target) <= FQDN_MAX and all(_DNS_LABEL.fullmatch(label) for label in labels)
 
 
 def _host_problem(name: str, suffix: int) -> str | None:
