@@ -105,9 +105,42 @@ def write_inventory(
     inv = run_dir / "inventory"
     (inv / "host_vars").mkdir(parents=True, exist_ok=True)
     doc = {"all": {"children": {g: {"hosts": dict(h)} for g, h in groups.items()}}}
-    _private_write(inv / "hosts.yml", yaml.safe_dump(doc, sort_keys=True))
+    _private_write(inv / "hosts.yml", ansible_yaml(doc))
     for host, values in host_vars.items():
-        _private_write(confined(inv / "host_vars", f"{host}.yml"), yaml.safe_dump(dict(values)))
+        _private_write(confined(inv / "host_vars", f"{host}.yml"), ansible_yaml(dict(values)))
+
+
+class _Unsafe(str):
+    """A string Ansible must take as it is: written with YAML's ``!unsafe`` tag."""
+
+
+class _AnsibleDumper(yaml.SafeDumper):
+    pass
+
+
+_AnsibleDumper.add_representer(
+    _Unsafe, lambda dumper, value: dumper.represent_scalar("!unsafe", str(value))
+)
+
+
+def _unsafe(value: Any) -> Any:
+    if isinstance(value, str):
+        return _Unsafe(value)
+    if isinstance(value, Mapping):
+        return {k: _unsafe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_unsafe(v) for v in value]
+    return value
+
+
+def ansible_yaml(data: Mapping[str, Any]) -> str:
+    """YAML for Ansible with every string value tagged ``!unsafe``.
+
+    Ansible templates variables when it uses them: a value holding ``{{ lookup('pipe',
+    ...) }}`` (from a description, an override, an imported export) would run a command
+    on the operator's machine. Marked unsafe, every value is data, never a template.
+    """
+    return yaml.dump(_unsafe(data), Dumper=_AnsibleDumper, sort_keys=True)
 
 
 def _private_write(path: Path, text: str) -> None:
@@ -181,11 +214,14 @@ def run_playbook(
         on_step(StepEvent(data["host"], str(data.get("task", "")), outcome, message))
         return True
 
+    # extra variables go through a file too (a dict would be passed as JSON on the
+    # command line, where it could be neither marked unsafe nor kept out of ps)
+    (run_dir / "env").mkdir(mode=0o700, exist_ok=True)
+    _private_write(run_dir / "env" / "extravars", ansible_yaml(dict(extravars)))
     runner = ansible_runner.run(
         private_data_dir=str(run_dir),
         project_dir=str(PLAYBOOKS),
         playbook=str(PLAYBOOKS / playbook),
-        extravars=dict(extravars),
         envvars=_envvars(conn, forks),
         event_handler=handler,
         cancel_callback=(lambda: cancel.is_set()) if cancel else None,
