@@ -54,6 +54,11 @@ CREDENTIAL_OPTIONS: tuple[str, ...] = (
 )
 #: values an override may hold; None removes the option dcn writes
 _SCALARS = (str, int, float, bool)
+#: characters of one override value, and of all of a site's overrides together: they
+#: are rendered into a file on every node of the site, so a large value is multiplied
+#: by the node count (10 MiB on 10,000 nodes would be 100 GiB of plans)
+MAX_VALUE_CHARS = 4096
+MAX_SITE_CHARS = 65536
 
 
 def credential_pattern(option: str) -> str | None:
@@ -75,7 +80,25 @@ def override_findings(loaded: LoadedDescription, dep: Deployment) -> list[Findin
                 continue
             for section, options in sections.items():
                 out.extend(_section(loaded, (*at, section), section, options))
+        total = _size(site.config_overrides)
+        if total > MAX_SITE_CHARS:
+            at = ("sites", i, "config_overrides")
+            msg = (
+                f"config_overrides of {site.name} hold {total:,} characters (the limit is "
+                f"{MAX_SITE_CHARS:,}): every node of the site renders them"
+            )
+            fix = "keep overrides to the settings that differ; move bulk data out of config"
+            out.append(finding(loaded, "DCN604", at, msg, fix))
     return out
+
+
+def _size(value: Any) -> int:
+    """Characters of every name and value under `value`."""
+    if isinstance(value, dict):
+        return sum(len(str(k)) + _size(v) for k, v in value.items())
+    if isinstance(value, list):
+        return sum(_size(v) for v in value)
+    return len(str(value))
 
 
 def _section(
@@ -114,6 +137,17 @@ def _section(
                     "stack; an override could give this site another stack's secret or send "
                     "one elsewhere",
                     "remove it; change the setting in dcn's description or secrets instead",
+                )
+            )
+        if _value_ok(value) and _size(value) > MAX_VALUE_CHARS:
+            out.append(
+                finding(
+                    loaded,
+                    "DCN604",
+                    where,
+                    f"value of {option!r} is {_size(value):,} characters long (the limit is "
+                    f"{MAX_VALUE_CHARS:,}): it is rendered on every node of the site",
+                    "shorten it; an INI option rarely needs more than a few hundred characters",
                 )
             )
         if not _value_ok(value):

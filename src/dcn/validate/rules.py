@@ -58,6 +58,7 @@ RULES: dict[str, tuple[str, Severity, str]] = {
     "DCN601": ("override-unknown-file", E, "config_overrides for a file dcn does not render"),
     "DCN602": ("override-syntax", E, "an override section, option or value a parser misreads"),
     "DCN603": ("override-credential", E, "an override of a credential or connection option"),
+    "DCN604": ("override-size", E, "an override value or a site's overrides too large"),
 }
 
 
