@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from dcn.errors import DescriptionError, Location
+from dcn.heap import collector_paused
 from dcn.model.limits import MAX_FILES, MAX_INCLUDE_DEPTH, MAX_NODES, MAX_SITES
 from dcn.model.parsecache import ParseCache, Parsed
 from dcn.model.sourcemap import Path, SourceMap
@@ -81,10 +82,11 @@ def load_yaml(
         allow_outside = os.environ.get(ALLOW_OUTSIDE_ENV, "") not in ("", "0")
     smap = SourceMap(str(top))
     load = _Load(os.path.realpath(top.parent), allow_outside, cache or ParseCache(), smap)
-    data = _load_file(top, str(top), (), load)
-    _check_totals(data, smap)
-    if cache is not None:
-        cache.save()
+    with collector_paused():
+        data = _load_file(top, str(top), (), load)
+        _check_totals(data, smap)
+        if cache is not None:
+            cache.save()
     return LoadedDescription(data, smap, load.files)
 
 

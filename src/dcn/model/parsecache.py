@@ -25,6 +25,7 @@ from pathlib import Path as FsPath
 from typing import Any
 
 import dcn
+from dcn.heap import collector_paused
 from dcn.model.limits import MAX_DEPTH, MAX_TOTAL_BYTES
 from dcn.model.sourcemap import Path
 
@@ -167,7 +168,8 @@ class ParseCache:
         self._used: dict[str, Any] = {}
         self._dirty = False
         if self._key is not None and path is not None:
-            self._entries = self._load(path, self._key)
+            with collector_paused():
+                self._entries = self._load(path, self._key)
 
     @staticmethod
     def _load(path: FsPath, key: bytes) -> dict[str, Any]:

@@ -8,12 +8,11 @@ fleet fast. Recording happens in one transaction per run.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from dcn.errors import DcnError
+from dcn.heap import settled_heap
 from dcn.model.description import Deployment, Site
 from dcn.plan.serialize import encode_plan, plan_from_json
 from dcn.plan.stack import (
@@ -69,17 +68,6 @@ class ControlPlaneSource:
     version: ExportVersion
 
 
-@contextmanager
-def _settled_heap() -> Iterator[None]:
-    """Keep what exists before planning (the description, its parse) out of the cyclic
-    collector while planning: a 5,000-site description is millions of objects that a full
-    collection would walk again each time planning's allocations trigger one."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
 
 class Planner:
     """Plans sites of one deployment, reading and recording generations in `store`."""
@@ -124,7 +112,7 @@ class Planner:
 
     def plan(self, sites: Sequence[str] | None = None, record: bool = True) -> list[SitePlanResult]:
         """Plan `sites` (all by default; the control plane first) and record what changed."""
-        with _settled_heap():
+        with settled_heap():
             return self._plan(sites, record)
 
     def _plan(self, sites: Sequence[str] | None, record: bool) -> list[SitePlanResult]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from dcn.errors import Finding, Severity
+from dcn.heap import collector_paused
 from dcn.model.description import Deployment, parse
 from dcn.model.loader import LoadedDescription
 from dcn.validate.addresses import address_findings
@@ -44,6 +45,11 @@ class ValidationResult:
 
 def validate(loaded: LoadedDescription) -> ValidationResult:
     """Every finding of `loaded`, sorted by file and line; the Deployment if it parsed."""
+    with collector_paused():
+        return _validate(loaded)
+
+
+def _validate(loaded: LoadedDescription) -> ValidationResult:
     try:
         dep = parse(loaded.data)
     except ValidationError as exc:
