@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import dcn.model.loader as loader
-from dcn.model.parsecache import ParseCache, _entry, plain
+from dcn.model.parsecache import ParseCache, marks_of, plain
 from dcn.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,17 +77,25 @@ def test_the_cache_is_used_and_written_private(
 @pytest.mark.parametrize(
     "raw",
     [
-        [{"a": {1, 2}}, [], [], []],
-        [{"a": 1}, [["a"]], ["1"], [1]],
-        [{"a": 1}, [[{"x": 1}]], [1], [1]],
-        [{"a": 1}, [["a"]], [1], []],
-        [["not a mapping"], [], [], []],
+        [[["a"], "1", 1]],
+        [[[{"x": 1}], 1, 1]],
+        [[["a"], 1]],
+        [[["a"], 1, 1, 1]],
+        [["a", 1, 1]],
+        [[[1.5], 1, 1]],
         "text",
-        [{"a": 1}, [], []],
+        {"a": [1, 1]},
     ],
 )
-def test_entries_of_the_wrong_shape_are_ignored(raw: object) -> None:
-    assert _entry(raw, "f.yaml") is None
+def test_marks_of_the_wrong_shape_are_ignored(raw: object) -> None:
+    assert marks_of(raw, "f.yaml") is None
+
+
+def test_sound_marks_are_read_with_their_file() -> None:
+    assert marks_of([[["sites", 0, "name"], 3, 5], [[], 1, 1]], "f.yaml") == {
+        ("sites", 0, "name"): ("f.yaml", 3, 5),
+        (): ("f.yaml", 1, 1),
+    }
 
 
 def test_plain_data_only() -> None:

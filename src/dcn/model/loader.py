@@ -13,7 +13,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
@@ -23,7 +23,7 @@ from dcn.errors import DescriptionError, Location
 from dcn.heap import collector_paused
 from dcn.model.limits import MAX_FILES, MAX_INCLUDE_DEPTH, MAX_NODES, MAX_SITES
 from dcn.model.parsecache import ParseCache, Parsed
-from dcn.model.sourcemap import Path, SourceMap
+from dcn.model.sourcemap import SourceMap
 from dcn.model.yamlread import Budget, Walker, compose, read_text
 
 __all__ = ["LIST_KEYS", "LoadedDescription", "ParseCache", "load_yaml"]
@@ -66,7 +66,6 @@ class _Load:
     root: str
     allow_outside: bool
     cache: ParseCache
-    smap: SourceMap
     files: dict[str, str] = field(default_factory=dict)
     budget: Budget = field(default_factory=Budget)
     #: folder -> its real path, shared by every file of the load
@@ -80,10 +79,9 @@ def load_yaml(
     top = FsPath(path)
     if allow_outside is None:
         allow_outside = os.environ.get(ALLOW_OUTSIDE_ENV, "") not in ("", "0")
-    smap = SourceMap(str(top))
-    load = _Load(os.path.realpath(top.parent), allow_outside, cache or ParseCache(), smap)
+    load = _Load(os.path.realpath(top.parent), allow_outside, cache or ParseCache())
     with collector_paused():
-        data = _load_file(top, str(top), (), load)
+        data, smap = _load_file(top, str(top), load)
         _check_totals(data, smap)
         if cache is not None:
             cache.save()
@@ -95,7 +93,7 @@ def _parse(text: str, shown: str, load: _Load) -> Parsed:
     digest = hashlib.sha256(text.encode()).hexdigest()
     hit = load.cache.get(digest, shown)
     if hit is not None:
-        load.budget.nodes_left -= len(hit[1])
+        load.budget.nodes_left -= hit[1]
         return hit
     node = compose(text, shown)
     if node is None:
@@ -111,14 +109,15 @@ def _parse(text: str, shown: str, load: _Load) -> Parsed:
         )
     local = SourceMap(shown)
     data = Walker(load.budget).walk(node, shown, local)
-    parsed: Parsed = (data, [(p, *m) for p, m in local._marks.items()])
+    parsed: Parsed = (data, len(local._marks), local)
     load.cache.put(digest, shown, parsed)
     return parsed
 
 
 def _load_file(
-    fs_path: FsPath, shown: str, base: Path, load: _Load, stack: tuple[str, ...] = ()
-) -> dict[str, Any]:
+    fs_path: FsPath, shown: str, load: _Load, stack: tuple[str, ...] = ()
+) -> tuple[dict[str, Any], SourceMap]:
+    """A file's data with its includes merged in, and the map of where each value is."""
     if len(load.files) >= MAX_FILES:
         raise DescriptionError(
             f"the description reads more than {MAX_FILES:,} files (the file limit) at {shown}",
@@ -127,11 +126,9 @@ def _load_file(
         )
     text = _read(fs_path, shown, load.budget)
     load.files[shown] = hashlib.sha256(text.encode()).hexdigest()
-    parsed, marks = _parse(text, shown, load)
+    parsed, _, local = _parse(text, shown, load)
     # the parsed data may be the cache's: change copies only (the top mapping, its lists)
     data = {k: list(v) if k in LIST_KEYS and isinstance(v, list) else v for k, v in parsed.items()}
-    local = SourceMap(shown)
-    local._marks = {path: (file, line, col) for path, file, line, col in marks}
     includes = data.pop("include", [])
     if isinstance(includes, str):
         includes = [includes]
@@ -140,7 +137,6 @@ def _load_file(
             "'include' must be a list of file names or globs",
             location=local.locate(("include",)),
         )
-    _merge_marks(load.smap, local, base, data)
     if includes and len(stack) >= MAX_INCLUDE_DEPTH:
         raise DescriptionError(
             f"includes nest deeper than {MAX_INCLUDE_DEPTH} files (the include depth limit): "
@@ -159,10 +155,9 @@ def _load_file(
                     f"{child_shown} includes itself (through {' -> '.join(stack)})",
                     location=where,
                 )
-            sub_map = SourceMap(child_shown)
-            sub = _load_file(child, child_shown, (), replace(load, smap=sub_map), (*stack, shown))
-            _merge_into(data, sub, sub_map, load.smap, where)
-    return data
+            sub, sub_map = _load_file(child, child_shown, load, (*stack, shown))
+            _merge_into(data, sub, sub_map, local, where)
+    return data, local
 
 
 def _matches(
@@ -259,14 +254,6 @@ def _check_totals(data: dict[str, Any], smap: SourceMap) -> None:
             )
 
 
-def _merge_marks(dest: SourceMap, src: SourceMap, base: Path, data: dict[str, Any]) -> None:
-    if not base:
-        dest._marks.update(src._marks)
-        return
-    for path, mark in src._marks.items():
-        dest.record((*base, *path), *mark)
-
-
 def _merge_into(
     data: dict[str, Any], sub: dict[str, Any], sub_map: SourceMap, smap: SourceMap, where: Location
 ) -> None:
@@ -280,12 +267,9 @@ def _merge_into(
             existing = data.get(key, [])
             if not isinstance(existing, list):
                 raise DescriptionError(f"'{key}' must be a list", location=smap.locate((key,)))
-            offset = len(existing)
+            smap.include(key, len(existing), sub_map)
             existing.extend(value)  # a copy made in _load_file
             data[key] = existing
-            for path, mark in sub_map._marks.items():
-                if path and path[0] == key and len(path) > 1 and isinstance(path[1], int):
-                    smap.record((key, path[1] + offset, *path[2:]), *mark)
         elif key in data:
             raise DescriptionError(
                 f"'{key}' is set both in {smap.file_of((key,))} and in an included file",
@@ -294,6 +278,4 @@ def _merge_into(
             )
         else:
             data[key] = value
-            for path, mark in sub_map._marks.items():
-                if path and path[0] == key:
-                    smap.record(path, *mark)
+            smap.adopt(key, sub_map)

@@ -20,19 +20,18 @@ import hmac
 import json
 import os
 import stat
-from itertools import chain, repeat
+from collections.abc import Callable
 from pathlib import Path as FsPath
 from typing import Any
 
 import dcn
-from dcn.heap import collector_paused
 from dcn.model.limits import MAX_DEPTH, MAX_TOTAL_BYTES
-from dcn.model.sourcemap import Path
+from dcn.model.sourcemap import Mark, Path, SourceMap
 
-FORMAT = 2
+FORMAT = 3
 KEY_BYTES = 32
-#: file data and its marks: (path, line, column) of every value
-Parsed = tuple[dict[str, Any], list[tuple[Path, str, int, int]]]
+#: a file's data, its number of values (for the size limit) and its marks
+Parsed = tuple[dict[str, Any], int, SourceMap]
 
 
 def key_path() -> FsPath:
@@ -105,7 +104,6 @@ def _user_key() -> bytes | None:
 
 _ALLOWED = frozenset({dict, list, str, int, float, bool, type(None)})
 _STR_ONLY = frozenset({str})
-_INT_ONLY = frozenset({int})
 _PATH_PARTS = frozenset({str, int})
 
 
@@ -138,41 +136,73 @@ def plain(value: Any) -> bool:
     return True
 
 
-def _entry(raw: Any, shown: str) -> Parsed | None:
-    """A cached [data, paths, lines, columns] as Parsed, or None if its shape is wrong."""
-    if type(raw) is not list or len(raw) != 4:
+def _data(count: str, data: str) -> tuple[dict[str, Any], int] | None:
+    """A cached entry's data and number of values, or None if either is not sound."""
+    if not (count.isascii() and count.isdigit()):
         return None
-    data, paths, lines, cols = raw
-    if type(data) is not dict or not plain(data):
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError):
         return None
-    if not (type(paths) is list and type(lines) is list and type(cols) is list):
+    if type(value) is not dict or not plain(value):
         return None
-    if not len(paths) == len(lines) == len(cols):
+    return value, int(count)
+
+
+def marks_of(raw: Any, shown: str) -> dict[Path, Mark] | None:
+    """Cached marks ``[[path, line, column], ...]`` of file `shown`, or None if their
+    shape is wrong."""
+    if type(raw) is not list:
         return None
-    if not (set(map(type, lines)) | set(map(type, cols))) <= _INT_ONLY:
-        return None
-    if not set(map(type, paths)) <= {list}:
-        return None
-    if not set(map(type, chain.from_iterable(paths))) <= _PATH_PARTS:
-        return None
-    return data, list(zip(map(tuple, paths), repeat(shown), lines, cols))
+    out: dict[Path, Mark] = {}
+    for item in raw:
+        if type(item) is not list or len(item) != 3:
+            return None
+        path, line, col = item
+        if type(path) is not list or type(line) is not int or type(col) is not int:
+            return None
+        if not set(map(type, path)) <= _PATH_PARTS:
+            return None
+        out[tuple(path)] = (shown, line, col)
+    return out
+
+
+def _lazy_marks(text: str, shown: str) -> Callable[[], dict[Path, Mark]]:
+    """Decode a file's marks when a finding first needs one. Marks that do not decode
+    (only a cache this user's dcn wrote gets this far) leave places at file level."""
+
+    def decode() -> dict[Path, Mark]:
+        try:
+            raw = json.loads(text)
+        except (ValueError, RecursionError):
+            return {}
+        return marks_of(raw, shown) or {}
+
+    return decode
 
 
 class ParseCache:
-    """Parsed files keyed by content digest and shown name, in one MAC'd JSON file."""
+    """Parsed files keyed by content digest and shown name, in one MAC'd file of JSON lines.
+
+    The file is a MAC line, a JSON header (format, dcn's version), then one line per
+    parsed file: digest, shown name (JSON), number of values, data (JSON), marks (JSON),
+    tab-separated (JSON text holds no raw tab or line break). Lines are split when the
+    cache is read, an entry's data is decoded when its file is loaded, its marks only
+    when a finding needs a place, and unchanged entries are written back as they were.
+    """
 
     def __init__(self, path: FsPath | None = None) -> None:
         self.path = path
         self._key = _user_key() if path is not None else None
-        self._entries: dict[str, Any] = {}
-        self._used: dict[str, Any] = {}
+        #: "digest\tshown" -> "count\tdata\tmarks"
+        self._entries: dict[str, str] = {}
+        self._used: dict[str, str] = {}
         self._dirty = False
         if self._key is not None and path is not None:
-            with collector_paused():
-                self._entries = self._load(path, self._key)
+            self._entries = self._load(path, self._key)
 
     @staticmethod
-    def _load(path: FsPath, key: bytes) -> dict[str, Any]:
+    def _load(path: FsPath, key: bytes) -> dict[str, str]:
         blob = _open_private(path)
         if blob is None:
             return {}
@@ -180,21 +210,22 @@ class ParseCache:
         if not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).hexdigest().encode()):
             return {}
         try:
-            doc = json.loads(body)
+            header, *lines = body.decode("ascii").split("\n")
+            doc = json.loads(header)
         except (ValueError, RecursionError):
             return {}
-        if (
-            type(doc) is not dict
-            or doc.get("format") != FORMAT
-            or doc.get("dcn") != dcn.__version__
-            or type(doc.get("entries")) is not dict
-        ):
+        if doc != {"format": FORMAT, "dcn": dcn.__version__}:
             return {}
-        return doc["entries"]
+        entries = {}
+        for line in lines:
+            parts = line.split("\t", 2)
+            if len(parts) == 3:
+                entries[f"{parts[0]}\t{parts[1]}"] = parts[2]
+        return entries
 
     @staticmethod
     def key(digest: str, shown: str) -> str:
-        return f"{digest}\0{shown}"
+        return f"{digest}\t{json.dumps(shown)}"
 
     def get(self, digest: str, shown: str) -> Parsed | None:
         """The cached parse of `shown` with content `digest`, if a sound one is there."""
@@ -202,21 +233,19 @@ class ParseCache:
         raw = self._entries.get(key)
         if raw is None:
             return None
-        parsed = _entry(raw, shown)
-        if parsed is None:
+        parts = raw.split("\t")
+        found = _data(parts[0], parts[1]) if len(parts) == 3 else None
+        if found is None:
             del self._entries[key]
             return None
         self._used[key] = raw
-        return parsed
+        return found[0], found[1], SourceMap(shown, _lazy_marks(parts[2], shown))
 
     def put(self, digest: str, shown: str, value: Parsed) -> None:
-        data, marks = value
-        self._used[self.key(digest, shown)] = [
-            data,
-            [list(m[0]) for m in marks],
-            [m[2] for m in marks],
-            [m[3] for m in marks],
-        ]
+        data, count, smap = value
+        marks = [[list(path), line, col] for path, (_, line, col) in smap._marks.items()]
+        encode = json.JSONEncoder(separators=(",", ":")).encode
+        self._used[self.key(digest, shown)] = f"{count}\t{encode(data)}\t{encode(marks)}"
         self._dirty = True
 
     def save(self) -> None:
@@ -225,8 +254,8 @@ class ParseCache:
             return
         if not self._dirty and self._used.keys() == self._entries.keys():
             return
-        doc = {"format": FORMAT, "dcn": dcn.__version__, "entries": self._used}
-        body = json.dumps(doc, separators=(",", ":")).encode()
+        header = json.dumps({"format": FORMAT, "dcn": dcn.__version__})
+        body = "\n".join([header, *(f"{k}\t{v}" for k, v in self._used.items())]).encode()
         mac = hmac.new(self._key, body, hashlib.sha256).hexdigest().encode()
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
