@@ -127,7 +127,7 @@ class NodeSpec(_Strict):
     hostname: str
     mac: str | None = None
     #: network name -> fixed address on that network's leaf subnet
-    addresses: dict[str, str] = {}
+    addresses: dict[str, str] = Field(default_factory=dict)
     #: how to reach the node over SSH when it is a real host (default: its ctlplane address)
     ansible_host: str | None = None
 
@@ -155,7 +155,7 @@ class RoleSpec(_Strict):
     """How many nodes of a role a site has, or which ones."""
 
     count: int | None = Field(None, ge=0, le=10000)
-    nodes: list[NodeSpec] = []
+    nodes: list[NodeSpec] = Field(default_factory=list)
     #: TripleO-style, with %stackname% and %index%; default from the role catalog
     hostname_format: str | None = None
     #: networks the role's nodes attach to; default from the role catalog
@@ -201,13 +201,13 @@ class Site(_Strict):
     availability_zone: str | None = None
     roles: dict[str, RoleSpec]
     networks: dict[str, Subnet]
-    sdn: Sdn = Sdn()
-    instance_metadata: InstanceMetadata = InstanceMetadata()
+    sdn: Sdn = Field(default_factory=Sdn)
+    instance_metadata: InstanceMetadata = Field(default_factory=InstanceMetadata)
     instance_storage: Literal["ephemeral", "ceph", "nfs", "cinder"] = "ephemeral"
     #: control plane only: number of controllers (MariaDB/RabbitMQ cluster size)
     ha_size: int | None = Field(None, ge=1, le=9)
     #: file -> section -> option -> value, applied after dcn's own settings
-    config_overrides: dict[str, dict[str, dict[str, Any]]] = {}
+    config_overrides: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
 
     @property
     def az(self) -> str:
