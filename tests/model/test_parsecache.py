@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import pickle
 import shutil
@@ -10,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import dcn.model.loader as loader
-from dcn.model.parsecache import ParseCache, marks_of, plain
+from dcn.model.parsecache import ParseCache, key_path, marks_of, plain
 from dcn.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,3 +120,49 @@ def test_no_cache_is_written_into_a_state_dir_open_to_others(tmp_path: Path) -> 
     state.chmod(0o755)
     assert Workspace(folder / "dcn.yaml").validation.ok
     assert list(state.iterdir()) == []
+
+
+def _resign(path: Path, body: bytes) -> None:
+    """Write `body` under this user's cache key (what only dcn itself could do)."""
+    mac = hmac.new(key_path().read_bytes(), body, hashlib.sha256).hexdigest().encode()
+    path.write_bytes(mac + b"\n" + body)
+
+
+def test_marks_that_do_not_decode_leave_places_at_file_level(tmp_path: Path) -> None:
+    """An entry whose data is sound but whose marks are not still loads: a finding is
+    placed at its file (no line) instead of failing."""
+    top = tmp_path / "dcn.yaml"
+    shutil.copy(ROOT / "examples" / "dcn-basic.yaml", top)
+    path = tmp_path / "state" / "parse-cache.json"
+    cold = loader.load_yaml(top, ParseCache(path))
+    header, entry = path.read_bytes().partition(b"\n")[2].split(b"\n")
+    count, data, _ = entry.rsplit(b"\t", 2)
+    _resign(path, header + b"\n" + count + b"\t" + data + b"\t" + b'[["not", "a", "mark"]]')
+    warm = loader.load_yaml(top, ParseCache(path))
+    assert warm.data == cold.data
+    assert cold.smap.locate(("sites", 0, "name")).line is not None
+    where = warm.smap.locate(("sites", 0, "name"))
+    assert (where.file, where.line, where.field) == (str(top), None, "sites[0].name")
+
+
+def test_an_entry_of_the_wrong_shape_is_parsed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    top = tmp_path / "dcn.yaml"
+    shutil.copy(ROOT / "examples" / "dcn-basic.yaml", top)
+    path = tmp_path / "state" / "parse-cache.json"
+    cold = loader.load_yaml(top, ParseCache(path))
+    header, entry = path.read_bytes().partition(b"\n")[2].split(b"\n")
+    key = entry.split(b"\t", 2)
+    parsed = []
+    real_compose = loader.compose
+
+    def counting(*args: object) -> object:
+        parsed.append(1)
+        return real_compose(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loader, "compose", counting)
+    for bad in (b"x\t{}\t[]", b"3\t[1, 2]\t[]", b"3\t{bad json\t[]", b"3\t{}"):
+        _resign(path, header + b"\n" + key[0] + b"\t" + key[1] + b"\t" + bad)
+        assert loader.load_yaml(top, ParseCache(path)).data == cold.data
+    assert len(parsed) == 4
