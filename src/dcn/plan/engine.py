@@ -68,7 +68,6 @@ class ControlPlaneSource:
     version: ExportVersion
 
 
-
 class Planner:
     """Plans sites of one deployment, reading and recording generations in `store`."""
 
