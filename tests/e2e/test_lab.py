@@ -300,16 +300,20 @@ def test_rotated_secrets_reach_every_service(lab: Lab) -> None:
     lab.dcn("deploy", *EDGES, "--parallel", "2")
     rows = json.loads(lab.dcn("status", "--format", "json").stdout)
     assert not any(r["redeploy"] for r in rows)
-    from dcn.cloud import admin_connection
+    from dcn.cloud import admin_connection, ensure_image_and_flavor
 
     conn = admin_connection(lab.ws())
-    old = conn.compute.find_server("dcn-smoke-dcn0")
-    conn.compute.delete_server(old)
-    conn.compute.wait_for_delete(old, wait=120)
-    lab.dcn("smoke", "dcn0")
+    image, flavor = ensure_image_and_flavor(conn)
+    server = conn.compute.create_server(
+        name="after-rotation",
+        image_id=image.id,
+        flavor_id=flavor.id,
+        networks="none",
+        availability_zone="dcn0",
+    )
+    server = conn.compute.wait_for_server(server, status="ACTIVE", wait=300)
     servers = {s.name: s for s in list_servers(lab.ws())}
-    assert servers["dcn-smoke-dcn0"].status == "ACTIVE"
-    assert servers["dcn-smoke-dcn0"].site == "dcn0"
+    assert servers["after-rotation"].site == "dcn0"
 
 
 def test_no_secret_in_any_output_or_readable_file(lab: Lab) -> None:

@@ -8,6 +8,7 @@ problem (an incomplete export), reported with what to do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from dcn.errors import DcnError
@@ -87,8 +88,21 @@ def db_host(ctx: RenderContext) -> str:
 
 def db_connection(ctx: RenderContext, user: str, secret: str, database: str) -> str:
     """An SQLAlchemy URL for PyMySQL (the driver in the OpenStack virtualenv)."""
-    host = url_host(db_host(ctx))
-    return f"mysql+pymysql://{user}:{secret_ref(secret)}@{host}/{database}"
+    return _db_url(ctx, f"{user}:{secret_ref(secret)}", database)
+
+
+def cell_db_template(ctx: RenderContext, database: str) -> str:
+    """A nova cell mapping's database URL with the credentials left as a template.
+
+    nova fills ``{username}``/``{password}`` from the reading service's own
+    ``[database]/connection``, so a rotated password needs no mapping update and the
+    mapping (and the command that sets it) holds no secret.
+    """
+    return _db_url(ctx, "{username}:{password}", database)
+
+
+def _db_url(ctx: RenderContext, credentials: str, database: str) -> str:
+    return f"mysql+pymysql://{credentials}@{url_host(db_host(ctx))}/{database}"
 
 
 def _messaging(ctx: RenderContext, kind: str) -> tuple[str, str, str, bool]:
@@ -110,13 +124,32 @@ def transport_url(ctx: RenderContext) -> str:
     The password is always the ``RabbitPassword`` reference (the outputs may carry a
     reference or, for a foreign export, a value; neither is copied into a file).
     """
-    scheme, user, port, _ = _messaging(ctx, "rpc")
+    user = _messaging(ctx, "rpc")[1]
+    credentials = f"{user}:{secret_ref('RabbitPassword')}"
+    return _mq_url(ctx, lambda _index: credentials)
+
+
+def cell_mq_template(ctx: RenderContext) -> str:
+    """A nova cell mapping's transport URL with the credentials left as a template
+    (indexed per broker when there are several, as nova numbers them)."""
+    if len(_broker_hosts(ctx)) == 1:
+        return _mq_url(ctx, lambda _index: "{username}:{password}")
+    return _mq_url(ctx, lambda index: f"{{username{index}}}:{{password{index}}}")
+
+
+def _broker_hosts(ctx: RenderContext) -> list[str]:
     nodes = ctx.outputs.all_nodes_config
     hosts = nodes.get("oslo_messaging_rpc_node_names") or nodes.get("oslo_messaging_rpc_node_ips")
     if not hosts:
         raise _missing("oslo_messaging_rpc_node_names (the broker hosts)", ctx)
-    password = secret_ref("RabbitPassword")
-    return f"{scheme}://" + ",".join(f"{user}:{password}@{url_host(h)}:{port}" for h in hosts) + "/"
+    return [str(h) for h in hosts]
+
+
+def _mq_url(ctx: RenderContext, credentials: Callable[[int], str]) -> str:
+    scheme, _, port, _ = _messaging(ctx, "rpc")
+    hosts = _broker_hosts(ctx)
+    netlocs = (f"{credentials(i)}@{url_host(h)}:{port}" for i, h in enumerate(hosts, 1))
+    return f"{scheme}://" + ",".join(netlocs) + "/"
 
 
 def messaging_sections(ctx: RenderContext) -> dict[str, dict[str, Any]]:

@@ -16,12 +16,16 @@ edge compute's secrets are NovaPassword, NeutronPassword and RabbitPassword.
 
 from __future__ import annotations
 
+import shlex
+
 from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, StepSpec
 from dcn.services import ini
 from dcn.services.base import RenderContext
 from dcn.services.common import (
     authtoken,
     catalog_client,
+    cell_db_template,
+    cell_mq_template,
     db_connection,
     manage,
     messaging_sections,
@@ -32,6 +36,9 @@ from dcn.services.common import (
 from dcn.services.paste import paste_file
 from dcn.services.render import CatalogService, Processes, config_file, ini_file
 from dcn.services.wsgi import WsgiApi
+
+#: nova's fixed UUID of cell0 (CellMapping.CELL0_UUID)
+CELL0_UUID = "00000000-0000-0000-0000-000000000000"
 
 CONFDIR = "/etc/nova"
 CONF = config_file(f"{CONFDIR}/nova.conf")
@@ -179,7 +186,31 @@ def api_steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
             ),
             once=True,
         ),
+        StepSpec(
+            "cell-templates",
+            ("/bin/sh", "-c", _cell_templates(ctx, nova_manage)),
+            once=True,
+        ),
         StepSpec("db-sync", manage(ctx, "nova-manage", "--config-file", CONF, "db", "sync")),
+    )
+
+
+def _cell_templates(ctx: RenderContext, nova_manage: str) -> str:
+    """Cell mappings whose URLs take their credentials from each service's nova.conf.
+
+    ``map_cell0`` and ``create_cell`` store the URLs with the passwords of the day; a
+    rotated ``NovaDbPassword`` or ``RabbitPassword`` would leave nova-api talking to
+    cells with old credentials. Templated URLs hold no secret (nor does this command).
+    """
+    cell0 = shlex.quote(cell_db_template(ctx, "nova_cell0"))
+    db = shlex.quote(cell_db_template(ctx, "nova"))
+    mq = shlex.quote(cell_mq_template(ctx))
+    cell1 = f"{nova_manage} cell_v2 list_cells | awk -F'|' '$2 ~ /^ *cell1 *$/ {{print $3}}'"
+    update = f"{nova_manage} cell_v2 update_cell --cell_uuid"
+    return (
+        f"{update} {CELL0_UUID} --transport-url none:/// --database_connection {cell0} && "
+        f'uuid=$({cell1} | tr -d " ") && test -n "$uuid" && '
+        f'{update} "$uuid" --transport-url {mq} --database_connection {db}'
     )
 
 
