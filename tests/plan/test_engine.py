@@ -141,3 +141,39 @@ def test_adding_an_edge_inside_the_supernets_makes_no_control_plane_generation(
     results = {r.site: r for r in Planner(parse(data), store).plan()}
     assert results["central"].changed is False and results["central"].generation == 1
     assert results["dcn2"].changed and results["dcn2"].generation == 1
+
+
+def test_same_content_from_new_inputs_is_not_planned_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New inputs that re-plan a site to the same content move its recorded input digest
+    on, so the next plan skips the site instead of planning it again (and again)."""
+    import dcn.plan.engine as engine
+
+    Planner(parse(example()), store).plan()
+    data = example()
+    data["sites"].append(
+        {
+            "name": "dcn2",
+            "kind": "edge",
+            "roles": {"DistributedCompute": {"count": 1}},
+            "networks": {
+                "ctlplane": {"cidr": "198.18.3.0/24", "gateway": "198.18.3.1"},
+                "internal_api": {"cidr": "198.18.19.0/24", "gateway": "198.18.19.1"},
+                "tenant": {"cidr": "fd00:dc:1:3::/64", "gateway": "fd00:dc:1:3::1"},
+                "storage": {"cidr": "198.18.35.0/24", "gateway": "198.18.35.1"},
+            },
+        }
+    )
+    first = {r.site: r for r in Planner(parse(data), store).plan()}
+    assert first["central"].changed is False
+    assert store.latest_generation("lab", "central").input_digest == (
+        first["central"].plan.input_digest
+    )
+    calls: list[str] = []
+    real = engine.plan_control_plane
+    monkeypatch.setattr(
+        engine, "plan_control_plane", lambda *a, **k: calls.append("cp") or real(*a, **k)
+    )
+    again = {r.site: r for r in Planner(parse(data), store).plan()}
+    assert calls == [] and again["central"].generation == 1

@@ -52,6 +52,9 @@ class SitePlanResult:
         #: the plan as recorded (JSON), kept from digesting it so recording does not
         #: encode it again; None when unchanged
         self.plan_json = plan_json
+        #: planned again from new inputs to the same content: the input digest the
+        #: recorded generation should carry from now on (None otherwise)
+        self.new_input_digest: str | None = None
 
     @property
     def plan(self) -> StackPlan:
@@ -200,10 +203,20 @@ class Planner:
         # (a new edge leaf inside the control plane's supernet routes) make no generation
         text, digest = encode_plan(plan)
         if rec is not None and rec.plan_digest == digest:
-            return SitePlanResult(name, plan, previous, False, rec.number, digest)
+            same = SitePlanResult(name, plan, previous, False, rec.number, digest)
+            if rec.input_digest != plan.input_digest:
+                same.new_input_digest = plan.input_digest
+            return same
         return SitePlanResult(name, plan, previous, True, number, digest, text)
 
     def _record(self, results: Iterable[SitePlanResult]) -> None:
+        results = list(results)
+        refreshed = {
+            r.site: (r.generation, r.new_input_digest) for r in results if r.new_input_digest
+        }
+        if refreshed:
+            self.store.refresh_input_digests(self.deployment.name, refreshed)
+            self._latest_read = None
         changed = [r for r in results if r.changed]
         if not changed:
             return

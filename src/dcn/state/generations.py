@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -250,3 +250,25 @@ def status_rows(session: Session, deployment: str) -> list[StatusRow]:
             )
         )
     return result
+
+
+def refresh_input_digests(
+    session: Session, dep: int, digests: Mapping[str, tuple[int, str]]
+) -> None:
+    """Give generations the input digest that planned them again to the same content.
+
+    New inputs (a dcn upgrade, a deployment-wide change that does not reach a site)
+    can yield a byte-identical plan: no generation is recorded, but unless the digest
+    moves on, every later plan would re-plan the site to find the same again.
+    """
+    ids = dict(
+        session.execute(select(Stack.name, Stack.id).where(Stack.deployment_id == dep))
+        .tuples()
+        .all()
+    )
+    for stack, (number, digest) in digests.items():
+        session.execute(
+            update(Generation)
+            .where(Generation.stack_id == ids[stack], Generation.number == number)
+            .values(input_digest=digest)
+        )

@@ -170,6 +170,15 @@ class Store:
         with self._write() as s:
             return generations.record(s, ensure_deployment(s, deployment), batch, blobs)
 
+    def refresh_input_digests(
+        self, deployment: str, digests: Mapping[str, tuple[int, str]]
+    ) -> None:
+        """stack -> (generation, input digest) that re-planned it to the same content."""
+        if not digests:
+            return
+        with self._write() as s:
+            generations.refresh_input_digests(s, ensure_deployment(s, deployment), digests)
+
     def _plan_text(self, generation_id: int) -> str:
         with self._read() as s:
             return generations.plan_text(s, generation_id)
