@@ -27,6 +27,20 @@ def example(**changes: object) -> dict:
     return data
 
 
+#: a third edge whose leaves lie inside the example's supernets
+DCN2 = {
+    "name": "dcn2",
+    "kind": "edge",
+    "roles": {"DistributedCompute": {"count": 1}},
+    "networks": {
+        "ctlplane": {"cidr": "198.18.3.0/24", "gateway": "198.18.3.1"},
+        "internal_api": {"cidr": "198.18.19.0/24", "gateway": "198.18.19.1"},
+        "tenant": {"cidr": "fd00:dc:1:3::/64", "gateway": "fd00:dc:1:3::1"},
+        "storage": {"cidr": "198.18.35.0/24", "gateway": "198.18.35.1"},
+    },
+}
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Store:
     return Store.open(state_dir=tmp_path / "state")
@@ -126,18 +140,7 @@ def test_adding_an_edge_inside_the_supernets_makes_no_control_plane_generation(
     """The control plane's content does not change for a new leaf its supernet routes cover."""
     Planner(parse(example()), store).plan()
     data = example()
-    extra = {
-        "name": "dcn2",
-        "kind": "edge",
-        "roles": {"DistributedCompute": {"count": 1}},
-        "networks": {
-            "ctlplane": {"cidr": "198.18.3.0/24", "gateway": "198.18.3.1"},
-            "internal_api": {"cidr": "198.18.19.0/24", "gateway": "198.18.19.1"},
-            "tenant": {"cidr": "fd00:dc:1:3::/64", "gateway": "fd00:dc:1:3::1"},
-            "storage": {"cidr": "198.18.35.0/24", "gateway": "198.18.35.1"},
-        },
-    }
-    data["sites"].append(extra)
+    data["sites"].append(DCN2)
     results = {r.site: r for r in Planner(parse(data), store).plan()}
     assert results["central"].changed is False and results["central"].generation == 1
     assert results["dcn2"].changed and results["dcn2"].generation == 1
@@ -152,19 +155,7 @@ def test_same_content_from_new_inputs_is_not_planned_again(
 
     Planner(parse(example()), store).plan()
     data = example()
-    data["sites"].append(
-        {
-            "name": "dcn2",
-            "kind": "edge",
-            "roles": {"DistributedCompute": {"count": 1}},
-            "networks": {
-                "ctlplane": {"cidr": "198.18.3.0/24", "gateway": "198.18.3.1"},
-                "internal_api": {"cidr": "198.18.19.0/24", "gateway": "198.18.19.1"},
-                "tenant": {"cidr": "fd00:dc:1:3::/64", "gateway": "fd00:dc:1:3::1"},
-                "storage": {"cidr": "198.18.35.0/24", "gateway": "198.18.35.1"},
-            },
-        }
-    )
+    data["sites"].append(DCN2)
     first = {r.site: r for r in Planner(parse(data), store).plan()}
     assert first["central"].changed is False
     assert store.latest_generation("lab", "central").input_digest == (
