@@ -68,3 +68,18 @@ def test_files_sites_and_nodes_are_bounded(
     with pytest.raises(DescriptionError) as exc:
         load_yaml(top)
     assert words in exc.value.message and exc.value.location.file.endswith(".yaml")
+
+
+@pytest.mark.parametrize("ref", ["/etc/prod-export.yaml", "../prod/export.yaml", "link.yaml"])
+def test_control_plane_export_stays_in_the_folder(tmp_path: Path, ref: str) -> None:
+    """An export holds another cloud's passwords: a description may not reach for one."""
+    folder = tmp_path / "theirs"
+    folder.mkdir()
+    (tmp_path / "outside.yaml").write_text("parameter_defaults: {}\n")
+    (folder / "link.yaml").symlink_to(tmp_path / "outside.yaml")
+    top = folder / "dcn.yaml"
+    top.write_text(f"name: x\ncontrol_plane_export: {ref}\n")
+    with pytest.raises(DescriptionError, match="outside") as exc:
+        load_yaml(top, allow_outside=False)
+    assert exc.value.location is not None and exc.value.location.line == 2
+    assert load_yaml(top, allow_outside=True).data["control_plane_export"] == ref

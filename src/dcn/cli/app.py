@@ -63,7 +63,8 @@ def main_options(
         bool,
         typer.Option(
             "--allow-include-outside",
-            help="let includes reach files outside the description's folder "
+            help="let includes and control_plane_export reach files outside the "
+            "description's folder "
             "(env DCN_ALLOW_INCLUDE_OUTSIDE=1); only for files you trust",
         ),
     ] = False,

@@ -83,6 +83,7 @@ def load_yaml(
     with collector_paused():
         data, smap = _load_file(top, str(top), load)
         _check_totals(data, smap)
+        _check_export_path(data, smap, top, load)
         if cache is not None:
             cache.save()
     return LoadedDescription(data, smap, load.files)
@@ -221,6 +222,37 @@ def _shown_name(fs_path: FsPath, shown: str, child: FsPath) -> str:
         return str(FsPath(shown).parent / child.relative_to(fs_path.parent))
     except ValueError:  # an absolute include, allowed outside the root
         return str(child)
+
+
+def _check_export_path(data: dict[str, Any], smap: SourceMap, top: FsPath, load: _Load) -> None:
+    """control_plane_export is read as the includes are: inside the description's folder.
+
+    An export holds the control plane's passwords; a description from elsewhere that
+    names the operator's own export of another cloud (and edge nodes of its choosing)
+    would otherwise have dcn deliver that cloud's credentials to those nodes.
+    """
+    ref = data.get("control_plane_export")
+    if not isinstance(ref, str) or load.allow_outside:
+        return
+    where = smap.locate(("control_plane_export",))
+    fix = (
+        f"keep the export inside {load.root} (copy it there), or run dcn with "
+        f"--allow-include-outside (or {ALLOW_OUTSIDE_ENV}=1) if you trust the description"
+    )
+    if os.path.isabs(ref) or ".." in FsPath(ref).parts:
+        raise DescriptionError(
+            f"control_plane_export {ref!r} is outside the description's folder",
+            hint=fix,
+            location=where,
+        )
+    real = os.path.realpath(top.parent / ref)
+    if os.path.commonpath([real, load.root]) != load.root:
+        raise DescriptionError(
+            f"control_plane_export {ref!r} reaches {real}, outside {load.root} "
+            "(through a symbolic link)",
+            hint=fix,
+            location=where,
+        )
 
 
 def _check_totals(data: dict[str, Any], smap: SourceMap) -> None:
