@@ -14,6 +14,7 @@ import netaddr
 
 from dcn.errors import DcnError
 from dcn.model.description import Deployment, Site, Subnet
+from dcn.model.ipints import address_int, network_range
 from dcn.model.nodes import Node
 from dcn.model.roles import ROLES
 from dcn.plan.types import NodeAddressing, RoutePlan, SiteNetworkPlan, SubnetPlan
@@ -44,21 +45,19 @@ def parsed_address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
 
 def pool_ranges(subnet: Subnet) -> list[tuple[int, int]]:
     """Inclusive integer ranges dcn may assign from."""
-    net = parsed_network(subnet.cidr)
     if subnet.allocation_pools:
         return [
-            (int(parsed_address(p.start)), int(parsed_address(p.end)))
-            for p in subnet.allocation_pools
+            (address_int(p.start).value, address_int(p.end).value) for p in subnet.allocation_pools
         ]
-    first = int(net.network_address) + 1
-    last = int(net.broadcast_address) - (1 if net.version == 4 else 0)
-    if subnet.gateway and int(parsed_address(subnet.gateway)) == first:
+    net = network_range(subnet.cidr)
+    first, last = net.first + 1, net.last - (1 if net.version == 4 else 0)
+    if subnet.gateway and address_int(subnet.gateway).value == first:
         first += 1
     return [(first, last)]
 
 
 def leaf_capacity(subnet: Subnet) -> int:
-    gw = int(parsed_address(subnet.gateway)) if subnet.gateway else None
+    gw = address_int(subnet.gateway).value if subnet.gateway else None
     return sum(
         e - s + 1 - (1 if gw is not None and s <= gw <= e else 0) for s, e in pool_ranges(subnet)
     )

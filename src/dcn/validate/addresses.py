@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 
 from dcn.errors import Finding
 from dcn.model.description import Deployment, Pool, Site, Subnet
+from dcn.model.ipints import IpInt, NetRange, address_int, network_range
 from dcn.model.loader import LoadedDescription
 from dcn.model.roles import ROLES
-from dcn.network import leaf_capacity, parsed_address, parsed_network
+from dcn.network import leaf_capacity
 from dcn.validate.rules import finding
 
 
@@ -65,7 +65,7 @@ def _nodes(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
                     sub = site.networks.get(net)
                     if sub is None:
                         continue
-                    if parsed_address(ip) not in parsed_network(sub.cidr):
+                    if not network_range(sub.cidr).holds(address_int(ip)):
                         msg = f"{ip} is outside the {net} leaf {sub.cidr}"
                         fix = "use an address inside the site's leaf"
                         out.append(finding(loaded, "DCN207", at, msg, fix))
@@ -80,13 +80,14 @@ def _nodes(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
 
 def _reserved(sub: Subnet, ip: str) -> str | None:
     """What `ip` already is on leaf `sub`: its gateway, network or broadcast address."""
-    if sub.gateway is not None and parsed_address(sub.gateway) == parsed_address(ip):
+    addr = address_int(ip)
+    if sub.gateway is not None and address_int(sub.gateway) == addr:
         return f"gateway {sub.gateway}"
-    cidr, addr = parsed_network(sub.cidr), parsed_address(ip)
+    cidr = network_range(sub.cidr)
     small = cidr.prefixlen >= cidr.max_prefixlen - 1  # /31, /32, /127, /128: no reserved ends
-    if not small and addr == cidr.network_address:
+    if not small and addr == IpInt(cidr.version, cidr.first):
         return "network address" if cidr.version == 4 else "subnet-router anycast address"
-    if not small and cidr.version == 4 and addr == cidr.broadcast_address:
+    if not small and addr == IpInt(4, cidr.last) and cidr.version == 4:
         return "broadcast address"
     return None
 
@@ -96,11 +97,8 @@ def _overlaps(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
     subnets: list[tuple[int, int, int, tuple]] = []
     for i, site in enumerate(dep.sites):
         for net, sub in site.networks.items():
-            cidr = parsed_network(sub.cidr)
-            at = ("sites", i, "networks", net)
-            subnets.append(
-                (cidr.version, int(cidr.network_address), int(cidr.broadcast_address), at)
-            )
+            cidr = network_range(sub.cidr)
+            subnets.append((cidr.version, cidr.first, cidr.last, ("sites", i, "networks", net)))
     subnets.sort()
     out = []
     for a, b in itertools.pairwise(subnets):
@@ -112,14 +110,18 @@ def _overlaps(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
 
 def _reversed(pool: Pool) -> bool:
     """Whether an allocation pool starts after it ends (same address family only)."""
-    start, end = parsed_address(pool.start), parsed_address(pool.end)
-    return start.version == end.version and int(start) > int(end)
+    start, end = address_int(pool.start), address_int(pool.end)
+    return start.version == end.version and start.value > end.value
 
 
-def _covers(routes: list, target: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+def _covers(routes: list, target: NetRange) -> bool:
+    """Whether a route's destination holds all of `target` (``subnet_of``)."""
     for r in routes:
-        dest = parsed_network(r.destination)
-        if dest.version == target.version and target.subnet_of(dest):  # type: ignore[arg-type]
+        dest = network_range(r.destination)
+        if (
+            dest.version == target.version
+            and dest.first <= target.first <= target.last <= dest.last
+        ):
             return True
     return False
 
@@ -143,7 +145,7 @@ def _site_leaves(loaded: LoadedDescription, dep: Deployment, i: int, site: Site)
                 finding(loaded, "DCN005", at, msg, f"declare it (known: {', '.join(dep.networks)})")
             )
             continue
-        cidr = parsed_network(sub.cidr)
+        cidr = network_range(sub.cidr)
         if cidr.version == 6 and dep.network_is_provisioning(net):
             msg = "IPv6 cannot be used for provisioning networks (seed)"
             fix = "use an IPv4 subnet for ctlplane; IPv6 fits other networks"
@@ -154,10 +156,9 @@ def _site_leaves(loaded: LoadedDescription, dep: Deployment, i: int, site: Site)
             add(finding(loaded, "DCN205", at, msg, fix))
             continue
         if defn.supernet is not None:
-            supernet = parsed_network(defn.supernet)
+            supernet = network_range(defn.supernet)
             if supernet.version != cidr.version or not (
-                supernet.network_address <= cidr.network_address
-                and cidr.broadcast_address <= supernet.broadcast_address
+                supernet.first <= cidr.first and cidr.last <= supernet.last
             ):
                 add(
                     finding(
@@ -172,11 +173,11 @@ def _site_leaves(loaded: LoadedDescription, dep: Deployment, i: int, site: Site)
         points = [sub.gateway] if sub.gateway else []
         for pool in sub.allocation_pools or []:
             points += [pool.start, pool.end]
-        if any(parsed_address(p) not in cidr for p in points):
+        if not all(cidr.holds(address_int(p)) for p in points):
             msg = f"gateway or pool outside {sub.cidr}"
             add(finding(loaded, "DCN206", at, msg, "keep the gateway and pools inside the subnet"))
         for k, route in enumerate(sub.routes or []):
-            if parsed_address(route.nexthop) not in cidr:
+            if not cidr.holds(address_int(route.nexthop)):
                 add(
                     finding(
                         loaded,
@@ -214,7 +215,7 @@ def _capacity(loaded: LoadedDescription, dep: Deployment, i: int, site: Site) ->
         sub = site.networks[net]
         if any(_reversed(p) for p in sub.allocation_pools or []):
             continue  # its capacity is meaningless until DCN210 is fixed
-        if parsed_network(sub.cidr).version == 6 and dep.networks[net].ipv6_address_mode == "slaac":
+        if network_range(sub.cidr).version == 6 and dep.networks[net].ipv6_address_mode == "slaac":
             continue
         count += 1 if site.is_control_plane and dep.network_has_vip(net) else 0
         have = leaf_capacity(sub)
@@ -236,9 +237,9 @@ def _route_to_control_plane(
     for net, sub in site.networks.items():
         if net not in cp.networks or net not in dep.networks:
             continue
-        target = parsed_network(cp.networks[net].cidr)
+        target = cp.networks[net].cidr
         routed = sub.routes is not None
-        ok = _covers(sub.routes or [], target) if routed else sub.gateway is not None
+        ok = _covers(sub.routes or [], network_range(target)) if routed else sub.gateway is not None
         if not ok:
             msg = f"leaf {sub.cidr} has no route to the control plane's {net} leaf {target}"
             fix = "add a gateway, or a route to that subnet (or a supernet)"
