@@ -20,7 +20,9 @@ MAX_DEPTH = 64
 MAX_FILES = 20_000
 #: include depth: a file including a file including a file ...
 MAX_INCLUDE_DEPTH = 8
-#: sites of one description, over every file
-MAX_SITES = 20_000
-#: nodes of one description, summed from every role's count (or listed nodes)
-MAX_NODES = 200_000
+#: sites of one description, over every file: twice the 5,000 edge sites dcn is measured
+#: at (bench/plan_scale.py); 20,000 took ~10 s to validate on a 2-core machine
+MAX_SITES = 10_000
+#: nodes of one description, summed from every role's count (or listed nodes): 10,000
+#: sites of 10 computes, and room for sites at the 10,000-node role maximum
+MAX_NODES = 150_000
