@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from dcn.model.ipints import canonical_address, canonical_ipv4_network, canonical_ipv6_network
+from dcn.model.ipints import canonical_address, canonical_network
 
 SiteName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,61}[a-z0-9]$|^[a-z]$")]
 NetName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,30}$")]
@@ -32,7 +32,7 @@ class _Strict(BaseModel):
 
 @lru_cache(maxsize=65536)
 def _check_cidr(value: str) -> str:
-    if canonical_ipv4_network(value) or canonical_ipv6_network(value):
+    if canonical_network(value) is not None:
         return value
     try:
         net = ipaddress.ip_network(value, strict=True)
@@ -45,7 +45,7 @@ def _check_cidr(value: str) -> str:
 
 @lru_cache(maxsize=65536)
 def _check_ip(value: str) -> str:
-    if canonical_address(value):
+    if canonical_address(value) is not None:
         return value
     try:
         return str(ipaddress.ip_address(value))
