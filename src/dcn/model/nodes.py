@@ -59,6 +59,15 @@ def role_hostnames(
         index += 1
 
 
+def role_hostname_list(site: str, role_name: str, spec: RoleSpec) -> list[str]:
+    """The names `role_hostnames` yields, as a list: a role of generated nodes only is
+    named in one comprehension (validation names every node of a fleet)."""
+    if spec.nodes:
+        return [name for name, _ in role_hostnames(site, role_name, spec)]
+    stem = hostname_format(role_name, spec).replace("%stackname%", site)
+    return [stem.replace("%index%", str(index)) for index in range(spec.size)]
+
+
 def expand(site: Site, deployment: str) -> list[Node]:
     """Nodes of `site`, roles in declared order, explicit nodes first then generated ones."""
     nodes: list[Node] = []

@@ -19,7 +19,7 @@ from dcn.errors import Finding
 from dcn.lines import describe, unsafe_char
 from dcn.model.description import Deployment
 from dcn.model.loader import LoadedDescription
-from dcn.model.nodes import hostname_for, hostname_format, role_hostnames
+from dcn.model.nodes import hostname_for, hostname_format, role_hostname_list
 from dcn.plan.types import SECRET_PREFIX
 from dcn.validate.rules import finding
 
@@ -75,7 +75,7 @@ def name_findings(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
                     out.append(finding(loaded, "DCN107", at, msg, fix))
             if spec.size > len(spec.nodes):
                 out.extend(_generated(loaded, site.name, role, spec, here, suffix))
-            for name, _ in role_hostnames(site.name, role, spec):
+            for name in role_hostname_list(site.name, role, spec):
                 if name in seen_host:
                     out.append(
                         finding(
