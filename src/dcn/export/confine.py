@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dcn.errors import ExportError
 from dcn.export.document import ALL_NODES, ENDPOINT_MAP, GLOBAL_CONFIG, HOSTS
@@ -100,6 +101,26 @@ def _endpoints(value: Any, where: str) -> None:
             text = str(port)
             if isinstance(port, bool) or not text.isdigit() or not 1 <= int(text) <= 65535:
                 raise _error("port must be a whole number from 1 to 65535", at)
+        for key in ("uri", "uri_no_suffix"):
+            uri = entry.get(key)
+            if uri is not None and not _is_url(str(uri)):
+                raise _error(
+                    f"{key} must be a URL of {', '.join(sorted(PROTOCOLS))} with an IP address "
+                    "or an RFC 1123 host name",
+                    at,
+                )
+
+
+def _is_url(text: str) -> bool:
+    """An http(s) or mysql URL whose host is an address or a host name: what goes in a
+    config file's ``auth_url`` or ``endpoint_override``."""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    return parts.scheme in PROTOCOLS and (is_ip(host) or is_hostname(host))
 
 
 #: AllNodesConfig / GlobalConfig keys (by suffix) whose values must be of one kind

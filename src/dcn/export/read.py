@@ -198,13 +198,19 @@ def _mapping(merged: _Merged, key: str) -> dict[str, Any]:
     return {str(k): v for k, v in value.items()}
 
 
+#: what every EndpointMap entry holds (TripleO's shape); services read each of them
+ENDPOINT_KEYS = ("protocol", "host", "host_nobrackets", "port", "uri", "uri_no_suffix")
+
+
 def _endpoint_map(merged: _Merged, key: str) -> dict[str, dict[str, str]]:
     entries = _mapping(merged, key)
     for name, entry in entries.items():
-        if not isinstance(entry, Mapping):
+        missing = [k for k in ENDPOINT_KEYS if k not in entry] if isinstance(entry, Mapping) else []
+        if not isinstance(entry, Mapping) or missing:
+            lacks = f" (it lacks {', '.join(missing)})" if missing else ""
             raise ExportError(
                 f"{merged.where(key)}: entry {name} must be a mapping of "
-                "protocol, host, host_nobrackets, port, uri, uri_no_suffix",
+                f"{', '.join(ENDPOINT_KEYS)}{lacks}",
                 hint="re-create the file with the command that produced it",
             )
     # TripleO wrote ports as numbers; the contract has strings

@@ -40,8 +40,8 @@ def _missing(what: str, ctx: RenderContext) -> DcnError:
 def endpoint(ctx: RenderContext, name: str) -> dict[str, str]:
     """An EndpointMap entry such as ``KeystoneInternal``."""
     entry = ctx.outputs.endpoint_map.get(name)
-    if entry is None:
-        raise _missing(f"EndpointMap entry {name}", ctx)
+    if not isinstance(entry, dict) or not {"uri", "uri_no_suffix"} <= entry.keys():
+        raise _missing(f"EndpointMap entry {name} (with uri and uri_no_suffix)", ctx)
     return entry
 
 
