@@ -17,6 +17,7 @@ from dcn.model.description import Deployment
 from dcn.model.loader import LoadedDescription, ParseCache, load_yaml
 from dcn.model.roles import ROLES
 from dcn.plan.engine import ControlPlaneSource, Planner, SitePlanResult
+from dcn.plan.overrides import unused_overrides
 from dcn.plan.serialize import plan_from_json
 from dcn.plan.types import ExportVersion, StackPlan
 from dcn.secrets.catalog import ALL_TRIPLEO_STYLE, generate
@@ -115,9 +116,28 @@ class Workspace:
     def plan(self, sites: Sequence[str] | None = None, record: bool = True) -> list[SitePlanResult]:
         """Plan sites; recording holds the deployment's lock so two runs never interleave."""
         if not record:
-            return self.planner().plan(sites, record=False)
-        with self.store.lock(self.deployment.name, "dcn plan"):
-            return self.planner().plan(sites, record=True)
+            results = self.planner().plan(sites, record=False)
+        else:
+            with self.store.lock(self.deployment.name, "dcn plan"):
+                results = self.planner().plan(sites, record=True)
+        self._note_unused_overrides(results)
+        return results
+
+    def _note_unused_overrides(self, results: Sequence[SitePlanResult]) -> None:
+        """A notice, at its file and line, for each override no node of its site renders."""
+        index = {s.name: i for i, s in enumerate(self.deployment.sites)}
+        for r in results:
+            site = self.deployment.sites[index[r.site]]
+            if not site.config_overrides:
+                continue  # the usual case: the plan body is not even read
+            for name in unused_overrides(site, r.plan):
+                where = self.loaded.smap.locate(("sites", index[r.site], "config_overrides", name))
+                notice = (
+                    f"{where}: config_overrides for {name} are not used: "
+                    f"no service of site {site.name} renders {name}"
+                )
+                if notice not in self.notices:
+                    self.notices.append(notice)
 
     def site_secret_names(self, site: str) -> tuple[str, ...]:
         """Secrets one site's stack receives: what its roles' services reference."""
