@@ -79,7 +79,7 @@ def test_control_plane_export_stays_in_the_folder(tmp_path: Path, ref: str) -> N
     (folder / "link.yaml").symlink_to(tmp_path / "outside.yaml")
     top = folder / "dcn.yaml"
     top.write_text(f"name: x\ncontrol_plane_export: {ref}\n")
-    with pytest.raises(DescriptionError, match="outside") as exc:
+    with pytest.raises(DescriptionError, match=r"absolute path|climbs out|outside") as exc:
         load_yaml(top, allow_outside=False)
     assert exc.value.location is not None and exc.value.location.line == 2
     assert load_yaml(top, allow_outside=True).data["control_plane_export"] == ref

@@ -170,14 +170,7 @@ def _matches(
         f"--allow-include-outside (or {ALLOW_OUTSIDE_ENV}=1) if you trust them"
     )
     if not load.allow_outside:
-        if os.path.isabs(pattern):
-            raise DescriptionError(
-                f"include {pattern!r} is an absolute path", hint=fix, location=where
-            )
-        if ".." in FsPath(pattern).parts:
-            raise DescriptionError(
-                f"include {pattern!r} climbs out with '..'", hint=fix, location=where
-            )
+        _refuse_escape(f"include {pattern!r}", pattern, where, fix)
     matches = sorted(glob.glob(str(fs_path.parent / pattern)))
     if not matches:
         raise DescriptionError(
@@ -196,14 +189,26 @@ def _matches(
     if not load.allow_outside:
         for match in out:
             real = _realpath(str(match), load.real_dirs)
-            if os.path.commonpath([real, load.root]) != load.root:
-                raise DescriptionError(
-                    f"include {pattern!r} reaches {real}, outside {load.root} "
-                    "(through a symbolic link)",
-                    hint=fix,
-                    location=where,
-                )
+            _refuse_outside(f"include {pattern!r}", real, load.root, where, fix)
     return out
+
+
+def _refuse_escape(what: str, ref: str, where: Location, fix: str) -> None:
+    """`ref` names a place outside the description's folder by its very text."""
+    if os.path.isabs(ref):
+        raise DescriptionError(f"{what} is an absolute path", hint=fix, location=where)
+    if ".." in FsPath(ref).parts:
+        raise DescriptionError(f"{what} climbs out with '..'", hint=fix, location=where)
+
+
+def _refuse_outside(what: str, real: str, root: str, where: Location, fix: str) -> None:
+    """`real` (symbolic links resolved) is outside the description's folder `root`."""
+    if os.path.commonpath([real, root]) != root:
+        raise DescriptionError(
+            f"{what} reaches {real}, outside {root} (through a symbolic link)",
+            hint=fix,
+            location=where,
+        )
 
 
 def _realpath(path: str, real_dirs: dict[str, str]) -> str:
@@ -239,20 +244,9 @@ def _check_export_path(data: dict[str, Any], smap: SourceMap, top: FsPath, load:
         f"keep the export inside {load.root} (copy it there), or run dcn with "
         f"--allow-include-outside (or {ALLOW_OUTSIDE_ENV}=1) if you trust the description"
     )
-    if os.path.isabs(ref) or ".." in FsPath(ref).parts:
-        raise DescriptionError(
-            f"control_plane_export {ref!r} is outside the description's folder",
-            hint=fix,
-            location=where,
-        )
-    real = os.path.realpath(top.parent / ref)
-    if os.path.commonpath([real, load.root]) != load.root:
-        raise DescriptionError(
-            f"control_plane_export {ref!r} reaches {real}, outside {load.root} "
-            "(through a symbolic link)",
-            hint=fix,
-            location=where,
-        )
+    what = f"control_plane_export {ref!r}"
+    _refuse_escape(what, ref, where, fix)
+    _refuse_outside(what, os.path.realpath(top.parent / ref), load.root, where, fix)
 
 
 def _check_totals(data: dict[str, Any], smap: SourceMap) -> None:
