@@ -8,6 +8,7 @@ is the check below it, at every place that joins such a name to a directory.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path, PurePosixPath
 
 from dcn.errors import DcnError
@@ -60,3 +61,25 @@ def write_confined(root: Path, parts: tuple[str, ...], text: str, mode: int) -> 
         os.fchmod(handle.fileno(), mode)
         handle.write(text)
     return target
+
+
+def private_temp(directory: Path, name: str, data: bytes | str) -> Path:
+    """A new 0600 file (umask-proof, O_EXCL, never through a link) in `directory`
+    holding `data`, fsynced: moved into place by the caller, so readers never see
+    half a file."""
+    tmp = directory / f".{name}.{secrets.token_hex(6)}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(tmp, flags, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # the umask may have removed bits; never more than 0600
+        with os.fdopen(fd, "wb") as handle:
+            fd = -1
+            handle.write(data.encode() if isinstance(data, str) else data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp

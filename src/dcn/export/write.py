@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets as random
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,8 @@ import yaml
 from dcn.errors import ExportError
 from dcn.export.document import PARAMETERS, VERSION_KEY
 from dcn.lines import comment_safe
+from dcn.paths import private_temp
 
-MODE = 0o600
 #: errors of filesystems without hard links; the no-clobber move falls back to a check
 _NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV}
 
@@ -99,25 +98,6 @@ def _check_target(path: Path, force: bool) -> None:
         raise _exists(path)
 
 
-def _write_private(directory: Path, name: str, text: str) -> Path:
-    """A new file of mode 0600 (umask-proof) holding `text`, fsynced."""
-    tmp = directory / f".{name}.{random.token_hex(6)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, MODE)
-    try:
-        os.fchmod(fd, MODE)  # the umask may have removed bits; never more than 0600
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            fd = -1
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    return tmp
-
-
 def _install(tmp: Path, path: Path, force: bool) -> None:
     """Move the finished file into place; without force, never over an existing file."""
     if force:
@@ -156,7 +136,7 @@ def write_export(doc: Mapping[str, Any], path: Path, *, force: bool) -> None:
         doc, sort_keys=False, default_flow_style=False, width=4096, allow_unicode=True
     )
     try:
-        tmp = _write_private(path.parent, path.name, header(doc, path.name) + body)
+        tmp = private_temp(path.parent, path.name, header(doc, path.name) + body)
         try:
             _install(tmp, path, force)
         finally:

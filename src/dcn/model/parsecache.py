@@ -27,6 +27,7 @@ from typing import Any
 import dcn
 from dcn.model.limits import MAX_DEPTH, MAX_TOTAL_BYTES
 from dcn.model.sourcemap import Mark, Path, SourceMap
+from dcn.paths import private_temp
 
 FORMAT = 3
 KEY_BYTES = 32
@@ -72,13 +73,9 @@ def _private_dir(path: FsPath) -> bool:
 
 
 def _write_private(path: FsPath, data: bytes) -> None:
-    """Write `data` to `path` 0600 atomically, through a fresh temp file (O_EXCL, no link)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-    fd = os.open(tmp, flags, 0o600)
+    """Write `data` to `path` 0600 atomically (a private temp file moved into place)."""
+    tmp = private_temp(path.parent, path.name, data)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
