@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from dcn.lab import Connection
-from dcn.paths import confined
+from dcn.paths import write_confined
 
 PLAYBOOKS = Path(__file__).parent / "playbooks"
 
@@ -103,11 +103,10 @@ def write_inventory(
 ) -> None:
     """inventory/hosts.yml (groups -> host -> connection vars) and host_vars/<host>.yml."""
     inv = run_dir / "inventory"
-    (inv / "host_vars").mkdir(parents=True, exist_ok=True)
     doc = {"all": {"children": {g: {"hosts": dict(h)} for g, h in groups.items()}}}
-    _private_write(inv / "hosts.yml", ansible_yaml(doc))
+    write_confined(inv, ("hosts.yml",), ansible_yaml(doc), 0o600)
     for host, values in host_vars.items():
-        _private_write(confined(inv / "host_vars", f"{host}.yml"), ansible_yaml(dict(values)))
+        write_confined(inv, ("host_vars", f"{host}.yml"), ansible_yaml(dict(values)), 0o600)
 
 
 class _Unsafe(str):
@@ -141,12 +140,6 @@ def ansible_yaml(data: Mapping[str, Any]) -> str:
     on the operator's machine. Marked unsafe, every value is data, never a template.
     """
     return yaml.dump(_unsafe(data), Dumper=_AnsibleDumper, sort_keys=True)
-
-
-def _private_write(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
 
 
 def _envvars(conn: Connection, forks: int) -> dict[str, str]:
@@ -216,8 +209,7 @@ def run_playbook(
 
     # extra variables go through a file too (a dict would be passed as JSON on the
     # command line, where it could be neither marked unsafe nor kept out of ps)
-    (run_dir / "env").mkdir(mode=0o700, exist_ok=True)
-    _private_write(run_dir / "env" / "extravars", ansible_yaml(dict(extravars)))
+    write_confined(run_dir, ("env", "extravars"), ansible_yaml(dict(extravars)), 0o600)
     runner = ansible_runner.run(
         private_data_dir=str(run_dir),
         project_dir=str(PLAYBOOKS),
