@@ -10,8 +10,6 @@ Messages name the file and key, never a value (it may be a secret).
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,29 +18,15 @@ from urllib.parse import urlsplit
 from dcn.errors import ExportError
 from dcn.export.document import ALL_NODES, ENDPOINT_MAP, GLOBAL_CONFIG, HOSTS
 from dcn.lines import unsafe_char
+from dcn.netnames import is_hostname, is_ip
 from dcn.plan.types import SECRET_PREFIX
 
-_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
-_HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
 PROTOCOLS = frozenset({"http", "https", "mysql+pymysql"})
 _FIX = "re-create the export with the command that produced it, from a trusted control plane"
 
 
 def _error(what: str, where: str) -> ExportError:
     return ExportError(f"{where}: {what}", hint=_FIX)
-
-
-def is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def is_hostname(text: str) -> bool:
-    """An RFC 1123 host name (labels of letters, digits and '-', at most 253 characters)."""
-    return len(text) <= 253 and _HOSTNAME.fullmatch(text) is not None
 
 
 def _strings(value: Any, where: str) -> None:

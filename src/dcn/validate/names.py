@@ -9,7 +9,6 @@ only in their index digits).
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from collections.abc import Iterator
@@ -20,12 +19,13 @@ from dcn.lines import describe, unsafe_char
 from dcn.model.description import Deployment
 from dcn.model.loader import LoadedDescription
 from dcn.model.nodes import hostname_for, hostname_format, role_hostname_list
+from dcn.netnames import FQDN_MAX, is_hostname, is_ip
 from dcn.plan.types import SECRET_PREFIX
 from dcn.validate.rules import finding
 
 _LABEL_CHARS = re.compile(r"[^a-z0-9-]")
-#: RFC 1123 (and nova's limit for the AZ name it stores)
-LABEL_MAX, FQDN_MAX, AZ_MAX = 63, 253, 255
+#: an RFC 1123 label, and nova's limit for the AZ name it stores
+LABEL_MAX, AZ_MAX = 63, 255
 
 
 def label_problem(name: str) -> str | None:
@@ -90,18 +90,9 @@ def name_findings(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
     return out
 
 
-_DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
-
-
 def _ssh_target_ok(target: str) -> bool:
-    """An IP address or an RFC 1123 DNS name: what SSH may be pointed at."""
-    try:
-        ipaddress.ip_address(target)
-        return True
-    except ValueError:
-        pass
-    labels = target.removesuffix(".").split(".")
-    return len(target) <= FQDN_MAX and all(_DNS_LABEL.fullmatch(label) for label in labels)
+    """What SSH may be pointed at: an IP address or a DNS name (never an option)."""
+    return is_ip(target) or is_hostname(target)
 
 
 def _host_problem(name: str, suffix: int) -> str | None:
