@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator, Mapping
-from functools import lru_cache
 
 import netaddr
 
@@ -30,17 +29,6 @@ def eui64_address(prefix: str, mac: str) -> str:
     b = bytes(int(x, 16) for x in mac.split(":"))
     iid = bytes([b[0] ^ 0x02, b[1], b[2], 0xFF, 0xFE, b[3], b[4], b[5]])
     return str(ipaddress.IPv6Address(int(net.network_address) | int.from_bytes(iid, "big")))
-
-
-@lru_cache(maxsize=65536)
-def parsed_network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    """A CIDR parsed once per process (validation and planning ask for each many times)."""
-    return ipaddress.ip_network(cidr)
-
-
-@lru_cache(maxsize=65536)
-def parsed_address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    return ipaddress.ip_address(ip)
 
 
 def pool_ranges(subnet: Subnet) -> list[tuple[int, int]]:
