@@ -30,14 +30,21 @@ def wait_up(conn, hosts: list[str], timeout: float) -> None:
         time.sleep(2)
 
 
+#: nova-manage's exit status when a concurrent discover_hosts mapped a host first
+#: ("should not be run in parallel"): edges register in parallel, so it is retried
+_COLLIDED = 2
+_ATTEMPTS = 5
+
+
 def discover(nova_manage: str) -> bool:
-    out = subprocess.run(
-        [nova_manage, "cell_v2", "discover_hosts", "--by-service", "--verbose"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return "Creating host mapping" in out
+    command = [nova_manage, "cell_v2", "discover_hosts", "--by-service", "--verbose"]
+    for attempt in range(1, _ATTEMPTS + 1):
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != _COLLIDED:
+            break
+        time.sleep(attempt)  # the other run finishes its mappings; then ours finds them
+    done.check_returncode()
+    return "Creating host mapping" in done.stdout
 
 
 def aggregate(conn, az: str, hosts: list[str]) -> bool:
