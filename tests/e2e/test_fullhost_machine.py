@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from dcn.lab import proxy
 from dcn.lab.image import ensure_image
 from dcn.lab.machine import Machine
 
@@ -168,6 +169,35 @@ def test_identity_is_per_node(nodes: list[Node]) -> None:
     assert len(set(keys)) == 2
     # nothing per node leaked into the shared image
     assert not list((nodes[0].machine.image / "etc/ssh").glob("ssh_host_*"))
+
+
+@pytest.fixture(scope="module")
+def proxy_url(nodes: list[Node], workdir: Path) -> Iterator[str]:
+    """The lab proxy on node0's host side (the machine does not forward for namespaces)."""
+    run_dir = workdir / "proxy"
+    url = proxy.start("10.250.0.1", ["10.250.0.0/24"], run_dir)
+    yield url
+    proxy.stop(run_dir)
+
+
+def test_node_reaches_mirror_and_pypi_through_proxy(nodes: list[Node], proxy_url: str) -> None:
+    m = nodes[0].machine
+    for path, text in proxy.node_files(proxy_url).items():
+        m.exec(["sh", "-c", f"cat > {path}"], input=text, check=True)
+    t = time.monotonic()
+    m.exec(["apt-get", "install", "-y", "-q", "--no-install-recommends", "jq"], check=True)
+    print(f"\napt-get install jq through the proxy {time.monotonic() - t:.1f} s")
+    assert m.exec(["jq", "--version"]).stdout.startswith("jq-")
+    m.exec(
+        [
+            "sh",
+            "-c",
+            "python3 -m venv /opt/fh && /opt/fh/bin/pip download -q --no-deps -d /tmp/w six",
+        ],
+        check=True,
+        timeout=300,
+    )
+    assert m.exec(["ls", "/tmp/w"]).stdout.startswith("six-")
 
 
 def _main_pid(m: Machine) -> str:
