@@ -44,6 +44,8 @@ def test_machine_nspawn_command_and_launcher() -> None:
     "kw",
     [
         {"name": "bad name"},
+        {"name": "under_score"},
+        {"hostname": "two\nlines"},
         {"netns": "x/../y"},
         {"node_dir": Path("relative")},
         {"image": Path("/a,upperdir=/b")},

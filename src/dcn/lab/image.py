@@ -180,7 +180,8 @@ def customize_script() -> str:
             'rm -f "$r/etc/hostname"',
             # a persistent, bounded journal: a node that failed to boot can be read after
             'mkdir -p "$r/var/log/journal" "$r/etc/systemd/journald.conf.d"',
-            "printf '[Journal]\\nSystemMaxUse=64M\\n' > \"$r/etc/systemd/journald.conf.d/dcn-lab.conf\"",
+            "printf '[Journal]\\nSystemMaxUse=64M\\n'"
+            ' > "$r/etc/systemd/journald.conf.d/dcn-lab.conf"',
             f"if [ -d {HOST_LOCAL_CAS} ]; then"
             f' mkdir -p "$r{HOST_LOCAL_CAS}";'
             f' find {HOST_LOCAL_CAS} -maxdepth 1 -name "*.crt" -type f'
@@ -323,7 +324,8 @@ def _build(tmp: Path, extra: list[str], constraints: bytes | None, digest: str) 
     if result.returncode != 0:
         raise DcnError(
             f"node image: mmdebstrap failed (exit {result.returncode}); last lines:\n{_tail(log)}",
-            hint="check that the Debian mirror in /etc/apt/sources.list.d is reachable, then retry",
+            hint="check the extra package names and that the Debian mirror in "
+            "/etc/apt/sources.list.d is reachable, then retry",
         )
     if constraints is not None:
         dest = tmp / ROOT / "etc" / "dcn"

@@ -40,7 +40,9 @@ NODE_ENV = {
     "LANG": "C.UTF-8",
     "TERM": "dumb",
 }
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+#: a machine name and hostname (systemd's rules), and a network namespace name
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,63}$")
+_NETNS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 #: characters overlayfs mount options and the launcher script cannot carry
 _BAD_PATH = re.compile(r"[,:\s\\'\"$`]")
 _PUBKEY = re.compile(r"^(ssh-|ecdsa-|sk-)[A-Za-z0-9@.\-]+ [A-Za-z0-9+/=]+( [^\n]*)?$")
@@ -116,11 +118,16 @@ class Machine:
     authorized_key: str = ""
 
     def __post_init__(self) -> None:
-        for what, value in (("name", self.name), ("network namespace", self.netns)):
-            if not _NAME.match(value):
+        for what, value, rule in (
+            ("name", self.name, _NAME),
+            ("hostname", self.hostname or self.name, _NAME),
+            ("network namespace", self.netns, _NETNS),
+        ):
+            if not rule.match(value):
                 raise DcnError(
                     f"lab node: {what} {value!r} is not valid",
-                    hint="use letters, digits, '-', '_' and '.', at most 64 characters",
+                    hint="use letters, digits, '-' and '.' (and '_' in a namespace name), "
+                    "at most 64 characters",
                 )
         for what, path in (("directory", self.node_dir), ("image", self.image)):
             if not path.is_absolute() or _BAD_PATH.search(str(path)):
