@@ -63,10 +63,10 @@ def write_confined(root: Path, parts: tuple[str, ...], text: str, mode: int) -> 
     return target
 
 
-def private_temp(directory: Path, name: str, data: bytes | str) -> Path:
+def private_temp(directory: Path, name: str, data: bytes | str, *, sync: bool = True) -> Path:
     """A new 0600 file (umask-proof, O_EXCL, never through a link) in `directory`
-    holding `data`, fsynced: moved into place by the caller, so readers never see
-    half a file."""
+    holding `data`, fsynced (unless `sync` is False: a cache): moved into place by the
+    caller, so readers never see half a file."""
     tmp = directory / f".{name}.{secrets.token_hex(6)}.tmp"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     fd = os.open(tmp, flags, 0o600)
@@ -76,7 +76,8 @@ def private_temp(directory: Path, name: str, data: bytes | str) -> Path:
             fd = -1
             handle.write(data.encode() if isinstance(data, str) else data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                os.fsync(handle.fileno())
     except BaseException:
         if fd >= 0:
             os.close(fd)

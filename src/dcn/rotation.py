@@ -45,8 +45,7 @@ def _wanted(
         refused = {n: NOT_ROTATED[n] for n in names if n in NOT_ROTATED}
         if refused:
             raise DcnError(
-                "not rotated by dcn: "
-                + "; ".join(f"{n}: {why}" for n, why in refused.items()),
+                "not rotated by dcn: " + "; ".join(f"{n}: {why}" for n, why in refused.items()),
                 hint="see docs/operate.md, 'Rotating secrets', for how to change them by hand",
             )
         return list(dict.fromkeys(names)), {}

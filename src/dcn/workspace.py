@@ -14,6 +14,7 @@ from pathlib import Path
 from dcn.errors import DcnError, DescriptionError
 from dcn.export import build_export, read_export, write_export
 from dcn.model.description import Deployment
+from dcn.model.fleet import Fleet
 from dcn.model.loader import LoadedDescription, ParseCache, load_yaml
 from dcn.model.roles import ROLES
 from dcn.plan.engine import ControlPlaneSource, Planner, SitePlanResult
@@ -25,6 +26,7 @@ from dcn.services.catalog import secrets_for
 from dcn.state.keyfile import default_key_path
 from dcn.state.store import Store
 from dcn.validate import ValidationResult, validate
+from dcn.validate.memo import ValidationMemo
 
 DEFAULT_FILE = "dcn.yaml"
 
@@ -59,26 +61,45 @@ class Workspace:
         self.notices: list[str] = []
 
     @cached_property
+    def _memo(self) -> ValidationMemo | None:
+        """Site results of earlier runs (kept in a state dir, not in a database)."""
+        return None if self.state_url else ValidationMemo(self.state_dir)
+
+    @cached_property
     def loaded(self) -> LoadedDescription:
-        cache = None if self.state_url else ParseCache(self.state_dir / "parse-cache.json")
-        return load_yaml(self.file, cache, allow_outside=self.allow_include_outside)
+        cache = None if self.state_url else ParseCache(self.state_dir / "parse-cache")
+        memo = self._memo
+        return load_yaml(
+            self.file,
+            cache,
+            allow_outside=self.allow_include_outside,
+            known=memo.known if memo is not None else None,
+        )
 
     @cached_property
     def validation(self) -> ValidationResult:
-        return validate(self.loaded)
+        result = validate(self.loaded, self._memo)
+        if self._memo is not None:
+            self._memo.save(self.loaded.site_files)
+        return result
 
     @cached_property
-    def deployment(self) -> Deployment:
-        """The validated description; raises with every error if it is not valid."""
+    def fleet(self) -> Fleet:
+        """The validated description's sites; raises with every error if it is not valid."""
         result = self.validation
-        if not result.ok or result.deployment is None:
+        if not result.ok or result.fleet is None:
             count = len(result.errors)
             raise DescriptionError(
                 f"{self.file} has {count} error{'s' * (count != 1)}",
                 hint=f"run 'dcn -f {self.file} validate' to see them all",
                 findings=list(result.errors),
             )
-        return result.deployment
+        return result.fleet
+
+    @property
+    def deployment(self) -> Deployment:
+        """The validated description with every site parsed."""
+        return self.fleet.deployment
 
     @cached_property
     def store(self) -> Store:
@@ -90,7 +111,7 @@ class Workspace:
 
     def control_plane_source(self) -> ControlPlaneSource | None:
         """The imported export, when the control plane was deployed by something else."""
-        ref = self.deployment.control_plane_export
+        ref = self.fleet.frame.control_plane_export
         if ref is None:
             return None
         path = (self.file.parent / ref) if not Path(ref).is_absolute() else Path(ref)
@@ -99,39 +120,39 @@ class Workspace:
             if warning not in self.notices:
                 self.notices.append(warning)
         version = imported.version or ExportVersion("external", 0, imported.outputs.digest())
-        self.store.ensure_secrets(self.deployment.name, [], generate)
-        self.store.import_secrets(self.deployment.name, imported.secrets)
+        self.store.ensure_secrets(self.fleet.name, [], generate)
+        self.store.import_secrets(self.fleet.name, imported.secrets)
         return ControlPlaneSource(imported.outputs, version)
 
     def recorded_plans(self) -> dict[str, StackPlan]:
         """The newest recorded plan of every stack (what was planned or deployed last)."""
         return {
             name: plan_from_json(record.plan_json())
-            for name, record in self.store.latest_generations(self.deployment.name).items()
+            for name, record in self.store.latest_generations(self.fleet.name).items()
         }
 
     def planner(self) -> Planner:
-        return Planner(self.deployment, self.store, self.control_plane_source())
+        return Planner(self.fleet, self.store, self.control_plane_source())
 
     def plan(self, sites: Sequence[str] | None = None, record: bool = True) -> list[SitePlanResult]:
         """Plan sites; recording holds the deployment's lock so two runs never interleave."""
         if not record:
             results = self.planner().plan(sites, record=False)
         else:
-            with self.store.lock(self.deployment.name, "dcn plan"):
+            with self.store.lock(self.fleet.name, "dcn plan"):
                 results = self.planner().plan(sites, record=True)
         self._note_unused_overrides(results)
         return results
 
     def _note_unused_overrides(self, results: Sequence[SitePlanResult]) -> None:
         """A notice, at its file and line, for each override no node of its site renders."""
-        index = {s.name: i for i, s in enumerate(self.deployment.sites)}
         for r in results:
-            site = self.deployment.sites[index[r.site]]
-            if not site.config_overrides:
-                continue  # the usual case: the plan body is not even read
+            ref = self.fleet.ref(r.site)
+            if ref is None or not ref.overrides:
+                continue  # the usual case: neither the site nor its plan body is read
+            site, index = self.fleet.site(r.site), self.fleet.index(r.site)
             for name in unused_overrides(site, r.plan):
-                where = self.loaded.smap.locate(("sites", index[r.site], "config_overrides", name))
+                where = self.loaded.smap.locate(("sites", index, "config_overrides", name))
                 notice = (
                     f"{where}: config_overrides for {name} are not used: "
                     f"no service of site {site.name} renders {name}"
@@ -170,11 +191,11 @@ class Workspace:
         cp = self.deployment.control_plane
         if cp is None or cp.name != stack:
             raise DcnError(
-                f"{stack} is not the control-plane site of {self.deployment.name}",
+                f"{stack} is not the control-plane site of {self.fleet.name}",
                 hint=f"export the control plane: dcn export {cp.name if cp else '<site>'} -o FILE",
             )
         self.plan([stack])
-        with self.store.lock(self.deployment.name, "dcn export"):
+        with self.store.lock(self.fleet.name, "dcn export"):
             return self._export(stack, output, for_site, all_secrets, force)
 
     def _export(
@@ -182,7 +203,7 @@ class Workspace:
     ) -> ExportResult:
         source = self.planner().recorded_control_plane()
         names = ALL_TRIPLEO_STYLE if all_secrets else self.edge_secret_names(for_site)
-        values = self.store.ensure_secrets(self.deployment.name, list(names), generate)
+        values = self.store.ensure_secrets(self.fleet.name, list(names), generate)
         scope = "full" if all_secrets else "least-privilege"
         doc = build_export(
             source.outputs,
@@ -193,7 +214,7 @@ class Workspace:
         )
         write_export(doc, output, force=force)
         self.store.record_export(
-            self.deployment.name,
+            self.fleet.name,
             stack,
             source.version.generation,
             source.version.digest,

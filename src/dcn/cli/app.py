@@ -101,7 +101,7 @@ def validate(ctx: typer.Context, fmt: FormatOpt = Format.text) -> None:
         )
     else:
         render.findings(result.findings)
-        sites = len(result.deployment.sites) if result.deployment else 0
+        sites = len(result.fleet.refs) if result.fleet else 0
         summary = f"{ws.file}: {len(result.errors)} errors, {len(result.warnings)} warnings"
         if result.ok:
             render.out.print(f"[green]valid[/]: {summary}, {sites} sites")

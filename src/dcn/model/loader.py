@@ -13,6 +13,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
@@ -49,14 +50,104 @@ def _read(path: FsPath, shown: str, budget: Budget) -> str:
         ) from None
 
 
+#: what identifies a file's content without reading it: device, inode, size, mtime, ctime
+StatKey = tuple[int, int, int, int, int]
+
+
+def stat_key(info: os.stat_result) -> StatKey:
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class KnownFile:
+    """A file of sites only, as an earlier load found it (the validation memo keeps it)."""
+
+    digest: str
+    #: YAML values it holds and nodes each of its sites asks for (for the limits)
+    values: int
+    nodes: tuple[int, ...]
+
+
+#: looks up a file's shown name and stat; a KnownFile if it is unchanged since then
+Known = Callable[[str, StatKey], "KnownFile | None"]
+
+
+@dataclass(slots=True)
+class SiteFile:
+    """An included file that holds sites only: the unit the validation memo keeps."""
+
+    shown: str
+    fs_path: FsPath | str
+    digest: str
+    stat: StatKey
+    #: index of its first site in the description (set when the load ends), how many
+    #: it holds, and the YAML values it holds
+    first: int
+    count: int
+    values: int
+    #: its first site's data (or PendingSite), to find where it ended up
+    head: Any = None
+    #: left unread: the memo knew it unchanged
+    unread: bool = False
+
+
+class PendingSite:
+    """A site of a file that was not read because it did not change since it was last
+    validated; `LoadedDescription.resolve` reads it when something needs its data."""
+
+    __slots__ = ("file", "nodes")
+
+    def __init__(self, file: SiteFile, nodes: int) -> None:
+        self.file = file
+        self.nodes = nodes
+
+
 class LoadedDescription:
     """Plain data of a description with its SourceMap and the files it was read from."""
 
-    def __init__(self, data: dict[str, Any], smap: SourceMap, files: dict[str, str]) -> None:
+    def __init__(
+        self,
+        data: dict[str, Any],
+        smap: SourceMap,
+        files: dict[str, str],
+        site_files: list[SiteFile] | None = None,
+        reread: Callable[[SiteFile], tuple[list[Any], SourceMap]] | None = None,
+    ) -> None:
+        #: the loaded data; items of ``sites`` may be PendingSite until resolved
         self.data = data
         self.smap = smap
         #: shown file name -> sha256 of its content, for caching and change detection
         self.files = files
+        #: the files that hold sites only, in order
+        self.site_files = site_files or []
+        self._reread = reread
+
+    def pending(self, index: int) -> SiteFile | None:
+        """The unread file that holds site `index`, or None if its data is here."""
+        sites = self.data.get("sites")
+        item = sites[index] if isinstance(sites, list) and index < len(sites) else None
+        return item.file if isinstance(item, PendingSite) else None
+
+    def resolve(self, index: int) -> Any:
+        """The data of site `index`, reading its file if it was left unread."""
+        sites = self.data["sites"]
+        item = sites[index]
+        if isinstance(item, PendingSite):
+            assert self._reread is not None
+            unit = item.file
+            items, _ = self._reread(unit)
+            sites[unit.first : unit.first + unit.count] = items
+            item = sites[index]
+        return item
+
+    def materialize(self) -> dict[str, Any]:
+        """The data with every site read (for commands that look at the whole fleet)."""
+        sites = self.data.get("sites")
+        if isinstance(sites, list):
+            for index in range(len(sites)):
+                if isinstance(sites[index], PendingSite):
+                    self.resolve(index)
+        return self.data
 
 
 @dataclass
@@ -70,23 +161,71 @@ class _Load:
     budget: Budget = field(default_factory=Budget)
     #: folder -> its real path, shared by every file of the load
     real_dirs: dict[str, str] = field(default_factory=dict)
+    #: files unchanged since the memo saw them (None: read every file)
+    known: Known | None = None
+    site_files: list[SiteFile] = field(default_factory=list)
+    #: files left unread and then read after all: shown name -> their sites and map
+    reread: dict[str, tuple[list[Any], SourceMap]] = field(default_factory=dict)
 
 
 def load_yaml(
-    path: str | FsPath, cache: ParseCache | None = None, *, allow_outside: bool | None = None
+    path: str | FsPath,
+    cache: ParseCache | None = None,
+    *,
+    allow_outside: bool | None = None,
+    known: Known | None = None,
 ) -> LoadedDescription:
-    """Load `path` and everything it includes. Raise DescriptionError on bad input."""
+    """Load `path` and everything it includes. Raise DescriptionError on bad input.
+
+    With `known`, an included file of sites only whose stat says it is unchanged is not
+    read: its sites stay PendingSite until something resolves them.
+    """
     top = FsPath(path)
     if allow_outside is None:
         allow_outside = os.environ.get(ALLOW_OUTSIDE_ENV, "") not in ("", "0")
-    load = _Load(os.path.realpath(top.parent), allow_outside, cache or ParseCache())
+    load = _Load(os.path.realpath(top.parent), allow_outside, cache or ParseCache(), known=known)
     with collector_paused():
         data, smap = _load_file(top, str(top), load)
         _check_totals(data, smap)
         _check_export_path(data, smap, top, load)
+        _place_site_files(data, load)
         if cache is not None:
             cache.save()
-    return LoadedDescription(data, smap, load.files)
+    reread = (lambda unit: _reread(unit, load)) if known is not None else None
+    return LoadedDescription(data, smap, load.files, load.site_files, reread)
+
+
+def _place_site_files(data: dict[str, Any], load: _Load) -> None:
+    """Set where each file of sites starts in the merged list (its items are shared)."""
+    sites = data.get("sites")
+    if not load.site_files or not isinstance(sites, list):
+        load.site_files.clear()
+        return
+    where = {id(item): k for k, item in enumerate(sites)}
+    for unit in load.site_files:
+        unit.first = where[id(unit.head)]
+        unit.head = None
+
+
+def _reread(unit: SiteFile, load: _Load) -> tuple[list[Any], SourceMap]:
+    """The sites of a file left unread, and its map; the file must still be what it was."""
+    done = load.reread.get(unit.shown)
+    if done is not None:
+        return done
+    with collector_paused():
+        text = _read(unit.fs_path, unit.shown, Budget())
+        if hashlib.sha256(text.encode()).hexdigest() != unit.digest:
+            raise DescriptionError(
+                f"{unit.shown} changed while dcn was reading the description",
+                hint="run the command again",
+                location=Location(unit.shown),
+            )
+        parsed, _, local = _parse(
+            text, unit.shown, _Load(load.root, load.allow_outside, load.cache)
+        )
+        load.cache.save()
+    done = load.reread[unit.shown] = (list(parsed["sites"]), local)
+    return done
 
 
 def _parse(text: str, shown: str, load: _Load) -> Parsed:
@@ -116,7 +255,7 @@ def _parse(text: str, shown: str, load: _Load) -> Parsed:
 
 
 def _load_file(
-    fs_path: FsPath, shown: str, load: _Load, stack: tuple[str, ...] = ()
+    fs_path: FsPath | str, shown: str, load: _Load, stack: tuple[str, ...] = ()
 ) -> tuple[dict[str, Any], SourceMap]:
     """A file's data with its includes merged in, and the map of where each value is."""
     if len(load.files) >= MAX_FILES:
@@ -125,11 +264,21 @@ def _load_file(
             hint="check the include globs; fewer, larger files hold the same sites",
             location=Location(shown),
         )
+    key = None
+    if load.known is not None and stack:
+        key = _stat(fs_path, shown)
+        found = load.known(shown, key)
+        if found is not None:
+            return _unread(fs_path, shown, key, found, load)
     text = _read(fs_path, shown, load.budget)
-    load.files[shown] = hashlib.sha256(text.encode()).hexdigest()
-    parsed, _, local = _parse(text, shown, load)
+    digest = load.files[shown] = hashlib.sha256(text.encode()).hexdigest()
+    parsed, values, local = _parse(text, shown, load)
     # the parsed data may be the cache's: change copies only (the top mapping, its lists)
     data = {k: list(v) if k in LIST_KEYS and isinstance(v, list) else v for k, v in parsed.items()}
+    sites = data.get("sites")
+    if key is not None and data.keys() == {"sites"} and isinstance(sites, list) and sites:
+        unit = SiteFile(shown, fs_path, digest, key, -1, len(sites), values, sites[0])
+        load.site_files.append(unit)
     includes = data.pop("include", [])
     if isinstance(includes, str):
         includes = [includes]
@@ -145,12 +294,14 @@ def _load_file(
             hint="include the files from a file nearer the top",
             location=local.locate(("include",)),
         )
+    fs_path = FsPath(fs_path)
     for index, pattern in enumerate(includes):
         where = local.locate(("include", index))
         if not isinstance(pattern, str):
             raise DescriptionError("an include entry must be a file name or glob", location=where)
+        base = str(fs_path.parent)
         for child in _matches(fs_path, shown, pattern, where, load):
-            child_shown = _shown_name(fs_path, shown, child)
+            child_shown = _shown_name(fs_path, shown, child, base)
             if child_shown in stack or child_shown == shown:
                 raise DescriptionError(
                     f"{child_shown} includes itself (through {' -> '.join(stack)})",
@@ -161,9 +312,38 @@ def _load_file(
     return data, local
 
 
-def _matches(
-    fs_path: FsPath, shown: str, pattern: str, where: Location, load: _Load
-) -> list[FsPath]:
+def _stat(fs_path: FsPath | str, shown: str) -> StatKey:
+    try:
+        return stat_key(os.stat(fs_path))
+    except FileNotFoundError:
+        raise DescriptionError(
+            f"description file {shown} does not exist", location=Location(shown)
+        ) from None
+    except OSError as exc:
+        raise DescriptionError(
+            f"cannot read description file {shown}: {exc}", location=Location(shown)
+        ) from None
+
+
+def _unread(
+    fs_path: FsPath | str, shown: str, key: StatKey, found: KnownFile, load: _Load
+) -> tuple[dict[str, Any], SourceMap]:
+    """A file of sites the memo knows unchanged: placeholders, and a map read on demand."""
+    load.files[shown] = found.digest
+    load.budget.bytes_left -= key[2]
+    load.budget.nodes_left -= found.values
+    load.cache.keep(found.digest, shown)
+    unit = SiteFile(
+        shown, fs_path, found.digest, key, -1, len(found.nodes), found.values, unread=True
+    )
+    items = [PendingSite(unit, n) for n in found.nodes]
+    if items:
+        unit.head = items[0]
+        load.site_files.append(unit)
+    return {"sites": items}, SourceMap(shown, lambda: _reread(unit, load)[1]._marks)
+
+
+def _matches(fs_path: FsPath, shown: str, pattern: str, where: Location, load: _Load) -> list[str]:
     """The files `pattern` names, relative to the including file and confined to the root."""
     fix = (
         f"name files relative to {shown} inside {load.root}, or run dcn with "
@@ -185,12 +365,10 @@ def _matches(
             hint="narrow the glob; fewer, larger files hold the same sites",
             location=where,
         )
-    out = [FsPath(m) for m in matches]
     if not load.allow_outside:
-        for match in out:
-            real = _realpath(str(match), load.real_dirs)
+        for real in _real_paths(matches, load.real_dirs):
             _refuse_outside(f"include {pattern!r}", real, load.root, where, fix)
-    return out
+    return matches
 
 
 def _refuse_escape(what: str, ref: str, where: Location, fix: str) -> None:
@@ -203,7 +381,8 @@ def _refuse_escape(what: str, ref: str, where: Location, fix: str) -> None:
 
 def _refuse_outside(what: str, real: str, root: str, where: Location, fix: str) -> None:
     """`real` (symbolic links resolved) is outside the description's folder `root`."""
-    if os.path.commonpath([real, root]) != root:
+    # both are absolute and normalised (realpath): a prefix test is commonpath's answer
+    if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
         raise DescriptionError(
             f"{what} reaches {real}, outside {root} (through a symbolic link)",
             hint=fix,
@@ -211,22 +390,42 @@ def _refuse_outside(what: str, real: str, root: str, where: Location, fix: str) 
         )
 
 
-def _realpath(path: str, real_dirs: dict[str, str]) -> str:
-    """`os.path.realpath`, resolving each directory once: 1,000 sites share one folder."""
-    if os.path.islink(path):
-        return os.path.realpath(path)
-    folder, name = os.path.split(path)
-    real_dir = real_dirs.get(folder)
-    if real_dir is None:
-        real_dir = real_dirs[folder] = os.path.realpath(folder or ".")
-    return os.path.join(real_dir, name)
+def _real_paths(paths: list[str], real_dirs: dict[str, str]) -> Iterator[str]:
+    """What decides whether `paths` stay inside a folder: each folder's real path, and
+    the real path of each symbolic link among them (a file that is no link is where its
+    folder is). One scan per folder, not a system call per file: a fleet shares one."""
+    folders: dict[str, list[str]] = {}
+    for path in paths:
+        folder, name = os.path.split(path)
+        folders.setdefault(folder, []).append(name)
+    for folder, names in folders.items():
+        real_dir = real_dirs.get(folder)
+        if real_dir is None:
+            real_dir = real_dirs[folder] = os.path.realpath(folder or ".")
+        yield real_dir
+        with os.scandir(folder or ".") as entries:
+            links = {e.name for e in entries if e.is_symlink()}
+        for name in links.intersection(names):
+            yield os.path.realpath(os.path.join(folder, name))
 
 
-def _shown_name(fs_path: FsPath, shown: str, child: FsPath) -> str:
+def _shown_name(fs_path: FsPath, shown: str, child: str, base: str) -> str:
+    """How `child`, matched by an include of `shown` (whose folder is `base`), is named
+    in messages: relative to the description's folder as `shown` is (string work: a
+    fleet has thousands)."""
+    if base == ".":
+        rel: str | None = child
+    elif child.startswith(base + os.sep):
+        rel = child[len(base) + 1 :]
+    else:
+        rel = None
+    if rel is not None and not os.path.isabs(rel):
+        parent = os.path.dirname(shown)
+        return f"{parent}{os.sep}{rel}" if parent else rel
     try:
-        return str(FsPath(shown).parent / child.relative_to(fs_path.parent))
+        return str(FsPath(shown).parent / FsPath(child).relative_to(fs_path.parent))
     except ValueError:  # an absolute include, allowed outside the root
-        return str(child)
+        return child
 
 
 def _check_export_path(data: dict[str, Any], smap: SourceMap, top: FsPath, load: _Load) -> None:
@@ -262,15 +461,7 @@ def _check_totals(data: dict[str, Any], smap: SourceMap) -> None:
         )
     nodes = 0
     for index, site in enumerate(sites):
-        roles = site.get("roles") if isinstance(site, dict) else None
-        for spec in roles.values() if isinstance(roles, dict) else ():
-            if not isinstance(spec, dict):
-                continue
-            count, listed = spec.get("count"), spec.get("nodes")
-            if isinstance(count, int) and not isinstance(count, bool) and count > 0:
-                nodes += count
-            elif isinstance(listed, list):
-                nodes += len(listed)
+        nodes += site.nodes if isinstance(site, PendingSite) else raw_node_count(site)
         if nodes > MAX_NODES:
             raise DescriptionError(
                 f"the sites up to this one have {nodes:,} nodes: more than {MAX_NODES:,} "
@@ -278,6 +469,21 @@ def _check_totals(data: dict[str, Any], smap: SourceMap) -> None:
                 hint="split the fleet into several descriptions",
                 location=smap.locate(("sites", index, "roles")),
             )
+
+
+def raw_node_count(site: Any) -> int:
+    """Nodes a site's data asks for (a role's count, else its listed nodes), unvalidated."""
+    nodes = 0
+    roles = site.get("roles") if isinstance(site, dict) else None
+    for spec in roles.values() if isinstance(roles, dict) else ():
+        if not isinstance(spec, dict):
+            continue
+        count, listed = spec.get("count"), spec.get("nodes")
+        if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+            nodes += count
+        elif isinstance(listed, list):
+            nodes += len(listed)
+    return nodes
 
 
 def _merge_into(

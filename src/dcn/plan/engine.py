@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from dcn.errors import DcnError
 from dcn.heap import settled_heap
-from dcn.model.description import Deployment, Site
+from dcn.model.description import Deployment
+from dcn.model.fleet import Fleet
 from dcn.plan.serialize import encode_plan, plan_from_json
 from dcn.plan.stack import (
-    control_plane_context,
     pinned_from,
     plan_control_plane,
     plan_edge,
@@ -24,7 +24,7 @@ from dcn.plan.stack import (
 )
 from dcn.plan.types import ControlPlaneOutputs, ExportVersion, StackPlan
 from dcn.secrets.catalog import generate
-from dcn.state.records import GenerationRecord
+from dcn.state.records import PlanHead
 from dcn.state.store import Store
 
 
@@ -76,23 +76,23 @@ class Planner:
 
     def __init__(
         self,
-        deployment: Deployment,
+        fleet: Fleet | Deployment,
         store: Store,
         external: ControlPlaneSource | None = None,
     ) -> None:
-        self.deployment = deployment
+        #: the sites, each parsed only if it is planned again
+        self.fleet = fleet if isinstance(fleet, Fleet) else Fleet.of(fleet)
+        self.name = self.fleet.name
         self.store = store
         self.external = external
-        self._latest_read: dict[str, GenerationRecord] | None = None
-        #: name -> site: one lookup per site, not a scan of the fleet per site
-        self._sites: dict[str, Site] = {s.name: s for s in deployment.sites}
+        self._latest_read: dict[str, PlanHead] | None = None
 
     @property
-    def _latest(self) -> dict[str, GenerationRecord]:
+    def _latest(self) -> dict[str, PlanHead]:
         """The newest recorded generation of each stack, read when first needed (and
         again only after this planner recorded new ones)."""
         if self._latest_read is None:
-            self._latest_read = self.store.latest_generations(self.deployment.name)
+            self._latest_read = self.store.latest_heads(self.name)
         return self._latest_read
 
     def _recorded(self, site: str) -> StackPlan | None:
@@ -100,13 +100,13 @@ class Planner:
         return plan_from_json(rec.plan_json()) if rec else None
 
     def _order(self, sites: Sequence[str] | None) -> list[str]:
-        known = list(self._sites)
+        known = list(dict.fromkeys(self.fleet.names))
         if not sites:
             return known
-        unknown = [s for s in sites if s not in self._sites]
+        unknown = [s for s in sites if self.fleet.ref(s) is None]
         if unknown:
             raise DcnError(
-                f"no site named {', '.join(unknown)} in deployment {self.deployment.name}",
+                f"no site named {', '.join(unknown)} in deployment {self.name}",
                 hint=f"known sites: {', '.join(known)}",
             )
         chosen = set(sites)
@@ -120,7 +120,7 @@ class Planner:
     def _plan(self, sites: Sequence[str] | None, record: bool) -> list[SitePlanResult]:
         wanted = self._order(sites)
         results: list[SitePlanResult] = []
-        cp = self.deployment.control_plane
+        cp = self.fleet.control_plane
         source = self.external
         if cp is not None:
             if cp.name in wanted:
@@ -148,7 +148,7 @@ class Planner:
 
     def recorded_control_plane(self) -> ControlPlaneSource:
         """The control plane's last recorded outputs, which edges consume."""
-        cp = self.deployment.control_plane
+        cp = self.fleet.control_plane
         if self.external is not None:
             return self.external
         assert cp is not None
@@ -172,27 +172,35 @@ class Planner:
         )
 
     def _plan_control_plane(self) -> SitePlanResult:
-        cp = self.deployment.control_plane
+        cp = self.fleet.control_plane
         assert cp is not None
         digest = site_input_digest(
-            self.deployment, cp, None, control_plane_context(self.deployment)
+            self.fleet.frame, cp.digest, None, self.fleet.control_plane_context()
         )
         same = self._unchanged(cp.name, digest)
         if same is not None:
             return same
         previous = self._recorded(cp.name)
-        plan = plan_control_plane(self.deployment, cp, pinned_from(previous))
+        # the control plane routes to every edge leaf: it is planned with every site
+        dep = self.fleet.deployment
+        plan = plan_control_plane(dep, self.fleet.site(cp.name), pinned_from(previous))
         return self._result(cp.name, plan, previous)
 
     def _plan_edge(self, name: str, source: ControlPlaneSource) -> SitePlanResult:
-        site = self._sites[name]
-        digest = site_input_digest(self.deployment, site, source.version.digest)
+        ref = self.fleet.ref(name)
+        assert ref is not None
+        digest = site_input_digest(self.fleet.frame, ref.digest, source.version.digest)
         same = self._unchanged(name, digest)
         if same is not None:
             return same
         previous = self._recorded(name)
+        # an edge never looks at other edges: the frame (settings and control plane) will do
         plan = plan_edge(
-            self.deployment, site, source.outputs, source.version, pinned_from(previous)
+            self.fleet.frame,
+            self.fleet.site(name),
+            source.outputs,
+            source.version,
+            pinned_from(previous),
         )
         return self._result(name, plan, previous)
 
@@ -215,18 +223,18 @@ class Planner:
             r.site: (r.generation, r.new_input_digest) for r in results if r.new_input_digest
         }
         if refreshed:
-            self.store.refresh_input_digests(self.deployment.name, refreshed)
+            self.store.refresh_input_digests(self.name, refreshed)
             self._latest_read = None
         changed = [r for r in results if r.changed]
         if not changed:
             return
         self.store.ensure_secrets(
-            self.deployment.name,
+            self.name,
             sorted({s for r in changed for s in r.plan.secrets}),
             generate,
         )
         self.store.record_generations(
-            self.deployment.name,
+            self.name,
             [
                 dict(
                     stack=r.site,

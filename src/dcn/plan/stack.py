@@ -16,6 +16,7 @@ from pathlib import Path
 from dcn import __version__
 from dcn.lines import join_lines
 from dcn.model.description import Deployment, Site
+from dcn.model.fleet import site_model_digest
 from dcn.model.nodes import Node, expand
 from dcn.model.roles import ROLES
 from dcn.network import plan_site_network
@@ -28,6 +29,7 @@ from dcn.plan.types import (
     SiteNetworkPlan,
     StackPlan,
     UnitPlan,
+    canonical_json,
     digest_of,
 )
 from dcn.services.base import RenderContext
@@ -71,23 +73,27 @@ def deployment_wide_digest(deployment: Deployment) -> str:
 
 
 def site_input_digest(
-    deployment: Deployment, site: Site, outputs_digest: str | None, extra: object = None
+    deployment: Deployment, site_digest: str, outputs_digest: str | None, extra: object = None
 ) -> str:
-    """Digest of everything a site's plan depends on, except addresses pinned from before.
+    """Digest of everything a site's plan depends on, except addresses pinned from before
+    (`site_digest` is `site_model_digest` of the site: the validation memo keeps it).
 
     Equal digests mean an unchanged plan, so re-planning skips the site (planning work
     grows with what changed, not with the fleet).
     """
-    return digest_of(
-        {
-            "dcn": __version__,
-            "code": code_digest(),
-            "deployment": deployment_wide_digest(deployment),
-            "site": site.model_dump(),
-            "outputs": outputs_digest,
-            "extra": extra,
-        }
+    # one line each (none holds a line break), then the extra context as JSON: a fleet's
+    # every site is digested on each re-plan, so no JSON of a dict per site
+    head = "\n".join(
+        [
+            __version__,
+            code_digest(),
+            deployment_wide_digest(deployment),
+            site_digest,
+            str(outputs_digest),
+            canonical_json(extra),
+        ]
     )
+    return "sha256:" + hashlib.sha256(head.encode()).hexdigest()
 
 
 def control_plane_context(deployment: Deployment) -> list[tuple[str, str, str]]:
@@ -203,7 +209,9 @@ def plan_control_plane(
         site=site.name,
         kind=site.kind,
         az=site.az,
-        input_digest=site_input_digest(deployment, site, None, control_plane_context(deployment)),
+        input_digest=site_input_digest(
+            deployment, site_model_digest(site), None, control_plane_context(deployment)
+        ),
         network=network,
         nodes=node_plans,
         hosts_entries=tuple(outputs.hosts_entry),
@@ -228,7 +236,7 @@ def plan_edge(
         site=site.name,
         kind=site.kind,
         az=site.az,
-        input_digest=site_input_digest(deployment, site, export.digest),
+        input_digest=site_input_digest(deployment, site_model_digest(site), export.digest),
         network=network,
         nodes=node_plans,
         hosts_entries=tuple(outputs.hosts_entry),

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from dcn.errors import StateError
 from dcn.plan.types import ExportVersion
-from dcn.state.lookup import stack_id, sync_stacks
+from dcn.state.lookup import FEW, stack_id, sync_stacks
 from dcn.state.records import GenerationRecord, GenerationStatus, NewGeneration, StatusRow
 from dcn.state.schema import Deployment, Event, Generation, Stack, utcnow
 
@@ -53,11 +53,14 @@ def record(
 ) -> dict[str, int]:
     """Insert each plan as its stack's next generation (bulk); return stack -> number."""
     ids = sync_stacks(session, dep, [(g.stack, g.kind, g.az) for g in batch])
+    mine = Stack.deployment_id == dep
+    if len(batch) <= FEW:
+        mine = mine & Stack.id.in_([ids[g.stack] for g in batch])
     last = dict(
         session.execute(
             select(Generation.stack_id, func.max(Generation.number))
             .join(Stack, Generation.stack_id == Stack.id)
-            .where(Stack.deployment_id == dep)
+            .where(mine)
             .group_by(Generation.stack_id)
         )
         .tuples()
@@ -146,6 +149,26 @@ def latest_query(deployment: str) -> Select[Any]:
     return metadata_query(deployment).join(
         newest,
         (newest.c.stack_id == Generation.stack_id) & (newest.c.value == Generation.number),
+    )
+
+
+def heads_query(deployment: str) -> Select[Any]:
+    """(id, stack, number, input digest, plan digest) of each stack's newest generation:
+    what planning compares, without the columns it does not need."""
+    newest = _per_stack(Generation, Generation.number, deployment)
+    return (
+        select(
+            Generation.id,
+            Stack.name,
+            Generation.number,
+            Generation.input_digest,
+            Generation.plan_digest,
+        )
+        .join(Stack, Generation.stack_id == Stack.id)
+        .join(
+            newest,
+            (newest.c.stack_id == Generation.stack_id) & (newest.c.value == Generation.number),
+        )
     )
 
 

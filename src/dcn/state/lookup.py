@@ -10,6 +10,9 @@ from sqlalchemy.orm import Session
 from dcn.errors import StateError
 from dcn.state.schema import Deployment, Stack
 
+#: up to this many stacks are looked up by name; more, by reading all of the deployment's
+FEW = 200
+
 
 def deployment_id(session: Session, name: str) -> int | None:
     return session.scalar(select(Deployment.id).where(Deployment.name == name))
@@ -43,8 +46,12 @@ def stack_id(session: Session, deployment: str, stack: str) -> int:
 def sync_stacks(
     session: Session, dep: int, stacks: Sequence[tuple[str, str, str]]
 ) -> dict[str, int]:
-    """Create missing (name, kind, az) stacks, follow kind/AZ changes; return name -> id."""
-    have = {s.name: s for s in session.scalars(select(Stack).where(Stack.deployment_id == dep))}
+    """Create missing (name, kind, az) stacks, follow kind/AZ changes; return name -> id
+    (of these stacks; of every stack of the deployment when they are many)."""
+    mine = Stack.deployment_id == dep
+    if len(stacks) <= FEW:  # one site re-planned in a fleet: its rows, not the fleet's
+        mine = mine & Stack.name.in_([name for name, _, _ in stacks])
+    have = {s.name: s for s in session.scalars(select(Stack).where(mine))}
     new = [
         {"deployment_id": dep, "name": name, "kind": kind, "az": az}
         for name, kind, az in stacks
@@ -57,5 +64,5 @@ def sync_stacks(
         if row is not None and (row.kind, row.az) != (kind, az):
             row.kind, row.az = kind, az
     session.flush()
-    rows = session.execute(select(Stack.name, Stack.id).where(Stack.deployment_id == dep))
+    rows = session.execute(select(Stack.name, Stack.id).where(mine))
     return dict(rows.tuples().all())

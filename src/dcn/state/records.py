@@ -73,6 +73,19 @@ class GenerationRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanHead:
+    """A stack's newest generation as planning compares it; `plan_json()` reads its plan."""
+
+    number: int
+    input_digest: str
+    plan_digest: str
+    _plan_loader: Callable[[], str] = field(repr=False, compare=False)
+
+    def plan_json(self) -> str:
+        return self._plan_loader()
+
+
+@dataclass(frozen=True, slots=True)
 class StatusRow:
     """One line of `dcn status`: a stack and its latest generation."""
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from dcn.state.records import (
     GenerationStatus,
     LockInfo,
     NewGeneration,
+    PlanHead,
     StatusRow,
 )
 from dcn.state.sealing import SecretBox
@@ -188,6 +190,16 @@ class Store:
         with self._read() as s:
             rows = s.execute(generations.latest_query(deployment))
             return {r.name: generations.to_record(r, self._plan_text) for r in rows}
+
+    def latest_heads(self, deployment: str) -> dict[str, PlanHead]:
+        """Number and digests of every stack's newest generation (what planning compares)."""
+        with self._read() as s:
+            rows = s.execute(generations.heads_query(deployment)).tuples().all()
+        load = self._plan_text
+        return {
+            name: PlanHead(number, inputs, plan, partial(load, gid))
+            for gid, name, number, inputs, plan in rows
+        }
 
     def latest_generation(self, deployment: str, stack: str) -> GenerationRecord | None:
         return self.generation(deployment, stack, None)

@@ -134,8 +134,7 @@ def rotate(
     imported = [n for n in wanted if rows[n].imported]
     if imported:
         raise StateError(
-            f"imported from the control plane's export, so not rotated here: "
-            f"{', '.join(imported)}",
+            f"imported from the control plane's export, so not rotated here: {', '.join(imported)}",
             hint="rotate them in the tool that deployed the control plane, write a new "
             "export, and re-plan the edges with it",
         )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 from dcn.errors import Finding
 from dcn.model.description import Deployment, Pool, Site, Subnet
 from dcn.model.ipints import IpInt, NetRange, address_int, network_range
@@ -13,13 +11,13 @@ from dcn.network import leaf_capacity
 from dcn.validate.rules import finding
 
 
-def address_findings(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
-    out: list[Finding] = []
-    out.extend(_nodes(loaded, dep))
-    out.extend(_overlaps(loaded, dep))
-    for i, site in enumerate(dep.sites):
-        out.extend(_site_leaves(loaded, dep, i, site))
-    return out
+def address_findings(
+    loaded: LoadedDescription, frame: Deployment, i: int, site: Site
+) -> list[Finding]:
+    """One site's leaves, routes, MACs and fixed addresses; `frame` holds the
+    deployment-wide networks and the control plane (duplicates across sites are
+    found from every site's summary, in `dcn.validate.fleetwide`)."""
+    return [*_nodes(loaded, i, site), *_site_leaves(loaded, frame, i, site)]
 
 
 def _mac_problem(mac: str) -> str | None:
@@ -33,48 +31,33 @@ def _mac_problem(mac: str) -> str | None:
     return None
 
 
-def _nodes(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
-    """Listed nodes: unicast, unique MACs; unique fixed addresses on their leaf, off the
-    leaf's gateway, network and broadcast addresses."""
+def _nodes(loaded: LoadedDescription, i: int, site: Site) -> list[Finding]:
+    """Listed nodes: unicast MACs; fixed addresses on their leaf, off the leaf's gateway,
+    network and broadcast addresses."""
     out: list[Finding] = []
-    macs: dict[str, str] = {}
-    fixed: dict[str, str] = {}
-    for i, site in enumerate(dep.sites):
-        for role, spec in site.roles.items():
-            for k, node in enumerate(spec.nodes):
-                where = ("sites", i, "roles", role, "nodes", k)
-                if node.mac:
-                    problem = _mac_problem(node.mac)
-                    if problem:
-                        msg = f"MAC {node.mac} of {node.hostname} is {problem}"
-                        fix = "use the node's own unicast MAC (first octet even, like 52:54:00)"
-                        out.append(finding(loaded, "DCN105", (*where, "mac"), msg, fix))
-                    if node.mac in macs:
-                        msg = f"MAC {node.mac} is also {macs[node.mac]}'s"
-                        fix = "give each node its MAC"
-                        out.append(finding(loaded, "DCN103", (*where, "mac"), msg, fix))
-                    macs[node.mac] = node.hostname
-                for net, ip in node.addresses.items():
-                    at = (*where, "addresses", net)
-                    if ip in fixed:
-                        msg = f"{ip} is also {fixed[ip]}'s"
-                        out.append(
-                            finding(loaded, "DCN103", at, msg, "give each node its own address")
-                        )
-                    fixed[ip] = node.hostname
-                    sub = site.networks.get(net)
-                    if sub is None:
-                        continue
-                    if not network_range(sub.cidr).holds(address_int(ip)):
-                        msg = f"{ip} is outside the {net} leaf {sub.cidr}"
-                        fix = "use an address inside the site's leaf"
-                        out.append(finding(loaded, "DCN207", at, msg, fix))
-                        continue
-                    reserved = _reserved(sub, ip)
-                    if reserved:
-                        msg = f"{ip} is the {net} leaf's {reserved}: no node can have it"
-                        fix = "use a free address of the leaf (not its gateway, first or last)"
-                        out.append(finding(loaded, "DCN211", at, msg, fix))
+    for role, spec in site.roles.items():
+        for k, node in enumerate(spec.nodes):
+            where = ("sites", i, "roles", role, "nodes", k)
+            problem = _mac_problem(node.mac) if node.mac else None
+            if problem:
+                msg = f"MAC {node.mac} of {node.hostname} is {problem}"
+                fix = "use the node's own unicast MAC (first octet even, like 52:54:00)"
+                out.append(finding(loaded, "DCN105", (*where, "mac"), msg, fix))
+            for net, ip in node.addresses.items():
+                at = (*where, "addresses", net)
+                sub = site.networks.get(net)
+                if sub is None:
+                    continue
+                if not network_range(sub.cidr).holds(address_int(ip)):
+                    msg = f"{ip} is outside the {net} leaf {sub.cidr}"
+                    fix = "use an address inside the site's leaf"
+                    out.append(finding(loaded, "DCN207", at, msg, fix))
+                    continue
+                reserved = _reserved(sub, ip)
+                if reserved:
+                    msg = f"{ip} is the {net} leaf's {reserved}: no node can have it"
+                    fix = "use a free address of the leaf (not its gateway, first or last)"
+                    out.append(finding(loaded, "DCN211", at, msg, fix))
     return out
 
 
@@ -90,22 +73,6 @@ def _reserved(sub: Subnet, ip: str) -> str | None:
     if not small and addr == IpInt(4, cidr.last) and cidr.version == 4:
         return "broadcast address"
     return None
-
-
-def _overlaps(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
-    """No two leaves overlap (DCN201): sorted by start, each against the one before."""
-    subnets: list[tuple[int, int, int, tuple]] = []
-    for i, site in enumerate(dep.sites):
-        for net, sub in site.networks.items():
-            cidr = network_range(sub.cidr)
-            subnets.append((cidr.version, cidr.first, cidr.last, ("sites", i, "networks", net)))
-    subnets.sort()
-    out = []
-    for a, b in itertools.pairwise(subnets):
-        if a[0] == b[0] and b[1] <= a[2]:
-            msg = f"subnet overlaps {'.'.join(map(str, a[3]))}"
-            out.append(finding(loaded, "DCN201", b[3], msg, "give every leaf its own subnet"))
-    return out
 
 
 def _reversed(pool: Pool) -> bool:

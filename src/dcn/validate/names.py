@@ -16,9 +16,9 @@ from typing import Any
 
 from dcn.errors import Finding
 from dcn.lines import describe, unsafe_char
-from dcn.model.description import Deployment
+from dcn.model.description import Deployment, Site
 from dcn.model.loader import LoadedDescription
-from dcn.model.nodes import hostname_for, hostname_format, role_hostname_list
+from dcn.model.nodes import hostname_for, hostname_format
 from dcn.netnames import FQDN_MAX, is_hostname, is_ip
 from dcn.plan.types import SECRET_PREFIX
 from dcn.validate.rules import finding
@@ -48,45 +48,34 @@ def label_problem(name: str) -> str | None:
     return None
 
 
-def name_findings(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
-    out = _domain(loaded, dep)
+def host_suffix(dep: Deployment) -> int:
+    """What a host name gets appended in its longest hosts entry: ``.<label>.<domain>``."""
     longest_label = max((len(dep.dns_label(n)) + 1 for n in dep.networks), default=0)
-    #: what a host name gets appended in the longest hosts entry: .<label>.<domain>
-    suffix = longest_label + 1 + len(dep.domain)
-    seen_host: dict[str, str] = {}
-    for i, site in enumerate(dep.sites):
-        here = ("sites", i)
-        out.extend(_az(loaded, site.availability_zone, (*here, "availability_zone")))
-        for role, spec in site.roles.items():
-            for k, node in enumerate(spec.nodes):
-                problem = _host_problem(node.hostname, suffix)
-                if problem:
-                    at = (*here, "roles", role, "nodes", k, "hostname")
-                    msg = f"host name {node.hostname!r} {problem}"
-                    fix = "use lower-case letters, digits and '-', 1-63 characters"
-                    out.append(finding(loaded, "DCN107", at, msg, fix))
-                if node.ansible_host is not None and not _ssh_target_ok(node.ansible_host):
-                    at = (*here, "roles", role, "nodes", k, "ansible_host")
-                    msg = (
-                        f"ansible_host {node.ansible_host!r} is neither an IP address nor a "
-                        "host name (SSH would read a leading '-' as an option)"
-                    )
-                    fix = "give the node's IP address or its DNS name (letters, digits, '-', '.')"
-                    out.append(finding(loaded, "DCN107", at, msg, fix))
-            if spec.size > len(spec.nodes):
-                out.extend(_generated(loaded, site.name, role, spec, here, suffix))
-            for name in role_hostname_list(site.name, role, spec):
-                if name in seen_host:
-                    out.append(
-                        finding(
-                            loaded,
-                            "DCN102",
-                            (*here, "roles", role),
-                            f"hostname {name} is also in site {seen_host[name]}",
-                            "change hostname_format or the node's hostname",
-                        )
-                    )
-                seen_host[name] = site.name
+    return longest_label + 1 + len(dep.domain)
+
+
+def site_name_findings(loaded: LoadedDescription, i: int, site: Site, suffix: int) -> list[Finding]:
+    """One site's AZ (DCN106), host names and SSH targets (DCN107)."""
+    here = ("sites", i)
+    out = _az(loaded, site.availability_zone, (*here, "availability_zone"))
+    for role, spec in site.roles.items():
+        for k, node in enumerate(spec.nodes):
+            problem = _host_problem(node.hostname, suffix)
+            if problem:
+                at = (*here, "roles", role, "nodes", k, "hostname")
+                msg = f"host name {node.hostname!r} {problem}"
+                fix = "use lower-case letters, digits and '-', 1-63 characters"
+                out.append(finding(loaded, "DCN107", at, msg, fix))
+            if node.ansible_host is not None and not _ssh_target_ok(node.ansible_host):
+                at = (*here, "roles", role, "nodes", k, "ansible_host")
+                msg = (
+                    f"ansible_host {node.ansible_host!r} is neither an IP address nor a "
+                    "host name (SSH would read a leading '-' as an option)"
+                )
+                fix = "give the node's IP address or its DNS name (letters, digits, '-', '.')"
+                out.append(finding(loaded, "DCN107", at, msg, fix))
+        if spec.size > len(spec.nodes):
+            out.extend(_generated(loaded, site.name, role, spec, here, suffix))
     return out
 
 
@@ -127,7 +116,7 @@ def _generated(
     return []
 
 
-def _domain(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
+def domain_findings(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
     """The domain and every network's DNS label are RFC 1123 (DCN108)."""
     out = []
     names = [(dep.domain, ("domain",), "domain")]
@@ -201,22 +190,23 @@ def _all_plain(data: Any) -> bool:
     return "\\" not in text and text.isprintable() and SECRET_PREFIX not in text
 
 
-def string_findings(loaded: LoadedDescription) -> list[Finding]:
-    """No string anywhere holds a control character or line break (DCN109), or dcn's
-    secret placeholder (DCN110). Walks the loaded data, so new fields are covered too."""
-    if _all_plain(loaded.data):
+def string_findings(loaded: LoadedDescription, data: Any, path: tuple) -> list[Finding]:
+    """No string in `data` (found at `path`), keys too, holds a control character or
+    line break (DCN109), or dcn's secret placeholder (DCN110). Walks the loaded data,
+    so new fields are covered too."""
+    if _all_plain(data):
         return []
     out = []
-    for path, text in _strings(loaded.data, ()):
+    for at, text in _strings(data, path):
         if text.isprintable() and SECRET_PREFIX not in text:
             continue  # the common case, one C call
-        bad = unsafe_char(text, tab=_is_override_value(path))
+        bad = unsafe_char(text, tab=_is_override_value(at))
         if bad is not None:
             out.append(
                 finding(
                     loaded,
                     "DCN109",
-                    path,
+                    at,
                     f"{describe(bad)} in {text[:40]!r}: written into a file it would start "
                     "a new line (another setting, section or hosts entry)",
                     "remove the character; one value is one line",
@@ -227,7 +217,7 @@ def string_findings(loaded: LoadedDescription) -> list[Finding]:
                 finding(
                     loaded,
                     "DCN110",
-                    path,
+                    at,
                     f"{SECRET_PREFIX!r} is dcn's secret placeholder: a file holding it receives "
                     "that secret's value on deploy",
                     "remove it; secrets reach only the files of the services that need them",

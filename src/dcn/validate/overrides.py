@@ -13,7 +13,7 @@ from typing import Any
 import dcn.services.catalog  # noqa: F401  (imports every service, so every file is declared)
 from dcn.errors import Finding
 from dcn.lines import unsafe_char
-from dcn.model.description import Deployment
+from dcn.model.description import Site
 from dcn.model.loader import LoadedDescription
 from dcn.services.ini import OPTION
 from dcn.services.render import OVERRIDABLE
@@ -67,28 +67,28 @@ def credential_pattern(option: str) -> str | None:
     return next((p for p in CREDENTIAL_OPTIONS if fnmatchcase(lowered, p)), None)
 
 
-def override_findings(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
+def override_findings(loaded: LoadedDescription, i: int, site: Site) -> list[Finding]:
+    """One site's config_overrides: known files, INI-safe names, no credentials, sizes."""
     out: list[Finding] = []
-    for i, site in enumerate(dep.sites):
-        for name, sections in site.config_overrides.items():
-            at = ("sites", i, "config_overrides", name)
-            if name not in OVERRIDABLE:
-                known = ", ".join(sorted(OVERRIDABLE))
-                msg = f"config_overrides names {name!r}, a file dcn does not render"
-                fix = f"use one of {known} (the file's base name)"
-                out.append(finding(loaded, "DCN601", at, msg, fix))
-                continue
-            for section, options in sections.items():
-                out.extend(_section(loaded, (*at, section), section, options))
-        total = _size(site.config_overrides)
-        if total > MAX_SITE_CHARS:
-            at = ("sites", i, "config_overrides")
-            msg = (
-                f"config_overrides of {site.name} hold {total:,} characters (the limit is "
-                f"{MAX_SITE_CHARS:,}): every node of the site renders them"
-            )
-            fix = "keep overrides to the settings that differ; move bulk data out of config"
-            out.append(finding(loaded, "DCN604", at, msg, fix))
+    for name, sections in site.config_overrides.items():
+        at = ("sites", i, "config_overrides", name)
+        if name not in OVERRIDABLE:
+            known = ", ".join(sorted(OVERRIDABLE))
+            msg = f"config_overrides names {name!r}, a file dcn does not render"
+            fix = f"use one of {known} (the file's base name)"
+            out.append(finding(loaded, "DCN601", at, msg, fix))
+            continue
+        for section, options in sections.items():
+            out.extend(_section(loaded, (*at, section), section, options))
+    total = _size(site.config_overrides)
+    if total > MAX_SITE_CHARS:
+        at = ("sites", i, "config_overrides")
+        msg = (
+            f"config_overrides of {site.name} hold {total:,} characters (the limit is "
+            f"{MAX_SITE_CHARS:,}): every node of the site renders them"
+        )
+        fix = "keep overrides to the settings that differ; move bulk data out of config"
+        out.append(finding(loaded, "DCN604", at, msg, fix))
     return out
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dcn.errors import Finding, Severity
+from dcn.errors import Finding, Location, Severity
 from dcn.lines import comment_safe, unsafe_char
 from dcn.model.loader import LoadedDescription
 
@@ -64,8 +64,12 @@ RULES: dict[str, tuple[str, Severity, str]] = {
 
 def finding(loaded: LoadedDescription, rule: str, path: tuple, message: str, fix: str) -> Finding:
     """A finding of `rule` at the file:line where `path` was written."""
+    return finding_at(rule, loaded.smap.locate(path), message, fix)
+
+
+def finding_at(rule: str, where: Location, message: str, fix: str) -> Finding:
+    """A finding of `rule` at `where` (a place looked up before, or kept in the memo)."""
     name, severity, _ = RULES[rule]
-    where = loaded.smap.locate(path)
     if unsafe_char(where.field, tab=False):  # a key with a line break: shown escaped
         where = replace(where, field=comment_safe(where.field))
     return Finding(rule, name, severity, message, fix, where)

@@ -11,10 +11,13 @@ from dcn.model.loader import LoadedDescription
 from dcn.validate.rules import finding
 
 
-def schema_findings(loaded: LoadedDescription, exc: ValidationError) -> list[Finding]:
+def schema_findings(
+    loaded: LoadedDescription, exc: ValidationError, prefix: tuple = ()
+) -> list[Finding]:
+    """DCN001 for each of pydantic's errors; `prefix` is where the validated value is."""
     out = []
     for err in exc.errors(include_url=False):
-        loc = tuple(err["loc"])
+        loc = (*prefix, *err["loc"])
         kind = err["type"]
         if kind == "extra_forbidden":
             key = str(loc[-1])

@@ -1,4 +1,5 @@
-"""Rules about sites as a whole: control plane, roles, HA, edge recommendations, liveness."""
+"""Rules about one site as a whole (roles, HA, edge recommendations) and about the
+deployment as a whole (control plane, export, liveness)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import os
 from pathlib import Path
 
 from dcn.errors import Finding
-from dcn.model.description import Deployment
+from dcn.model.description import Deployment, Site
 from dcn.model.loader import LoadedDescription
 from dcn.model.roles import ROLES
 from dcn.validate.rules import finding
@@ -15,54 +16,69 @@ from dcn.validate.rules import finding
 DVR_MECHANISMS = ("ovn", "openvswitch")
 
 
-def site_findings(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
-    """Duplicates, roles, the edge recommendations of the seed (one pass over the sites)."""
+def site_findings(loaded: LoadedDescription, i: int, site: Site) -> list[Finding]:
+    """One site: its roles, DVR, ha_size and the edge recommendations of the seed."""
     out: list[Finding] = []
     add = out.append
-    seen_site: set[str] = set()
-    seen_az: dict[str, str] = {}
-    for i, site in enumerate(dep.sites):
-        here = ("sites", i)
-        if site.name in seen_site:
-            msg = f"site {site.name!r} is declared twice"
-            add(finding(loaded, "DCN101", (*here, "name"), msg, "give every site its own name"))
-        seen_site.add(site.name)
-        if site.az in seen_az:
-            msg = f"availability zone {site.az!r} is used by {seen_az[site.az]} and {site.name}"
-            add(finding(loaded, "DCN104", here, msg, "give each site its own AZ"))
-        seen_az[site.az] = site.name
-        for role in site.roles:
-            rd = ROLES.get(role)
-            if rd is None or site.kind not in rd.kinds:
-                ok = [r for r, d in ROLES.items() if site.kind in d.kinds]
-                msg = f"role {role!r} cannot be used at a {site.kind} site"
-                add(
-                    finding(
-                        loaded, "DCN004", (*here, "roles", role), msg, f"use one of {', '.join(ok)}"
-                    )
-                )
-        if site.sdn.dvr and site.sdn.mechanism not in DVR_MECHANISMS:
+    here = ("sites", i)
+    for role in site.roles:
+        rd = ROLES.get(role)
+        if rd is None or site.kind not in rd.kinds:
+            ok = [r for r, d in ROLES.items() if site.kind in d.kinds]
+            msg = f"role {role!r} cannot be used at a {site.kind} site"
             add(
                 finding(
-                    loaded,
-                    "DCN404",
-                    (*here, "sdn", "dvr"),
-                    f"DVR needs an SDN mechanism that routes ({' or '.join(DVR_MECHANISMS)}); "
-                    f"this site's mechanism is {site.sdn.mechanism!r}",
-                    f"set sdn.mechanism to {' or '.join(DVR_MECHANISMS)}, or remove sdn.dvr",
+                    loaded, "DCN004", (*here, "roles", role), msg, f"use one of {', '.join(ok)}"
                 )
             )
-        if not site.is_control_plane:
-            out.extend(_edge(loaded, dep, i))
-    out.extend(_control_plane(loaded, dep))
-    out.extend(_export(loaded, dep))
-    out.extend(_liveness(loaded, dep))
+    if site.sdn.dvr and site.sdn.mechanism not in DVR_MECHANISMS:
+        add(
+            finding(
+                loaded,
+                "DCN404",
+                (*here, "sdn", "dvr"),
+                f"DVR needs an SDN mechanism that routes ({' or '.join(DVR_MECHANISMS)}); "
+                f"this site's mechanism is {site.sdn.mechanism!r}",
+                f"set sdn.mechanism to {' or '.join(DVR_MECHANISMS)}, or remove sdn.dvr",
+            )
+        )
+    controllers = site.roles.get("Controller")
+    if site.ha_size is not None and (
+        not site.is_control_plane or (controllers and controllers.size != site.ha_size)
+    ):
+        add(
+            finding(
+                loaded,
+                "DCN007",
+                (*here, "ha_size"),
+                "ha_size is only for the control plane and must equal the Controller count",
+                "remove ha_size, or make Controller count equal to it",
+            )
+        )
+    if not site.is_control_plane:
+        out.extend(_edge(loaded, i, site))
     return out
 
 
-def _edge(loaded: LoadedDescription, dep: Deployment, i: int) -> list[Finding]:
+def deployment_findings(
+    loaded: LoadedDescription, frame: Deployment, cp_index: int | None
+) -> list[Finding]:
+    """The deployment as a whole: its control plane, its export, its liveness settings.
+
+    `frame` holds the deployment-wide settings and the (first) control-plane site,
+    which is site `cp_index` of the description.
+    """
+    return [
+        *_control_plane(loaded, frame, cp_index),
+        *_export(loaded, frame),
+        *_liveness(loaded, frame),
+    ]
+
+
+def _edge(loaded: LoadedDescription, i: int, site: Site) -> list[Finding]:
     """The seed's recommendations for an edge site (DCN401-403)."""
-    site, here, out = dep.sites[i], ("sites", i), []
+    here: tuple = ("sites", i)
+    out: list[Finding] = []
     if site.sdn.tunnelling:
         msg = (
             "tunnelling SDN backends are sub-optimal at the edge (Launchpad bugs 1808594, 1808062)"
@@ -82,45 +98,23 @@ def _edge(loaded: LoadedDescription, dep: Deployment, i: int) -> list[Finding]:
     return out
 
 
-def _control_plane(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
-    """One control plane (DCN002/003), its cluster size (DCN007, DCN301, DCN302)."""
-    out: list[Finding] = []
-    cps = [i for i, s in enumerate(dep.sites) if s.is_control_plane]
-    if not cps and dep.control_plane_export is None:
+def _control_plane(loaded: LoadedDescription, frame: Deployment, i: int | None) -> list[Finding]:
+    """A control plane or an export (DCN002), its cluster size (DCN301, DCN302)."""
+    if i is None:
+        if frame.control_plane_export is not None:
+            return []
         fix = "add a site with kind: control-plane, or set control_plane_export"
-        out.append(finding(loaded, "DCN002", ("sites",), "no control-plane site", fix))
-    for i in cps[1:]:
-        fix = "keep one control-plane site; the others are edges"
-        out.append(
-            finding(loaded, "DCN003", ("sites", i, "kind"), "a second control-plane site", fix)
-        )
-    for i, site in enumerate(dep.sites):
-        controllers = site.roles.get("Controller")
-        if site.ha_size is not None and (
-            not site.is_control_plane or (controllers and controllers.size != site.ha_size)
-        ):
-            out.append(
-                finding(
-                    loaded,
-                    "DCN007",
-                    ("sites", i, "ha_size"),
-                    "ha_size is only for the control plane and must equal the Controller count",
-                    "remove ha_size, or make Controller count equal to it",
-                )
-            )
-    if not cps:
-        return out
-    i = cps[0]
-    spec = dep.sites[i].roles.get("Controller")
+        return [finding(loaded, "DCN002", ("sites",), "no control-plane site", fix)]
+    cp = frame.control_plane
+    assert cp is not None
+    spec = cp.roles.get("Controller")
     count = spec.size if spec is not None and "Controller" in ROLES else 0
     if count == 1:
         msg = "one controller: its failure stops every API operation at every site"
-        out.append(finding(loaded, "DCN301", ("sites", i, "roles"), msg, "set ha_size: 3"))
-    elif count and count % 2 == 0:
-        at = (
-            ("sites", i, "ha_size") if dep.sites[i].ha_size else ("sites", i, "roles", "Controller")
-        )
-        out.append(
+        return [finding(loaded, "DCN301", ("sites", i, "roles"), msg, "set ha_size: 3")]
+    if count and count % 2 == 0:
+        at = ("sites", i, "ha_size") if cp.ha_size else ("sites", i, "roles", "Controller")
+        return [
             finding(
                 loaded,
                 "DCN302",
@@ -130,8 +124,8 @@ def _control_plane(loaded: LoadedDescription, dep: Deployment) -> list[Finding]:
                 f"{count} tolerate no more failures than {count - 1} do",
                 f"use an odd number: {count + 1} (or {count - 1}) controllers and ha_size",
             )
-        )
-    return out
+        ]
+    return []
 
 
 def export_path(loaded: LoadedDescription, ref: str) -> Path:
