@@ -168,3 +168,24 @@ def test_same_content_from_new_inputs_is_not_planned_again(
     )
     again = {r.site: r for r in Planner(parse(data), store).plan()}
     assert calls == [] and again["central"].generation == 1
+
+
+def test_an_edge_planned_from_the_frame_equals_one_planned_from_every_site(store: Store) -> None:
+    """The planner plans an edge with the deployment-wide settings and the control plane
+    only (the Fleet's frame): an edge never looks at other edges, so the plan is the one
+    the whole deployment gives, byte for byte. The example's edges route by gateway
+    (no supernet), so the control plane's leaves reach their plans."""
+    from dcn.model.fleet import Fleet
+    from dcn.plan.serialize import encode_plan
+    from dcn.plan.stack import plan_edge
+
+    dep = parse(example())
+    fleet = Fleet.of(dep)
+    [cp] = Planner(dep, store).plan(["central"])
+    outputs, version = cp.plan.outputs, cp.plan.consumed_export
+    source = Planner(dep, store).recorded_control_plane()
+    for site in dep.edges:
+        whole = plan_edge(dep, site, source.outputs, source.version)
+        framed = plan_edge(fleet.frame, site, source.outputs, source.version)
+        assert encode_plan(framed) == encode_plan(whole)
+    assert outputs is not None and version is None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -117,11 +117,17 @@ class Fleet:
         """Every site parsed: for commands that look at the whole fleet."""
         return self._parse_all()
 
-    def control_plane_context(self) -> list[tuple[str, str, str]]:
+    def control_plane_context(self) -> str:
         """What the control plane's plan depends on outside its own site: the edge leaves."""
-        return sorted(
+        return edge_leaves_text(
             (ref.name, net, cidr)
             for ref in self.refs
             if not ref.control_plane
             for net, cidr in ref.leaves
         )
+
+
+def edge_leaves_text(leaves: Iterable[tuple[str, str, str]]) -> str:
+    """(site, network, cidr) of every edge leaf as one text, in a fixed order: site and
+    network names and CIDRs hold no space or line break (the schema allows none)."""
+    return "\n".join(sorted(f"{site} {net} {cidr}" for site, net, cidr in leaves))

@@ -16,7 +16,7 @@ from pathlib import Path
 from dcn import __version__
 from dcn.lines import join_lines
 from dcn.model.description import Deployment, Site
-from dcn.model.fleet import site_model_digest
+from dcn.model.fleet import edge_leaves_text, site_model_digest
 from dcn.model.nodes import Node, expand
 from dcn.model.roles import ROLES
 from dcn.network import plan_site_network
@@ -90,15 +90,15 @@ def site_input_digest(
             deployment_wide_digest(deployment),
             site_digest,
             str(outputs_digest),
-            canonical_json(extra),
+            "" if extra is None else canonical_json(extra),
         ]
     )
     return "sha256:" + hashlib.sha256(head.encode()).hexdigest()
 
 
-def control_plane_context(deployment: Deployment) -> list[tuple[str, str, str]]:
+def control_plane_context(deployment: Deployment) -> str:
     """What the control plane's plan depends on outside its own site: the edge leaves."""
-    return sorted(
+    return edge_leaves_text(
         (s.name, net, subnet.cidr)
         for s in deployment.sites
         if not s.is_control_plane
