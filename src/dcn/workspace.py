@@ -67,13 +67,16 @@ class Workspace:
 
     @cached_property
     def loaded(self) -> LoadedDescription:
-        cache = None if self.state_url else ParseCache(self.state_dir / "parse-cache")
         memo = self._memo
+        if memo is None:  # no state dir: nothing cached
+            return load_yaml(self.file, allow_outside=self.allow_include_outside)
         return load_yaml(
             self.file,
-            cache,
+            ParseCache(self.state_dir / "parse-cache.json"),
             allow_outside=self.allow_include_outside,
-            known=memo.known if memo is not None else None,
+            known=memo.known,
+            seen=memo.seen,
+            top_cache=ParseCache(self.state_dir / "parse-cache-top.json"),
         )
 
     @cached_property

@@ -52,7 +52,7 @@ def _write(root: Path) -> Path:
 
 def test_every_value_is_placed_alike_from_a_cold_and_a_warm_cache(tmp_path: Path) -> None:
     top = _write(tmp_path)
-    cache = tmp_path / "state" / "parse-cache"
+    cache = tmp_path / "state" / "parse-cache.json"
     cold = load_yaml(top, ParseCache(cache))
     warm = load_yaml(top, ParseCache(cache))
     plain = load_yaml(top)

@@ -163,6 +163,11 @@ class _Load:
     real_dirs: dict[str, str] = field(default_factory=dict)
     #: files unchanged since the memo saw them (None: read every file)
     known: Known | None = None
+    #: whether the memo saw a file before: if it is read now, it was edited, and its new
+    #: content is in no cache (it is parsed without looking, not to read a fleet's cache)
+    seen: Callable[[str], bool] | None = None
+    #: the cache of the top file (small, read on every load), when not `cache`
+    top_cache: ParseCache | None = None
     site_files: list[SiteFile] = field(default_factory=list)
     #: files left unread and then read after all: shown name -> their sites and map
     reread: dict[str, tuple[list[Any], SourceMap]] = field(default_factory=dict)
@@ -174,23 +179,35 @@ def load_yaml(
     *,
     allow_outside: bool | None = None,
     known: Known | None = None,
+    seen: Callable[[str], bool] | None = None,
+    top_cache: ParseCache | None = None,
 ) -> LoadedDescription:
     """Load `path` and everything it includes. Raise DescriptionError on bad input.
 
     With `known`, an included file of sites only whose stat says it is unchanged is not
-    read: its sites stay PendingSite until something resolves them.
+    read: its sites stay PendingSite until something resolves them; with `seen`, a file
+    read again because it changed is parsed without looking in `cache`. `top_cache`
+    keeps the top file's parse apart from the included files' (which may be thousands).
     """
     top = FsPath(path)
     if allow_outside is None:
         allow_outside = os.environ.get(ALLOW_OUTSIDE_ENV, "") not in ("", "0")
-    load = _Load(os.path.realpath(top.parent), allow_outside, cache or ParseCache(), known=known)
+    load = _Load(
+        os.path.realpath(top.parent),
+        allow_outside,
+        cache or ParseCache(),
+        known=known,
+        seen=seen,
+        top_cache=top_cache,
+    )
     with collector_paused():
         data, smap = _load_file(top, str(top), load)
         _check_totals(data, smap)
         _check_export_path(data, smap, top, load)
         _place_site_files(data, load)
-        if cache is not None:
-            cache.save()
+        for used in (cache, top_cache):
+            if used is not None:
+                used.save()
     reread = (lambda unit: _reread(unit, load)) if known is not None else None
     return LoadedDescription(data, smap, load.files, load.site_files, reread)
 
@@ -228,10 +245,12 @@ def _reread(unit: SiteFile, load: _Load) -> tuple[list[Any], SourceMap]:
     return done
 
 
-def _parse(text: str, shown: str, load: _Load) -> Parsed:
-    """One file's data and marks, from the cache when its content was parsed before."""
+def _parse(text: str, shown: str, load: _Load, cache: ParseCache | None = None) -> Parsed:
+    """One file's data and marks, from `cache` (the load's, by default) when its content
+    was parsed before."""
     digest = hashlib.sha256(text.encode()).hexdigest()
-    hit = load.cache.get(digest, shown)
+    cache = cache or load.cache
+    hit = cache.get(digest, shown)
     if hit is not None:
         load.budget.nodes_left -= hit[1]
         return hit
@@ -250,7 +269,7 @@ def _parse(text: str, shown: str, load: _Load) -> Parsed:
     local = SourceMap(shown)
     data = Walker(load.budget).walk(node, shown, local)
     parsed: Parsed = (data, len(local._marks), local)
-    load.cache.put(digest, shown, parsed)
+    cache.put(digest, shown, parsed)
     return parsed
 
 
@@ -272,7 +291,7 @@ def _load_file(
             return _unread(fs_path, shown, key, found, load)
     text = _read(fs_path, shown, load.budget)
     digest = load.files[shown] = hashlib.sha256(text.encode()).hexdigest()
-    parsed, values, local = _parse(text, shown, load)
+    parsed, values, local = _parse(text, shown, load, _cache_for(shown, load, bool(stack)))
     # the parsed data may be the cache's: change copies only (the top mapping, its lists)
     data = {k: list(v) if k in LIST_KEYS and isinstance(v, list) else v for k, v in parsed.items()}
     sites = data.get("sites")
@@ -310,6 +329,17 @@ def _load_file(
             sub, sub_map = _load_file(child, child_shown, load, (*stack, shown))
             _merge_into(data, sub, sub_map, local, where)
     return data, local
+
+
+def _cache_for(shown: str, load: _Load, included: bool) -> ParseCache:
+    """The top file's cache, the included files' cache, or none (an empty one) for a
+    file the memo saw with other content: a one-file edit of a fleet does not read and
+    rewrite the parses of its thousands of other files."""
+    if not included:
+        return load.top_cache or load.cache
+    if load.seen is not None and load.seen(shown):
+        return ParseCache()
+    return load.cache
 
 
 def _stat(fs_path: FsPath | str, shown: str) -> StatKey:

@@ -29,9 +29,7 @@ from dcn.model.limits import MAX_DEPTH, MAX_TOTAL_BYTES
 from dcn.model.sourcemap import Mark, Path, SourceMap
 from dcn.paths import private_temp
 
-FORMAT = 4
-#: entries beyond twice the used ones (and this many) are pruned
-PRUNE_SLACK = 64
+FORMAT = 3
 KEY_BYTES = 32
 #: a file's data, its number of values (for the size limit) and its marks
 Parsed = tuple[dict[str, Any], int, SourceMap]
@@ -210,95 +208,95 @@ def _lazy_marks(text: str, shown: str) -> Callable[[], dict[Path, Mark]]:
 
 
 class ParseCache:
-    """Parsed files keyed by content digest and shown name: one signed file per entry.
+    """Parsed files keyed by content digest and shown name, in one MAC'd file of JSON lines.
 
-    The cache is a directory (``parse-cache/`` in the state dir) of files named by a
-    digest of (content digest, shown name), so a load reads only the entries of the
-    files it parses, and an edit of one file of a 5,000-file fleet writes one small
-    entry: the fleet's entries are never read or written all together. An entry file is
-    a MAC line, a JSON header (format, dcn's version, shown name, content digest), then
-    the number of values, the data (JSON) and the marks (JSON), tab-separated; its data
-    is checked for shape and types, its marks decoded only when a finding needs a place.
-    Entries no load used lately are pruned when they outnumber the used ones.
+    The file is a MAC line, a JSON header (format, dcn's version), then one line per
+    parsed file: digest, shown name (JSON), number of values, data (JSON), marks (JSON),
+    tab-separated (JSON text holds no raw tab or line break). The file is read when a
+    load first looks an entry up (a load whose files the validation memo knows
+    unchanged never reads it), lines are split then, an entry's data is decoded when
+    its file is loaded, its marks only when a finding needs a place, and unchanged
+    entries are written back as they were.
     """
 
     def __init__(self, path: FsPath | None = None) -> None:
-        #: the directory of entries (None: an in-memory load with no cache)
         self.path = path
         self._key = user_key() if path is not None else None
-        #: entry file names this load used (hit, kept or put): the others may be pruned
-        self._used: set[str] = set()
-        #: new entries, written when the load ends
-        self._new: dict[str, bytes] = {}
+        #: "digest\tshown" -> "count\tdata\tmarks", read on first use
+        self._read: dict[str, str] | None = None
+        self._used: dict[str, str] = {}
+        #: entries of files this load did not read, kept when the cache is written
+        self._kept: list[str] = []
+        self._dirty = False
+
+    @property
+    def _entries(self) -> dict[str, str]:
+        if self._read is None:
+            self._read = {}
+            if self._key is not None and self.path is not None:
+                self._read = self._load(self.path, self._key)
+        return self._read
 
     @staticmethod
-    def _entry_name(digest: str, shown: str) -> str:
-        return hashlib.sha256(f"{digest}\0{shown}".encode()).hexdigest()[:40] + ".entry"
+    def _load(path: FsPath, key: bytes) -> dict[str, str]:
+        body = read_signed(path, key)
+        if body is None:
+            return {}
+        try:
+            header, *lines = body.decode("ascii").split("\n")
+            doc = json.loads(header)
+        except (ValueError, RecursionError):
+            return {}
+        if doc != {"format": FORMAT, "dcn": dcn.__version__}:
+            return {}
+        entries = {}
+        for line in lines:
+            parts = line.split("\t", 2)
+            if len(parts) == 3:
+                entries[f"{parts[0]}\t{parts[1]}"] = parts[2]
+        return entries
 
-    def _header(self, digest: str, shown: str) -> str:
-        doc = {"format": FORMAT, "dcn": dcn.__version__, "shown": shown, "digest": digest}
-        return json.dumps(doc, sort_keys=True)
+    @staticmethod
+    def key(digest: str, shown: str) -> str:
+        return f"{digest}\t{json.dumps(shown)}"
 
     def get(self, digest: str, shown: str) -> Parsed | None:
         """The cached parse of `shown` with content `digest`, if a sound one is there."""
-        if self.path is None or self._key is None:
+        key = self.key(digest, shown)
+        raw = self._entries.get(key)
+        if raw is None:
             return None
-        name = self._entry_name(digest, shown)
-        body = read_signed(self.path / name, self._key)
-        if body is None:
-            return None
-        try:
-            header, entry = body.decode("utf-8").split("\n")
-        except (UnicodeDecodeError, ValueError):
-            return None
-        parts = entry.split("\t")
-        if header != self._header(digest, shown) or len(parts) != 3:
-            return None
-        found = _data(parts[0], parts[1])
+        parts = raw.split("\t")
+        found = _data(parts[0], parts[1]) if len(parts) == 3 else None
         if found is None:
+            del self._entries[key]
             return None
-        self._used.add(name)
+        self._used[key] = raw
         return found[0], found[1], SourceMap(shown, _lazy_marks(parts[2], shown))
 
     def keep(self, digest: str, shown: str) -> None:
         """Keep the entry of a file this load did not read (it did not change)."""
-        self._used.add(self._entry_name(digest, shown))
+        self._kept.append(self.key(digest, shown))
 
     def put(self, digest: str, shown: str, value: Parsed) -> None:
         data, count, smap = value
         marks = [[list(path), line, col] for path, (_, line, col) in smap._marks.items()]
         encode = json.JSONEncoder(separators=(",", ":")).encode
-        entry = f"{count}\t{encode(data)}\t{encode(marks)}"
-        name = self._entry_name(digest, shown)
-        self._new[name] = f"{self._header(digest, shown)}\n{entry}".encode()
-        self._used.add(name)
+        self._used[self.key(digest, shown)] = f"{count}\t{encode(data)}\t{encode(marks)}"
+        self._dirty = True
 
     def save(self) -> None:
-        """Write this load's new entries (0600, atomically, not fsynced: a lost entry is
-        a slower load) and prune entries no load used lately."""
-        if self.path is None or self._key is None or not self._new:
+        """Write the entries used by this load (dropping others), atomically, mode 0600."""
+        if self.path is None or self._key is None:
             return
-        state = self.path.parent
-        try:
-            state.mkdir(mode=0o700, parents=True, exist_ok=True)  # made here: 0700, as dcn's
-        except OSError:
+        if self._read is None and not self._dirty:
+            return  # nothing was looked up or added: the file on disk is still right
+        for key in self._kept:
+            raw = self._entries.get(key)
+            if raw is not None:
+                self._used.setdefault(key, raw)
+        if not self._dirty and self._used.keys() == self._entries.keys():
             return
-        if not _private_dir(state):
-            return  # a state dir that is not ours (it came with a folder): leave it be
-        for name, body in self._new.items():
-            write_signed(self.path / name, self._key, body, durable=False)
-        self._new.clear()
-        self._prune()
-
-    def _prune(self) -> None:
-        assert self.path is not None
-        try:
-            with os.scandir(self.path) as entries:
-                names = [e.name for e in entries if e.name.endswith(".entry")]
-            if len(names) <= 2 * len(self._used) + PRUNE_SLACK:
-                return
-            for name in names:
-                if name not in self._used:
-                    (self.path / name).unlink(missing_ok=True)
-        except OSError:
-            pass  # an untidy cache is only a larger one
+        header = json.dumps({"format": FORMAT, "dcn": dcn.__version__})
+        body = "\n".join([header, *(f"{k}\t{v}" for k, v in self._used.items())]).encode()
+        write_signed(self.path, self._key, body, durable=False)

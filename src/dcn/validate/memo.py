@@ -185,6 +185,10 @@ class ValidationMemo:
             nodes.append(int(fields[4]))
         return KnownFile(entry.digest, entry.values, tuple(nodes))
 
+    def seen(self, shown: str) -> bool:
+        """Whether the memo kept file `shown` (read now, it changed since)."""
+        return shown in self._files
+
     def context(self, frame: Deployment) -> str:
         text = json.dumps(frame.model_dump(), sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(text.encode()).hexdigest()
