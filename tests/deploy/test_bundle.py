@@ -278,3 +278,10 @@ def test_a_directory_is_declared_the_same_way_everywhere(
             mine = (d["owner"], d["mode"], unit["service"])
             first = seen.setdefault(d["path"], mine)
             assert first[:2] == mine[:2], f"{d['path']}: {first} vs {mine}"
+
+
+def test_prerequisites_run_unless_the_node_shares_the_machines_root(
+    controller: NodePlan, secrets: dict[str, str]
+) -> None:
+    assert node_vars(controller, secrets, RELEASE)["dcn_prerequisites"] is True
+    assert node_vars(controller, secrets, RELEASE, shared_root=True)["dcn_prerequisites"] is False

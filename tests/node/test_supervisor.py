@@ -215,3 +215,14 @@ def test_a_second_supervisor_exits_at_once(supervisor: Supervisor) -> None:
     assert sup.cli("shutdown").returncode == 0
     assert proc.wait(timeout=HANG_GUARD) == 0
     assert not [pid for pid in sup.pids if alive(pid)]
+
+
+def test_under_systemd_the_supervisor_is_a_unit_that_comes_back() -> None:
+    """On a host with systemd the supervisor is a unit: started at boot (a reboot
+    brings every process back) and restarted when it dies."""
+    from dcn.node import supervisor as module
+
+    text = module.unit_text()
+    assert "Restart=always" in text
+    assert "WantedBy=multi-user.target" in text
+    assert f"{Path(module.__file__).resolve()} run" in text

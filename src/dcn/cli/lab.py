@@ -8,11 +8,15 @@ from typing import Annotated
 import typer
 
 from dcn.cli import render
-from dcn.lab import Lab
+from dcn.errors import DcnError
+from dcn.lab import Lab, fullhost
 from dcn.lab.prereqs import DEFAULT_VENV, ensure
 from dcn.workspace import Workspace
 
-app = typer.Typer(help="The local lab: one network namespace per node, sites on routed leaves.")
+app = typer.Typer(
+    help="The local lab: sites on routed leaves, each node a full Debian host "
+    f"({fullhost.NODES_ENV}={fullhost.FULLHOST}) or a network namespace of this machine."
+)
 
 
 def _lab(ws: Workspace) -> Lab:
@@ -37,11 +41,13 @@ def up(
 ) -> None:
     """Build the lab from the description: fabric, nodes, sshd in each node."""
     ws: Workspace = ctx.obj
-    if not skip_prereqs:
+    lab = _lab(ws)
+    full = (lab.manifest() or {}).get("kind", fullhost.kind_from_env()) == fullhost.FULLHOST
+    if not skip_prereqs and not full:  # full hosts get theirs in the node image
         ensure(DEFAULT_VENV, _say)
     plans = [r.plan for r in ws.plan()]
     plans.sort(key=lambda p: p.kind != "control-plane")
-    topo = _lab(ws).up(plans, _say)
+    topo = lab.up(plans, _say)
     render.out.print(f"lab up: {len(topo.nodes)} nodes in {len(topo.leaves)} sites")
 
 
@@ -107,6 +113,19 @@ def service(
 
     control(_lab(ctx.obj), node, action, name)
     render.out.print(f"{node}: {action} {name}: done")
+
+
+@app.command("node")
+def node_(
+    ctx: typer.Context,
+    action: Annotated[str, typer.Argument(help="stop (like a power loss), start, or reboot")],
+    node: Annotated[str, typer.Argument(help="lab node hostname")],
+) -> None:
+    """Stop a full-host node like a host losing power, start it, or reboot it."""
+    if action not in ("stop", "start", "reboot"):
+        raise DcnError(f"unknown node action {action!r}", hint="use stop, start or reboot")
+    state = _lab(ctx.obj).node_action(node, action)
+    render.out.print(f"{node}: {state}")
 
 
 @app.command("exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -131,12 +131,14 @@ DISTRIBUTION_SERVICES = {"mariadb-server": "mariadb", "rabbitmq-server": "rabbit
 
 
 def node_vars(
-    node: NodePlan, secrets: Mapping[str, str], release: str, lab: bool = False
+    node: NodePlan, secrets: Mapping[str, str], release: str, shared_root: bool = False
 ) -> dict[str, Any]:
-    """Host variables of one node for the deploy playbook (holds secret values)."""
+    """Host variables of one node for the deploy playbook (holds secret values).
+    `shared_root`: the node shares the machine's packages and venv (prerequisites are
+    skipped: a namespace lab node)."""
     packages = sorted({*BASE_PACKAGES, *(p for u in node.units for p in u.packages)})
     return {
-        "dcn_lab": lab,
+        "dcn_prerequisites": not shared_root,
         "dcn_packages": packages,
         "dcn_distribution_services": [
             DISTRIBUTION_SERVICES[p] for p in packages if p in DISTRIBUTION_SERVICES

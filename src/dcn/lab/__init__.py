@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dcn.errors import DcnError
-from dcn.lab import fabric, node, topology
+from dcn.lab import fabric, fullhost, node, proxy, topology
 from dcn.paths import confined
 from dcn.plan.types import StackPlan
 
@@ -36,9 +36,12 @@ class Connection:
     private_key: Path
     known_hosts: Path | None
     user: str = "root"
-    #: lab nodes share the machine's packages and OpenStack venv (prerequisites
-    #: installed once by 'dcn lab prereqs'); real hosts get them from the playbook
+    #: lab nodes: reached inside the lab's own subnets
     lab: bool = False
+    #: the nodes share the machine's packages and OpenStack venv (namespace lab nodes,
+    #: prepared once by 'dcn lab prereqs'); full hosts and real hosts get them from
+    #: the playbook's prerequisites
+    shared_root: bool = False
 
     @classmethod
     def from_env(cls) -> Connection:
@@ -73,7 +76,10 @@ class Lab:
         tmp.replace(self.manifest_path)
 
     def connection(self) -> Connection:
-        return Connection(self.dir / "id_ed25519", self.dir / "known_hosts", lab=True)
+        shared = (self.manifest() or {}).get("kind", fullhost.NETNS) == fullhost.NETNS
+        return Connection(
+            self.dir / "id_ed25519", self.dir / "known_hosts", lab=True, shared_root=shared
+        )
 
     def _client_key(self) -> str:
         key = self.dir / "id_ed25519"
@@ -101,6 +107,7 @@ class Lab:
                 "host_link": topo.host_link,
                 "sites": {},
                 "nodes": {},
+                "kind": fullhost.kind_from_env(),
             }
             new_parts = list(topo.parts)
         else:
@@ -132,6 +139,9 @@ class Lab:
         authorized = self.dir / "authorized_keys"
         authorized.write_text(self._client_key())
         authorized.chmod(0o600)
+        if manifest.get("kind") == fullhost.FULLHOST:
+            self._up_fullhost(topo, plans, sites, manifest, say)
+            return topo
         node_plans = {n.hostname: n for p in plans for n in p.nodes}
         for lab_node in topo.nodes:
             if lab_node.site not in sites:
@@ -139,8 +149,7 @@ class Lab:
             node_dir = confined(self.dir / "nodes", lab_node.hostname)
             node_dir.mkdir(parents=True, exist_ok=True)
             key = node.host_key(node_dir)
-            with open(self.dir / "known_hosts", "a") as known:
-                known.write(f"{lab_node.ssh_address} ssh-ed25519 {key}\n")
+            self._known(lab_node.ssh_address, key)
             dirs = node.private_dirs(node_plans[lab_node.hostname])
             pid = node.start(lab_node, node_dir, dirs, authorized)
             manifest["nodes"][lab_node.hostname] = {
@@ -154,12 +163,44 @@ class Lab:
             say(f"node {lab_node.hostname} ({lab_node.site}) up at {lab_node.ssh_address}")
         return topo
 
+    def _known(self, address: str, key: str) -> None:
+        with open(self.dir / "known_hosts", "a") as known:
+            known.write(f"{address} ssh-ed25519 {key}\n")
+
+    def _up_fullhost(
+        self,
+        topo: topology.LabTopology,
+        plans: Sequence[StackPlan],
+        sites: list[str],
+        manifest: dict,
+        say: Say,
+    ) -> None:
+        """Boot each new site's nodes as full hosts, with the lab's proxy as their way out."""
+        image = fullhost.image_root(say)
+        leaves = sorted({s.cidr for p in plans for s in p.network.subnets.values()})
+        proxy_url = proxy.start(str(topology.HOST_LINK_V4[0]), leaves, self.dir / "proxy")
+        public_key = self._client_key()
+        for lab_node in topo.nodes:
+            if lab_node.site not in sites:
+                continue
+            node_dir = confined(self.dir / "nodes", lab_node.hostname)
+            entry, key = fullhost.start(lab_node, node_dir, image, public_key, proxy_url)
+            self._known(lab_node.ssh_address, key)
+            manifest["nodes"][lab_node.hostname] = entry
+            self.write_manifest(manifest)
+            node.wait_ssh(lab_node)
+            say(f"node {lab_node.hostname} ({lab_node.site}) booted at {lab_node.ssh_address}")
+
     def down(self, say: Say) -> list[str]:
         """Stop every process in the lab's namespaces, delete them and the lab directory."""
         manifest = self.manifest()
         if manifest is None:
             return []
         namespaces = manifest["namespaces"]
+        for entry in manifest["nodes"].values():
+            if entry.get("kind") == fullhost.FULLHOST:
+                fullhost.stop(entry)
+        proxy.stop(self.dir / "proxy")
         present = fabric.existing_namespaces()
         self._stop_all([ns for ns in namespaces if ns in present])
         removed = fabric.remove(namespaces, manifest.get("host_link"))
@@ -191,13 +232,14 @@ class Lab:
         rows = []
         for hostname, info in sorted(self.nodes().items()):
             ns_ok = info["netns"] in present
+            full = info.get("kind") == fullhost.FULLHOST
             rows.append(
                 {
                     "node": hostname,
                     "site": info["site"],
                     "address": info["ssh_address"],
                     "netns": ns_ok,
-                    "sshd": _alive(info["sshd_pid"]),
+                    "sshd": fullhost.running(info) if full else _alive(info["sshd_pid"]),
                     "processes": len(fabric.namespace_pids(info["netns"])) if ns_ok else 0,
                     "uplink": "cut" if info["site"] in cut else "up",
                 }
@@ -206,11 +248,35 @@ class Lab:
 
     def exec_argv(self, hostname: str, command: Sequence[str]) -> list[str]:
         """argv running `command` inside a node's namespaces (network, mount, UTS)."""
+        info = self._node(hostname)
+        if info.get("kind") == fullhost.FULLHOST:
+            return fullhost.exec_argv(info, list(command))
+        pid = str(info["sshd_pid"])
+        return ["nsenter", "-t", pid, "-n", "-m", "-u", "--", *command]
+
+    def _node(self, hostname: str) -> dict:
         info = self.nodes().get(hostname)
         if info is None:
             raise DcnError(f"no lab node named {hostname}", hint="'dcn lab status' lists the nodes")
-        pid = str(info["sshd_pid"])
-        return ["nsenter", "-t", pid, "-n", "-m", "-u", "--", *command]
+        return info
+
+    def node_action(self, hostname: str, what: str) -> str:
+        """Stop a node like a host losing power, start it, or reboot it (full hosts)."""
+        info = self._node(hostname)
+        if info.get("kind") != fullhost.FULLHOST:
+            raise DcnError(
+                f"lab node {hostname} is not a full host: it cannot be stopped or rebooted",
+                hint=f"build the lab with {fullhost.NODES_ENV}={fullhost.FULLHOST}",
+            )
+        state = fullhost.action(info, what)
+        if what != "stop":
+            node.wait_ssh(topology_node(info))
+        return state
+
+
+def topology_node(info: dict) -> topology.LabNode:
+    """The parts of a LabNode a manifest entry keeps (enough to wait for its sshd)."""
+    return topology.LabNode(info["site"], info["hostname"], info["netns"], info["ssh_address"], {})
 
 
 def _alive(pid: int) -> bool:

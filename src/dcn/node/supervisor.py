@@ -1,4 +1,8 @@
-"""dcn-supervisor: keeps a node's long-running processes running (there is no systemd).
+"""dcn-supervisor: keeps a node's long-running processes running.
+
+On a host with systemd it runs as the ``dcn-supervisor`` unit (installed by
+``ensure``), so a reboot brings it and every process back; without systemd (a lab
+node that shares the machine's root) it runs detached.
 
 Declarative: each process is one JSON file in ``/etc/dcn/processes.d/<name>.json``
 (``name``, ``command``, ``workdir``, ``env``, ``digest``). Every second the supervisor
@@ -199,8 +203,71 @@ def running_pid() -> int | None:
         return None
 
 
+#: where systemd keeps the supervisor running on a host that has systemd (PID 1)
+UNIT = Path("/etc/systemd/system/dcn-supervisor.service")
+
+
+def unit_text() -> str:
+    """The supervisor's systemd unit: started at boot, restarted when it dies (its
+    processes are its children, so they stop and start with it)."""
+    return "\n".join(
+        [
+            "# managed by dcn",
+            "[Unit]",
+            "Description=dcn supervisor: the node's OpenStack processes",
+            "After=network-online.target",
+            "Wants=network-online.target",
+            "",
+            "[Service]",
+            f"ExecStart={sys.executable} {os.path.abspath(__file__)} run",
+            "Restart=always",
+            "RestartSec=2",
+            f"Environment=DCN_PROCESSES_DIR={SPECS} DCN_RUN_DIR={RUN} DCN_LOG_DIR={LOGS}",
+            "",
+            "[Install]",
+            "WantedBy=multi-user.target",
+            "",
+        ]
+    )
+
+
+def ensure_unit() -> None:
+    """systemd runs the supervisor: its unit installed, enabled and started (a reboot
+    brings it and every process back). Prints ``started`` or ``running``."""
+    text = unit_text()
+    changed = not UNIT.exists() or UNIT.read_text() != text
+    if changed:
+        UNIT.write_text(text)
+        subprocess.run(["systemctl", "daemon-reload"], check=True)
+    pid = running_pid()
+    active = (
+        subprocess.run(["systemctl", "is-active", "--quiet", UNIT.name], check=False).returncode
+        == 0
+    )
+    if pid and not active:  # started before by hand, outside systemd: hand it over
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(200):
+            if not running_pid():
+                break
+            time.sleep(0.1)
+    subprocess.run(["systemctl", "enable", "--quiet", UNIT.name], check=True)
+    if active and changed:
+        subprocess.run(["systemctl", "restart", UNIT.name], check=True)
+    elif not active:
+        subprocess.run(["systemctl", "start", UNIT.name], check=True)
+    for _ in range(50):
+        if running_pid():
+            break
+        time.sleep(0.1)
+    print("running" if active and not changed else "started")
+
+
 def ensure() -> None:
-    """Start the supervisor detached unless it runs; print ``started`` or ``running``."""
+    """Start the supervisor unless it runs; print ``started`` or ``running``. Under
+    systemd as a unit (`ensure_unit`), else detached (a lab node without systemd)."""
+    if Path("/run/systemd/system").is_dir():
+        ensure_unit()
+        return
     if running_pid():
         print("running")
         return
