@@ -116,6 +116,11 @@ class Machine:
     netns: str
     hostname: str = ""
     authorized_key: str = ""
+    #: boot the image directory itself, writable, instead of an overlay on it: only to
+    #: build an image (`dcn.lab.prepared`), never for a lab node
+    in_place: bool = False
+    #: machine directories the node sees read-only at the same path (local wheel dirs)
+    binds_ro: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         for what, value, rule in (
@@ -129,7 +134,9 @@ class Machine:
                     hint="use letters, digits, '-' and '.' (and '_' in a namespace name), "
                     "at most 64 characters",
                 )
-        for what, path in (("directory", self.node_dir), ("image", self.image)):
+        paths = [("directory", self.node_dir), ("image", self.image)]
+        paths += [("read-only bind", p) for p in self.binds_ro]
+        for what, path in paths:
             if not path.is_absolute() or _BAD_PATH.search(str(path)):
                 raise DcnError(
                     f"lab node {self.name}: its {what} {str(path)!r} cannot be used",
@@ -259,16 +266,22 @@ class Machine:
         for d in (self.upper, self.node_dir / "work", self.root):
             d.mkdir(exist_ok=True)
         if not _mounted(self.root):
-            opts = f"lowerdir={self.image},upperdir={self.upper},workdir={self.node_dir / 'work'}"
+            if self.in_place:
+                command = ["mount", "--bind", str(self.image), str(self.root)]
+            else:
+                opts = (
+                    f"lowerdir={self.image},upperdir={self.upper},workdir={self.node_dir / 'work'}"
+                )
+                command = ["mount", "-t", "overlay", "overlay", "-o", opts, str(self.root)]
             result = subprocess.run(
-                ["mount", "-t", "overlay", "overlay", "-o", opts, str(self.root)],
+                command,
                 capture_output=True,
                 text=True,
                 check=False,
             )
             if result.returncode != 0:
                 raise DcnError(
-                    f"lab node {self.name}: cannot mount its overlay root: {result.stderr.strip()}",
+                    f"lab node {self.name}: cannot mount its root: {result.stderr.strip()}",
                     hint="the node directory must be on a local file system (not overlayfs)",
                 )
         self._first_boot_files()
@@ -329,6 +342,7 @@ class Machine:
             "--link-journal=no",
             "--console=read-only",
             "--capability=CAP_NET_ADMIN",
+            *(f"--bind-ro={p}" for p in self.binds_ro),
         ]
 
     def launcher_script(self) -> str:

@@ -351,13 +351,19 @@ def stop(run_dir: Path, wait: float = 10.0) -> bool:
     return True
 
 
+#: the node image's CA bundle (the machine's, copied in by `dcn.lab.image`)
+NODE_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+
 def node_files(proxy_url: str) -> dict[str, str]:
-    """What a node needs to use the proxy: apt's setting and pip's."""
+    """What a node needs to use the proxy: apt's setting and pip's. pip is told to trust
+    the node's CA bundle: in a venv it would trust only its own, and the machine's may
+    hold a TLS-inspecting gateway's CA."""
     return {
         "/etc/apt/apt.conf.d/80dcn-proxy": (
             f'Acquire::http::Proxy "{proxy_url}";\nAcquire::https::Proxy "{proxy_url}";\n'
         ),
-        "/etc/pip.conf": f"[global]\nproxy = {proxy_url}\n",
+        "/etc/pip.conf": f"[global]\nproxy = {proxy_url}\ncert = {NODE_CA_BUNDLE}\n",
     }
 
 
