@@ -151,6 +151,7 @@ def test_clean_root_removes_what_is_per_node(tmp_path: Path) -> None:
     assert not (root / "etc/resolv.conf").exists()
     assert not (root / "opt/wheels").exists() and (root / "opt/dcn").is_dir()
     assert not (root / "root/.ssh").exists()
+    assert not (root / "root/.cache").exists() and not (root / "root/.ansible").exists()
     # directories stay (packages own them), emptied
     for rel in (
         "var/log/journal",

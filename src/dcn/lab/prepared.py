@@ -62,7 +62,10 @@ NETWORK_LOCK = Path("/run/lock/dcn-image-prepare.lock")
 LOG = "prepare.log"
 LOG_TAIL = 25
 PLAY_TIMEOUT = 3600.0
-#: set to 0 to give the build node no local wheel directories of the machine
+#: set to 1 to bind the machine's local pip sources (its pip configuration's find-links
+#: and file:// indexes) read-only into the build node. Off by default: the node then gets
+#: every package from PyPI through the proxy, as a real host does, and measured here
+#: the virtualenv took as long either way (41.9 s from PyPI, 41.2 s with them)
 LOCAL_PIP_ENV = "DCN_IMAGE_LOCAL_PIP"
 _PIP_SOURCES = ("find-links", "extra-index-url", "index-url")
 _VARIABLE = re.compile(r"\b(dcn_[a-z0-9_]+)\b")
@@ -183,7 +186,7 @@ def local_pip_sources(config_list: str) -> list[tuple[str, Path]]:
 
 
 def _machine_pip_sources() -> list[tuple[str, Path]]:
-    if os.environ.get(LOCAL_PIP_ENV, "1") == "0":
+    if os.environ.get(LOCAL_PIP_ENV, "0") != "1":
         return []
     result = subprocess.run(
         [sys.executable, "-m", "pip", "config", "list"],
@@ -241,10 +244,10 @@ _EMPTY = (
     "var/log/journal",
     "tmp",
     "var/tmp",
-    "root/.cache",
-    "root/.ansible",
     "var/lib/rabbitmq/mnesia",
 )
+#: removed with what they hold: the build's pip cache and Ansible's remote files
+_TREES = ("root/.cache", "root/.ansible")
 #: their files removed, their directories kept (packages made them, with owners)
 _LOGS = "var/log"
 
@@ -278,6 +281,12 @@ def clean_root(root: Path, restore: Mapping[str, bytes | None], made: list[Path]
     for rel in _EMPTY:
         _empty_dir(root / rel)
     _empty_dir(root / _LOGS, keep_dirs=True)
+    for rel in _TREES:
+        tree = root / rel
+        if tree.is_symlink():
+            tree.unlink()
+        elif tree.is_dir():
+            shutil.rmtree(tree)
     for pkgcache in (root / "var" / "cache" / "apt").glob("*.bin"):
         pkgcache.unlink()
     for rel, content in restore.items():
@@ -340,6 +349,17 @@ def _build_machine(
     )
 
 
+def _working_in(folder: Path) -> list[int]:
+    """Processes whose working directory is `folder` (a killed build's play and ssh)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if os.readlink(entry / "cwd") == str(folder):
+                    found.append(int(entry.name))
+    return found
+
+
 def _remove_stale(cache: Path) -> None:
     """What killed builds left: their nodes, proxies, trees and namespaces. Called with
     the network lock held, so no live build owns a ``dcnimg-`` namespace."""
@@ -347,6 +367,9 @@ def _remove_stale(cache: Path) -> None:
         pid = stale.name.rsplit("-", 1)[-1]
         if not pid.isdigit() or _alive(int(pid)):
             continue
+        for orphan in _working_in(stale / "work"):  # its ansible-playbook and ssh
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(orphan, signal.SIGKILL)
         proxy.stop(stale / "work" / "proxy")
         _build_machine(stale, int(pid)).stop()
         remove_tree(stale)
