@@ -82,8 +82,9 @@ class Lab:
         return self.state / "lab" / "nodes" / hostname / "root"
 
     def supervisor(self, hostname: str) -> dict[str, dict]:
-        status = self.node_root(hostname) / "run" / "dcn" / "supervisor.json"
-        return json.loads(status.read_text())
+        """The node's supervisor status, read inside the node (its own /run)."""
+        out = self.dcn("lab", "exec", hostname, "python3", "/var/lib/dcn/supervisor.py", "status")
+        return json.loads(out.stdout)
 
 
 @pytest.fixture(scope="module")

@@ -59,9 +59,15 @@ def down(ctx: typer.Context) -> None:
 
 
 @app.command("status")
-def status(ctx: typer.Context) -> None:
+def status(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+) -> None:
     """Each lab node: site, address, namespace, sshd, processes."""
     rows = _lab(ctx.obj).status()
+    if fmt == "json":
+        render.print_json(rows)
+        return
     if not rows:
         render.out.print("no lab is up")
         return
