@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
+from dcn.deploy.prepared import NETNS_PREFIX, ensure_prepared_image
 from dcn.lab.image import META, Image
 from dcn.lab.machine import Machine
-from dcn.lab.prepared import NETNS_PREFIX, ensure_prepared_image
 from dcn.lab.prereqs import stamp_path
 
 pytestmark = [

@@ -42,12 +42,16 @@ def up(
     """Build the lab from the description: fabric, nodes, sshd in each node."""
     ws: Workspace = ctx.obj
     lab = _lab(ws)
-    full = (lab.manifest() or {}).get("kind", fullhost.kind_from_env()) == fullhost.FULLHOST
-    if not skip_prereqs and not full:  # full hosts get theirs in the node image
+    image = None
+    if lab.kind() == fullhost.FULLHOST:  # full hosts get theirs in the node image
+        from dcn.deploy.prepared import node_image
+
+        image = node_image(_say)
+    elif not skip_prereqs:
         ensure(DEFAULT_VENV, _say)
     plans = [r.plan for r in ws.plan()]
     plans.sort(key=lambda p: p.kind != "control-plane")
-    topo = lab.up(plans, _say)
+    topo = lab.up(plans, _say, image)
     render.out.print(f"lab up: {len(topo.nodes)} nodes in {len(topo.leaves)} sites")
 
 

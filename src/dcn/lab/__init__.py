@@ -91,9 +91,16 @@ class Lab:
             )
         return (self.dir / "id_ed25519.pub").read_text()
 
-    def up(self, plans: Sequence[StackPlan], say: Say) -> topology.LabTopology:
+    def kind(self) -> str:
+        """The kind of nodes this lab has, or would be built with."""
+        return (self.manifest() or {}).get("kind", fullhost.kind_from_env())
+
+    def up(
+        self, plans: Sequence[StackPlan], say: Say, image: Path | None = None
+    ) -> topology.LabTopology:
         """Build the fabric and start every node (the plans of every site, control plane
-        first). On a running lab, only sites it does not have yet are added."""
+        first; full-host nodes boot `image`). On a running lab, only sites it does not
+        have yet are added."""
         manifest = self.manifest()
         topo = topology.build(
             self.deployment, plans, (manifest or {}).get("sites") if manifest else None
@@ -140,7 +147,9 @@ class Lab:
         authorized.write_text(self._client_key())
         authorized.chmod(0o600)
         if manifest.get("kind") == fullhost.FULLHOST:
-            self._up_fullhost(topo, plans, sites, manifest, say)
+            if image is None:
+                raise DcnError("full-host lab nodes need a node image", hint="dcn lab up")
+            self._up_fullhost(topo, plans, sites, manifest, image, say)
             return topo
         node_plans = {n.hostname: n for p in plans for n in p.nodes}
         for lab_node in topo.nodes:
@@ -173,10 +182,10 @@ class Lab:
         plans: Sequence[StackPlan],
         sites: list[str],
         manifest: dict,
+        image: Path,
         say: Say,
     ) -> None:
         """Boot each new site's nodes as full hosts, with the lab's proxy as their way out."""
-        image = fullhost.image_root(say)
         leaves = sorted({s.cidr for p in plans for s in p.network.subnets.values()})
         proxy_url = proxy.start(str(topology.HOST_LINK_V4[0]), leaves, self.dir / "proxy")
         public_key = self._client_key()

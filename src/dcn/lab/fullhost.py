@@ -37,33 +37,6 @@ def kind_from_env() -> str:
     return value
 
 
-#: the image nodes boot: "prepared" (the real-host prerequisites applied once, as a
-#: host has them after its first deploy) or "base" (Debian and sshd only: a deploy in
-#: real-host mode installs everything, as on a fresh host)
-IMAGE_ENV = "DCN_LAB_IMAGE"
-PREPARED, BASE = "prepared", "base"
-
-
-def image_root(say: Say) -> Path:
-    """The node image (built once, then cached by its inputs)."""
-    kind = os.environ.get(IMAGE_ENV, PREPARED) or PREPARED
-    if kind not in (PREPARED, BASE):
-        raise DcnError(
-            f"{IMAGE_ENV}={kind!r} is not a node image", hint=f"use {PREPARED} or {BASE}"
-        )
-    if kind == BASE:
-        from dcn.lab.image import ensure_image
-
-        image = ensure_image(say=say)
-    else:
-        from dcn.lab.prepared import ensure_prepared_image
-
-        image = ensure_prepared_image(say=say)
-    if image.built:
-        say(f"node image ({kind}) built in {image.seconds:.0f} s ({image.root})")
-    return image.root
-
-
 def machine(entry: dict) -> Machine:
     """The machine of a node from its manifest entry."""
     return Machine(

@@ -38,13 +38,17 @@ from urllib.parse import unquote, urlsplit
 import yaml
 
 import dcn
+from dcn.deploy.bundle import node_vars
+from dcn.deploy.runner import PLAYBOOKS
 from dcn.errors import DcnError
 from dcn.lab import image as base_image
 from dcn.lab import proxy
 from dcn.lab.image import META, ROOT, Image, remove_tree
 from dcn.lab.machine import Machine
 from dcn.lab.prereqs import constraints_file, venv_stamp
+from dcn.plan.types import NodePlan, UnitPlan
 from dcn.redact import redact
+from dcn.services.catalog import SERVICES
 
 #: bump when the way the prepared image is made changes (wrapper play, cleaning)
 FORMAT = 1
@@ -74,7 +78,6 @@ Say = Callable[[str], None]
 
 
 def playbook_path() -> Path:
-    from dcn.deploy.runner import PLAYBOOKS
 
     return PLAYBOOKS / "prerequisites.yml"
 
@@ -87,9 +90,6 @@ def playbook_variables(text: str) -> set[str]:
 def prerequisite_vars(playbook_text: str) -> dict[str, Any]:
     """The variables the deploy passes to the prerequisite tasks, for a node that runs
     every service of the catalog (so the image holds every package any role needs)."""
-    from dcn.deploy.bundle import node_vars
-    from dcn.plan.types import NodePlan, UnitPlan
-    from dcn.services.catalog import SERVICES
 
     units = tuple(
         UnitPlan(service=name, files=(), packages=tuple(svc.packages))
@@ -604,3 +604,24 @@ def ensure_prepared_image(cache_dir: Path | None = None, say: Say = print) -> Im
             remove_tree(tmp)
             raise
     return Image(entry / ROOT, digest, built=True, seconds=seconds + base.seconds)
+
+
+#: the image lab nodes boot: "prepared" (the real-host prerequisites applied once, as
+#: a host has them after its first deploy) or "base" (Debian and sshd only: a deploy in
+#: real-host mode installs everything, as on a fresh host)
+IMAGE_ENV = "DCN_LAB_IMAGE"
+PREPARED, BASE = "prepared", "base"
+
+
+def node_image(say: Say = print) -> Path:
+    """The root of the image full-host lab nodes boot (`IMAGE_ENV`), built once and then
+    taken from the cache."""
+    kind = os.environ.get(IMAGE_ENV, PREPARED) or PREPARED
+    if kind not in (PREPARED, BASE):
+        raise DcnError(
+            f"{IMAGE_ENV}={kind!r} is not a node image", hint=f"use {PREPARED} or {BASE}"
+        )
+    image = base_image.ensure_image(say=say) if kind == BASE else ensure_prepared_image(say=say)
+    if image.built:
+        say(f"node image ({kind}) built in {image.seconds:.0f} s ({image.root})")
+    return image.root

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 import dcn
+from dcn.deploy import prepared
 from dcn.errors import DcnError
-from dcn.lab import prepared
 from dcn.lab.prereqs import OPENSTACK_REQUIREMENTS, constraints_file, stamp_path
 
 VARS = {"dcn_packages": ["a", "b"], "dcn_venv": "/opt/dcn/venv"}
