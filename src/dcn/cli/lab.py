@@ -10,7 +10,7 @@ import typer
 from dcn.cli import render
 from dcn.errors import DcnError
 from dcn.lab import Lab, fullhost
-from dcn.lab.prereqs import DEFAULT_VENV, ensure
+from dcn.lab.prereqs import DEFAULT_VENV, FULLHOST_PACKAGES, ensure, install_packages
 from dcn.workspace import Workspace
 
 app = typer.Typer(
@@ -28,8 +28,17 @@ def _say(message: str) -> None:
 
 
 @app.command("prereqs")
-def prereqs() -> None:
-    """Install the host prerequisites (Debian packages, the OpenStack venv); idempotent."""
+def prereqs(ctx: typer.Context) -> None:
+    """Install what the lab needs, idempotently: for full-host nodes the machine's
+    packages (mmdebstrap, systemd-container) and the node image; for namespace nodes
+    the Debian packages and the OpenStack venv on this machine."""
+    if _lab(ctx.obj).kind() == fullhost.FULLHOST:
+        from dcn.deploy.prepared import node_image
+
+        installed = install_packages(_say, FULLHOST_PACKAGES)
+        render.out.print(f"node image: {node_image(_say)}")
+        render.out.print("machine packages: " + ("installed" if installed else "in place"))
+        return
     done = ensure(DEFAULT_VENV, _say)
     render.out.print("prerequisites: " + (", ".join(done) + " installed" if done else "in place"))
 
@@ -46,6 +55,8 @@ def up(
     if lab.kind() == fullhost.FULLHOST:  # full hosts get theirs in the node image
         from dcn.deploy.prepared import node_image
 
+        if not skip_prereqs:
+            install_packages(_say, FULLHOST_PACKAGES)
         image = node_image(_say)
     elif not skip_prereqs:
         ensure(DEFAULT_VENV, _say)

@@ -248,6 +248,7 @@ class Lab:
                     "site": info["site"],
                     "address": info["ssh_address"],
                     "netns": ns_ok,
+                    "kind": fullhost.FULLHOST if full else fullhost.NETNS,
                     "sshd": fullhost.running(info) if full else _alive(info["sshd_pid"]),
                     "processes": len(fabric.namespace_pids(info["netns"])) if ns_ok else 0,
                     "uplink": "cut" if info["site"] in cut else "up",

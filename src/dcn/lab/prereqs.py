@@ -56,15 +56,19 @@ def constraints_file() -> Path:
     raise DcnError("constraints/openstack.txt not found", hint="reinstall dcn from its source")
 
 
-def missing_packages() -> list[str]:
+#: what the machine needs to run full-host lab nodes (they bring everything else)
+FULLHOST_PACKAGES = ("iproute2", "openssh-client", "mmdebstrap", "systemd-container")
+
+
+def missing_packages(packages: tuple[str, ...] = PACKAGES) -> list[str]:
     out = subprocess.run(
-        ["dpkg-query", "-W", "-f", "${Package} ${db:Status-Status}\n", *PACKAGES],
+        ["dpkg-query", "-W", "-f", "${Package} ${db:Status-Status}\n", *packages],
         capture_output=True,
         text=True,
         check=False,
     ).stdout
     installed = {line.split()[0] for line in out.splitlines() if line.endswith(" installed")}
-    return [p for p in PACKAGES if p not in installed]
+    return [p for p in packages if p not in installed]
 
 
 def _run(command: list[str], what: str, env: dict[str, str] | None = None) -> None:
@@ -74,8 +78,8 @@ def _run(command: list[str], what: str, env: dict[str, str] | None = None) -> No
         raise DcnError(f"{what} failed:\n{tail}", hint="fix the cause above and run it again")
 
 
-def install_packages(say: Say) -> bool:
-    missing = missing_packages()
+def install_packages(say: Say, packages: tuple[str, ...] = PACKAGES) -> bool:
+    missing = missing_packages(packages)
     if not missing:
         return False
     say(f"installing Debian packages: {' '.join(missing)}")
