@@ -12,6 +12,7 @@ server being ACTIVE is printed.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import shutil
@@ -128,13 +129,35 @@ def test_nodes_are_full_hosts_that_got_what_a_real_host_gets(lab: FullHostLab) -
     assert units.split() == ["disabled", "disabled"]
 
 
+def _reporting(conn: object, host: str, after: datetime.datetime) -> bool:
+    """Whether `host`'s nova-compute is up and reported after `after` (UTC): its
+    messages reach the control plane again, and it listens for its own."""
+    for svc in conn.compute.services(binary="nova-compute", host=host):  # type: ignore[attr-defined]
+        updated = datetime.datetime.fromisoformat(svc.updated_at.replace("Z", "+00:00"))
+        if updated.tzinfo is None:
+            updated = updated.replace(tzinfo=datetime.UTC)
+        if svc.state == "up" and updated > after:
+            return True
+    return False
+
+
 def _boot_and_time(lab: FullHostLab, name: str, az: str, since: float) -> float:
-    """Boot a server in `az` (retrying while the APIs come back) until ACTIVE; seconds
-    from `since`."""
+    """Once the zone's compute reports again after the reboot (the APIs answering
+    first), boot a server there until ACTIVE; seconds from `since`.
+
+    Waiting for a fresh report first: a server requested while the broker's queues are
+    being declared again can lose its build message and stay in BUILD (nova does not
+    retry it); an operator would see the compute down until then."""
     deadline = time.monotonic() + USABLE_WAIT
+    after = datetime.datetime.now(datetime.UTC) - datetime.timedelta(
+        seconds=time.monotonic() - since
+    )
+    host = f"{az}-distributedcompute-0"
     while True:
         try:
             conn = admin_connection(Workspace(lab.file, lab.state))
+            if not _reporting(conn, host, after):
+                raise LookupError(f"{host} has not reported since the reboot")
             image, flavor = ensure_image_and_flavor(conn)
             server = conn.compute.create_server(
                 name=name,

@@ -13,9 +13,9 @@ from dcn.lab import Lab, fullhost
 
 def test_the_kind_of_node_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(fullhost.NODES_ENV, raising=False)
-    assert fullhost.kind_from_env() == fullhost.NETNS
-    monkeypatch.setenv(fullhost.NODES_ENV, "fullhost")
     assert fullhost.kind_from_env() == fullhost.FULLHOST
+    monkeypatch.setenv(fullhost.NODES_ENV, "netns")
+    assert fullhost.kind_from_env() == fullhost.NETNS
     monkeypatch.setenv(fullhost.NODES_ENV, "vm")
     with pytest.raises(DcnError, match="not a kind of lab node"):
         fullhost.kind_from_env()

@@ -19,8 +19,8 @@ from dcn.lab import proxy
 from dcn.lab.machine import Machine
 from dcn.lab.topology import LabNode
 
-#: lab nodes: "fullhost" (nspawn containers) or "netns" (sshd in a namespace of the
-#: machine's own root)
+#: lab nodes: "fullhost" (nspawn containers, the default) or "netns" (sshd in a
+#: namespace of the machine's own root)
 NODES_ENV = "DCN_LAB_NODES"
 FULLHOST, NETNS = "fullhost", "netns"
 
@@ -28,7 +28,7 @@ Say = Callable[[str], None]
 
 
 def kind_from_env() -> str:
-    value = os.environ.get(NODES_ENV, NETNS) or NETNS
+    value = os.environ.get(NODES_ENV, FULLHOST) or FULLHOST
     if value not in (FULLHOST, NETNS):
         raise DcnError(
             f"{NODES_ENV}={value!r} is not a kind of lab node",
