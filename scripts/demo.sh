@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the bundled example (examples/dcn-basic.yaml), on the local lab:
-# install what is needed, bring the lab up (one network namespace per node, routed
-# spine-leaf fabric), deploy the central control plane, export it, deploy the two
+# install what is needed, bring the lab up (each node a full Debian host with systemd,
+# booted from a cached node image, on a routed spine-leaf fabric), deploy the central control plane, export it, deploy the two
 # edge sites in parallel, boot a server in each edge availability zone, and show the
 # status of every site and where each server runs.
 #

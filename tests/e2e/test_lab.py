@@ -2,8 +2,9 @@
 caught before any host is touched, secrets kept out of outputs, and clean teardown.
 
 One lab for the whole module (bringing it up and deploying central is most of the
-time). Needs root and iproute2; prerequisites (Debian packages, the OpenStack venv)
-are installed by `dcn lab up` itself, as on a fresh machine.
+time). Needs root and iproute2; `dcn lab up` itself installs what the lab needs and
+builds (or reuses) the node image, as on a fresh machine. The nodes are of the kind
+`DCN_LAB_NODES` says (full hosts by default).
 """
 
 from __future__ import annotations
