@@ -353,7 +353,7 @@ def _lab_nodes(lab: Lab) -> list:
     manifest = LabRuntime(lab.state, "lab").manifest() or {}
     from types import SimpleNamespace
 
-    return [SimpleNamespace(hostname=h, **v) for h, v in manifest.get("nodes", {}).items()]
+    return [SimpleNamespace(**{**v, "hostname": h}) for h, v in manifest.get("nodes", {}).items()]
 
 
 def _tree(root: Path) -> dict[str, tuple[str, int]]:
