@@ -47,7 +47,6 @@ from dcn.lab.image import META, ROOT, Image, remove_tree
 from dcn.lab.machine import Machine
 from dcn.lab.prereqs import constraints_file, venv_stamp
 from dcn.plan.types import NodePlan, UnitPlan
-from dcn.redact import redact
 from dcn.services.catalog import SERVICES
 
 #: bump when the way the prepared image is made changes (wrapper play, cleaning)
@@ -64,7 +63,6 @@ PLAY_NAME = "dcn: node image prerequisites (the deploy's own tasks)"
 #: one build network (the /30 above) per machine: builds take this lock in turn
 NETWORK_LOCK = Path("/run/lock/dcn-image-prepare.lock")
 LOG = "prepare.log"
-LOG_TAIL = 25
 PLAY_TIMEOUT = 3600.0
 #: set to 1 to bind the machine's local pip sources (its pip configuration's find-links
 #: and file:// indexes) read-only into the build node. Off by default: the node then gets
@@ -441,14 +439,6 @@ def task_seconds(junit_dir: Path) -> dict[str, float]:
     return times
 
 
-def _tail(log: Path) -> str:
-    try:
-        lines = log.read_text(errors="replace").splitlines()
-    except OSError:
-        return ""
-    return redact("\n".join(lines[-LOG_TAIL:]))
-
-
 def _run_play(work: Path, log: Path, key: Path, known_hosts: Path, variables: Any) -> None:
     from dcn.deploy.runner import ansible_yaml
 
@@ -488,7 +478,7 @@ def _run_play(work: Path, log: Path, key: Path, known_hosts: Path, variables: An
         what = f"exit {code}" if code is not None else f"no end after {PLAY_TIMEOUT:.0f} s"
         raise DcnError(
             f"node image: the prerequisite tasks failed on the build node ({what}); "
-            f"last lines:\n{_tail(log)}",
+            f"last lines:\n{base_image.log_tail(log)}",
             hint="fix the cause above (the Debian mirror and PyPI must be reachable from "
             "this machine) and run it again",
         )

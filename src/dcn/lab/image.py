@@ -248,12 +248,13 @@ def _lock(cache_dir: Path, digest: str) -> Iterator[None]:
         yield
 
 
-def _tail(log: Path) -> str:
+def log_tail(log: Path, lines: int = LOG_TAIL) -> str:
+    """The last `lines` lines of a log, secrets masked ("" if it cannot be read)."""
     try:
-        lines = log.read_text(errors="replace").splitlines()
+        text = log.read_text(errors="replace").splitlines()
     except OSError:
         return ""
-    return redact("\n".join(lines[-LOG_TAIL:]))
+    return redact("\n".join(text[-lines:]))
 
 
 def ensure_image(
@@ -323,7 +324,8 @@ def _build(tmp: Path, extra: list[str], constraints: bytes | None, digest: str) 
         )
     if result.returncode != 0:
         raise DcnError(
-            f"node image: mmdebstrap failed (exit {result.returncode}); last lines:\n{_tail(log)}",
+            f"node image: mmdebstrap failed (exit {result.returncode}); "
+            f"last lines:\n{log_tail(log)}",
             hint="check the extra package names and that the Debian mirror in "
             "/etc/apt/sources.list.d is reachable, then retry",
         )
