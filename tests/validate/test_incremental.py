@@ -277,3 +277,27 @@ def test_a_memo_that_is_not_ours_is_ignored(template: Path, tmp_path: Path) -> N
     memo.write_bytes(memo.read_bytes().replace(b"dcn3", b"dcn9"))  # its MAC no longer holds
     fleet.edit_site(1, lambda s: s["roles"]["DistributedCompute"].update(count=1))
     _same_as_full(fleet, state)
+
+
+def test_sites_moved_by_a_removed_file_are_neither_read_nor_checked_again(
+    template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Removing the first site file moves every other site one place up: their kept
+    results are used at their new places (a kept warning now names its new index)."""
+    shutil.copytree(template, tmp_path / "fleet")
+    fleet = Fleet(tmp_path / "fleet")
+    state = tmp_path / "state"
+    fleet.edit_site(5, lambda s: s.update(sdn={"mechanism": "ovn", "tunnelling": True}))
+    first = Workspace(fleet.top, state).validation
+    assert [f.location.field for f in first.warnings if f.rule == "DCN401"] == ["sites[6].sdn"]
+    fleet.sites()[0].unlink()
+    read: list[str] = []
+    real_read = loader.read_text
+    monkeypatch.setattr(loader, "read_text", lambda p, *a: read.append(str(p)) or real_read(p, *a))
+    helped = Workspace(fleet.top, state).validation
+    assert [Path(p).name for p in read] == ["dcn.yaml"]
+    assert [f.location.field for f in helped.warnings if f.rule == "DCN401"] == ["sites[5].sdn"]
+    again = Workspace(fleet.top, state).validation  # from the lines written with new places
+    assert [Path(p).name for p in read] == ["dcn.yaml", "dcn.yaml"]
+    monkeypatch.undo()
+    assert _view(helped) == _view(again) == _view(validate(load_yaml(fleet.top)))

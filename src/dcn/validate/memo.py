@@ -194,8 +194,10 @@ class ValidationMemo:
         return hashlib.sha256(text.encode()).hexdigest()
 
     def _entry_of(self, unit: SiteFile) -> _FileEntry | None:
+        """The kept line of `unit` if its content is the same (its sites may stand at
+        other places now: a site added or removed before them moves them)."""
         entry = self._files.get(unit.shown)
-        if entry is None or (entry.digest, entry.first) != (unit.digest, unit.first):
+        if entry is None or entry.digest != unit.digest or len(entry.refs) != unit.count:
             return None
         return entry
 
@@ -242,7 +244,10 @@ class ValidationMemo:
         if entries is None:
             return None
         schema, findings, summary = entries[index - unit.first]
-        result = SiteResult(tuple(map(_finding, schema)), tuple(map(_finding, findings)))
+        moved = (entry.first + index - unit.first, index)
+        result = SiteResult(
+            tuple(_finding(f, moved) for f in schema), tuple(_finding(f, moved) for f in findings)
+        )
         if summary is not None:
             light = _light(entry.refs[index - unit.first], entry.context)
             if light is None:
@@ -342,11 +347,13 @@ class ValidationMemo:
                 not fresh
                 and unit.shown not in self._changed
                 and entry is not None
-                and (entry.digest, entry.first) == (unit.digest, unit.first)
+                and self._entry_of(unit) is entry
             )
             if same and entry is not None:
                 ctx = contexts.setdefault(entry.context, len(contexts))
                 refs, flag, raw = entry.refs, entry.findings, entry.raw  # as read
+                if entry.first != unit.first and entry.findings:
+                    raw = encode(_moved(self._entries(unit.shown, entry) or [], entry, unit))
             elif all(k is not None and (k[1].summary or k[1].schema) for k in kept):
                 results = [k for k in kept if k is not None]
                 checked = [c for c, r in results if not r.schema]
@@ -449,8 +456,32 @@ def _finding_json(f: Finding) -> list[Any]:
     return [f.rule, f.message, f.fix, at.file, at.line, at.column, at.field]
 
 
-def _finding(raw: list[Any]) -> Finding:
+def _finding(raw: list[Any], moved: tuple[int, int] = (0, 0)) -> Finding:
+    """A kept finding; `moved` (old, new): its site's index then and now."""
     rule, message, fix, file, line, column, field = raw
     if not all(type(v) is str for v in (rule, message, fix, file, field)):
         raise ValueError("memo finding of the wrong type")
-    return finding_at(rule, Location(file, line, column, field), message, fix)
+    return finding_at(rule, Location(file, line, column, _at(field, *moved)), message, fix)
+
+
+def _at(field: str, old: int, new: int) -> str:
+    """A finding's field path of site `old`, for the same site now at index `new`."""
+    prefix = f"sites[{old}]"
+    if old == new or not field.startswith(prefix):
+        return field
+    return f"sites[{new}]{field[len(prefix) :]}"
+
+
+def _moved(entries: list[Any], entry: _FileEntry, unit: SiteFile) -> list[Any]:
+    """A file's kept entries with their findings' places moved to its sites' new indices."""
+    out = []
+    for k, (schema, findings, summary) in enumerate(entries):
+        old, new = entry.first + k, unit.first + k
+        out.append(
+            [
+                [[*f[:6], _at(f[6], old, new)] for f in schema],
+                [[*f[:6], _at(f[6], old, new)] for f in findings],
+                summary,
+            ]
+        )
+    return out
