@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dcn.errors import DcnError
 from dcn.lab import proxy
-from dcn.lab.machine import Machine
+from dcn.lab.machine import NODE_ENV, Machine
 from dcn.lab.topology import LabNode
 
 #: lab nodes: "fullhost" (nspawn containers, the default) or "netns" (sshd in a
@@ -91,19 +91,8 @@ def exec_argv(entry: dict, command: list[str]) -> list[str]:
             f"lab node {entry['hostname']} is not running",
             hint=f"start it: dcn lab node start {entry['hostname']}",
         )
-    return [
-        "nsenter",
-        "-t",
-        str(pid),
-        "-a",
-        "--",
-        "/usr/bin/env",
-        "-i",
-        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        "HOME=/root",
-        "LANG=C.UTF-8",
-        *command,
-    ]
+    env = [f"{k}={v}" for k, v in NODE_ENV.items()]  # the node's own, as Machine.exec
+    return ["nsenter", "-t", str(pid), "-a", "--", "/usr/bin/env", "-i", *env, *command]
 
 
 def action(entry: dict, what: str) -> str:

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from dcn.errors import Finding, Severity
 from dcn.heap import collector_paused
 from dcn.model.description import Deployment, Site, parse
-from dcn.model.fleet import Fleet, SiteRef, site_model_digest
+from dcn.model.fleet import Fleet, SiteRef
 from dcn.model.loader import LoadedDescription, SiteFile, raw_node_count
 from dcn.validate.addresses import address_findings
 from dcn.validate.fleetwide import SiteSummary, fleetwide_findings, summarize
@@ -213,14 +213,7 @@ def check_site(
         *override_findings(loaded, i, site),
     )
     summary = summarize(i, site)
-    ref = SiteRef(
-        site.name,
-        site.is_control_plane,
-        site_model_digest(site),
-        tuple((net, cidr) for net, cidr, *_ in summary.leaves),
-        bool(site.config_overrides),
-    )
-    return SiteResult((), findings, summary, ref, nodes)
+    return SiteResult((), findings, summary, SiteRef.of(site), nodes)
 
 
 def _units(loaded: LoadedDescription) -> dict[int, SiteFile]:
