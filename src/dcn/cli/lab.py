@@ -1,4 +1,4 @@
-"""`dcn lab ...`: the local lab of network namespaces the deployment runs on."""
+"""`dcn lab ...`: the local lab the deployment runs on: full Debian hosts on routed leaves."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import typer
 from dcn.cli import render
 from dcn.errors import DcnError
 from dcn.lab import Lab, fullhost
-from dcn.lab.prereqs import DEFAULT_VENV, FULLHOST_PACKAGES, ensure, install_packages
+from dcn.lab.prereqs import FULLHOST_PACKAGES, install_packages
 from dcn.workspace import Workspace
 
 app = typer.Typer(
     help="The local lab: sites on routed leaves, each node a full Debian host "
-    f"({fullhost.NODES_ENV}={fullhost.FULLHOST}) or a network namespace of this machine."
+    "(a systemd-nspawn container in its own network namespace)."
 )
 
 
@@ -29,18 +29,14 @@ def _say(message: str) -> None:
 
 @app.command("prereqs")
 def prereqs(ctx: typer.Context) -> None:
-    """Install what the lab needs, idempotently: for full-host nodes the machine's
-    packages (mmdebstrap, systemd-container) and the node image; for namespace nodes
-    the Debian packages and the OpenStack venv on this machine."""
-    if _lab(ctx.obj).kind() == fullhost.FULLHOST:
-        from dcn.deploy.prepared import node_image
+    """Install what the lab needs, idempotently: the machine's packages (mmdebstrap,
+    systemd-container) and the node image (OpenStack goes to the nodes, not here)."""
+    from dcn.deploy.prepared import node_image
 
-        installed = install_packages(_say, FULLHOST_PACKAGES)
-        render.out.print(f"node image: {node_image(_say)}")
-        render.out.print("machine packages: " + ("installed" if installed else "in place"))
-        return
-    done = ensure(DEFAULT_VENV, _say)
-    render.out.print("prerequisites: " + (", ".join(done) + " installed" if done else "in place"))
+    fullhost.kind_from_env()
+    installed = install_packages(_say, FULLHOST_PACKAGES)
+    render.out.print(f"node image: {node_image(_say)}")
+    render.out.print("machine packages: " + ("installed" if installed else "in place"))
 
 
 @app.command("up")
@@ -48,18 +44,18 @@ def up(
     ctx: typer.Context,
     skip_prereqs: Annotated[bool, typer.Option(help="do not check the prerequisites")] = False,
 ) -> None:
-    """Build the lab from the description: fabric, nodes, sshd in each node."""
+    """Build the lab from the description: the fabric, then each node booted from the
+    node image."""
+    from dcn.deploy.prepared import node_image
+
     ws: Workspace = ctx.obj
     lab = _lab(ws)
-    image = None
-    if lab.kind() == fullhost.FULLHOST:  # full hosts get theirs in the node image
-        from dcn.deploy.prepared import node_image
-
-        if not skip_prereqs:
-            install_packages(_say, FULLHOST_PACKAGES)
-        image = node_image(_say)
-    elif not skip_prereqs:
-        ensure(DEFAULT_VENV, _say)
+    # before installing or building anything: a retired kind of node is refused here
+    fullhost.kind_from_env()
+    lab.checked_manifest()
+    if not skip_prereqs:
+        install_packages(_say, FULLHOST_PACKAGES)
+    image = node_image(_say)
     plans = [r.plan for r in ws.plan()]
     plans.sort(key=lambda p: p.kind != "control-plane")
     topo = lab.up(plans, _say, image)
@@ -78,7 +74,7 @@ def status(
     ctx: typer.Context,
     fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
 ) -> None:
-    """Each lab node: site, address, namespace, sshd, processes."""
+    """Each lab node: site, address, namespace, sshd (the node runs), processes."""
     rows = _lab(ctx.obj).status()
     if fmt == "json":
         render.print_json(rows)

@@ -1,9 +1,11 @@
-"""The local lab: the description's nodes as network namespaces on this machine.
+"""The local lab: the description's nodes as full hosts on this machine.
 
-`Lab.up` builds the fabric (`dcn.lab.topology`) and starts each node's sshd (`dcn.lab.node`);
-`Lab.down` removes exactly what the lab's manifest lists. The manifest and the SSH keys
-live in ``<state dir>/lab`` (0700). Ansible then reaches lab nodes over SSH as it would
-real hosts: `connection()` gives the SSH settings the deploy uses.
+`Lab.up` builds the fabric (`dcn.lab.topology`) and boots each node, a systemd-nspawn
+container in its network namespace (`dcn.lab.fullhost`); `Lab.down` removes exactly what
+the lab's manifest lists (a lab an older dcn built with namespace nodes too). The
+manifest and the SSH keys live in ``<state dir>/lab`` (0700). Ansible then reaches lab
+nodes over SSH as it would real hosts: `connection()` gives the SSH settings the deploy
+uses.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dcn.errors import DcnError
-from dcn.lab import fabric, fullhost, node, proxy, topology
+from dcn.lab import fabric, fullhost, proxy, topology
 from dcn.paths import confined
 from dcn.plan.types import StackPlan
 
@@ -38,10 +40,6 @@ class Connection:
     user: str = "root"
     #: lab nodes: reached inside the lab's own subnets
     lab: bool = False
-    #: the nodes share the machine's packages and OpenStack venv (namespace lab nodes,
-    #: prepared once by 'dcn lab prereqs'); full hosts and real hosts get them from
-    #: the playbook's prerequisites
-    shared_root: bool = False
 
     @classmethod
     def from_env(cls) -> Connection:
@@ -75,11 +73,17 @@ class Lab:
         tmp.chmod(0o600)
         tmp.replace(self.manifest_path)
 
+    def checked_manifest(self) -> dict | None:
+        """The manifest of a lab this dcn runs (None: no lab is up); a lab an older dcn
+        built with namespace nodes is refused, with what to do."""
+        manifest = self.manifest()
+        if manifest is not None:
+            fullhost.require_fullhost(manifest)
+        return manifest
+
     def connection(self) -> Connection:
-        shared = (self.manifest() or {}).get("kind", fullhost.NETNS) == fullhost.NETNS
-        return Connection(
-            self.dir / "id_ed25519", self.dir / "known_hosts", lab=True, shared_root=shared
-        )
+        self.checked_manifest()
+        return Connection(self.dir / "id_ed25519", self.dir / "known_hosts", lab=True)
 
     def _client_key(self) -> str:
         key = self.dir / "id_ed25519"
@@ -91,17 +95,10 @@ class Lab:
             )
         return (self.dir / "id_ed25519.pub").read_text()
 
-    def kind(self) -> str:
-        """The kind of nodes this lab has, or would be built with."""
-        return (self.manifest() or {}).get("kind", fullhost.kind_from_env())
-
-    def up(
-        self, plans: Sequence[StackPlan], say: Say, image: Path | None = None
-    ) -> topology.LabTopology:
-        """Build the fabric and start every node (the plans of every site, control plane
-        first; full-host nodes boot `image`). On a running lab, only sites it does not
-        have yet are added."""
-        manifest = self.manifest()
+    def up(self, plans: Sequence[StackPlan], say: Say, image: Path) -> topology.LabTopology:
+        """Build the fabric and boot every node from `image` (the plans of every site,
+        control plane first). On a running lab, only sites it does not have yet are added."""
+        manifest = self.checked_manifest()
         topo = topology.build(
             self.deployment, plans, (manifest or {}).get("sites") if manifest else None
         )
@@ -143,40 +140,14 @@ class Lab:
         fabric.build(topo, new_parts)
         sites = [k for k in new_parts if k]
         say(f"fabric: {len(sites)} sites added ({', '.join(sites)})")
-        authorized = self.dir / "authorized_keys"
-        authorized.write_text(self._client_key())
-        authorized.chmod(0o600)
-        if manifest.get("kind") == fullhost.FULLHOST:
-            if image is None:
-                raise DcnError("full-host lab nodes need a node image", hint="dcn lab up")
-            self._up_fullhost(topo, plans, sites, manifest, image, say)
-            return topo
-        node_plans = {n.hostname: n for p in plans for n in p.nodes}
-        for lab_node in topo.nodes:
-            if lab_node.site not in sites:
-                continue
-            node_dir = confined(self.dir / "nodes", lab_node.hostname)
-            node_dir.mkdir(parents=True, exist_ok=True)
-            key = node.host_key(node_dir)
-            self._known(lab_node.ssh_address, key)
-            dirs = node.private_dirs(node_plans[lab_node.hostname])
-            pid = node.start(lab_node, node_dir, dirs, authorized)
-            manifest["nodes"][lab_node.hostname] = {
-                "site": lab_node.site,
-                "netns": lab_node.netns,
-                "ssh_address": lab_node.ssh_address,
-                "sshd_pid": pid,
-                "dir": str(node_dir),
-            }
-            self.write_manifest(manifest)
-            say(f"node {lab_node.hostname} ({lab_node.site}) up at {lab_node.ssh_address}")
+        self._boot(topo, plans, sites, manifest, image, say)
         return topo
 
     def _known(self, address: str, key: str) -> None:
         with open(self.dir / "known_hosts", "a") as known:
             known.write(f"{address} ssh-ed25519 {key}\n")
 
-    def _up_fullhost(
+    def _boot(
         self,
         topo: topology.LabTopology,
         plans: Sequence[StackPlan],
@@ -197,17 +168,19 @@ class Lab:
             self._known(lab_node.ssh_address, key)
             manifest["nodes"][lab_node.hostname] = entry
             self.write_manifest(manifest)
-            node.wait_ssh(lab_node)
+            fullhost.wait_ssh(lab_node)
             say(f"node {lab_node.hostname} ({lab_node.site}) booted at {lab_node.ssh_address}")
 
     def down(self, say: Say) -> list[str]:
-        """Stop every process in the lab's namespaces, delete them and the lab directory."""
+        """Stop every process in the lab's namespaces, delete them and the lab directory.
+        Also removes a lab an older dcn built with namespace nodes (their sshd and what
+        it started are processes in the node's namespace)."""
         manifest = self.manifest()
         if manifest is None:
             return []
         namespaces = manifest["namespaces"]
         for entry in manifest["nodes"].values():
-            if entry.get("kind") == fullhost.FULLHOST:
+            if entry.get("kind") == fullhost.FULLHOST:  # an old lab's nodes have none
                 fullhost.stop(entry)
         proxy.stop(self.dir / "proxy")
         present = fabric.existing_namespaces()
@@ -231,25 +204,25 @@ class Lab:
                 time.sleep(0.2)
 
     def nodes(self) -> dict[str, dict]:
-        manifest = self.manifest()
+        manifest = self.checked_manifest()
         return dict(manifest["nodes"]) if manifest else {}
 
     def status(self) -> list[dict]:
-        """Per node: site, address, namespace present, sshd alive, processes running."""
+        """Per node: site, address, namespace present, machine running, processes running."""
+        nodes = self.nodes()
         present = fabric.existing_namespaces()
         cut = set((self.manifest() or {}).get("cut", []))
         rows = []
-        for hostname, info in sorted(self.nodes().items()):
+        for hostname, info in sorted(nodes.items()):
             ns_ok = info["netns"] in present
-            full = info.get("kind") == fullhost.FULLHOST
             rows.append(
                 {
                     "node": hostname,
                     "site": info["site"],
                     "address": info["ssh_address"],
                     "netns": ns_ok,
-                    "kind": fullhost.FULLHOST if full else fullhost.NETNS,
-                    "sshd": fullhost.running(info) if full else _alive(info["sshd_pid"]),
+                    "kind": fullhost.FULLHOST,
+                    "sshd": fullhost.running(info),
                     "processes": len(fabric.namespace_pids(info["netns"])) if ns_ok else 0,
                     "uplink": "cut" if info["site"] in cut else "up",
                 }
@@ -257,12 +230,8 @@ class Lab:
         return rows
 
     def exec_argv(self, hostname: str, command: Sequence[str]) -> list[str]:
-        """argv running `command` inside a node's namespaces (network, mount, UTS)."""
-        info = self._node(hostname)
-        if info.get("kind") == fullhost.FULLHOST:
-            return fullhost.exec_argv(info, list(command))
-        pid = str(info["sshd_pid"])
-        return ["nsenter", "-t", pid, "-n", "-m", "-u", "--", *command]
+        """argv running `command` inside a node (all its namespaces, its environment)."""
+        return fullhost.exec_argv(self._node(hostname), list(command))
 
     def _node(self, hostname: str) -> dict:
         info = self.nodes().get(hostname)
@@ -271,16 +240,11 @@ class Lab:
         return info
 
     def node_action(self, hostname: str, what: str) -> str:
-        """Stop a node like a host losing power, start it, or reboot it (full hosts)."""
+        """Stop a node like a host losing power, start it, or reboot it."""
         info = self._node(hostname)
-        if info.get("kind") != fullhost.FULLHOST:
-            raise DcnError(
-                f"lab node {hostname} is not a full host: it cannot be stopped or rebooted",
-                hint=f"build the lab with {fullhost.NODES_ENV}={fullhost.FULLHOST}",
-            )
         state = fullhost.action(info, what)
         if what != "stop":
-            node.wait_ssh(topology_node(info))
+            fullhost.wait_ssh(topology_node(info))
         return state
 
 

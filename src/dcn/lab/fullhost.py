@@ -6,11 +6,16 @@ journald and sshd, so the deploy treats it exactly as a real host: prerequisites
 packages and the supervisor's systemd unit included. The lab's proxy, on the machine's
 end of the fabric, is the nodes' way to the Debian mirror and PyPI (the machine does
 not forward their packets).
+
+Full hosts are the only kind of lab node: the namespace nodes of older versions (sshd in
+a network namespace sharing the machine's root) had no systemd to run a node's units.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,22 +24,38 @@ from dcn.lab import proxy
 from dcn.lab.machine import NODE_ENV, Machine
 from dcn.lab.topology import LabNode
 
-#: lab nodes: "fullhost" (nspawn containers, the default) or "netns" (sshd in a
-#: namespace of the machine's own root)
+#: once chose the kind of lab node; now only "fullhost" (or unset) is accepted
 NODES_ENV = "DCN_LAB_NODES"
-FULLHOST, NETNS = "fullhost", "netns"
+#: the kind a lab's manifest records; any other is a lab of retired namespace nodes
+FULLHOST = "fullhost"
+SSH_WAIT = 15.0
+#: what 'dcn lab down' then 'dcn lab up' fixes: a lab an older dcn built
+OLD_LAB = "this lab was built with namespace nodes, which dcn no longer runs"
+OLD_LAB_HINT = "'dcn lab down' then 'dcn lab up' rebuilds it with full-host nodes"
 
 Say = Callable[[str], None]
 
 
 def kind_from_env() -> str:
+    """The kind of node a new lab gets: full hosts; DCN_LAB_NODES may only confirm it."""
     value = os.environ.get(NODES_ENV, FULLHOST) or FULLHOST
-    if value not in (FULLHOST, NETNS):
+    if value != FULLHOST:
+        what = (
+            "namespace lab nodes were retired"
+            if value == "netns"
+            else "is not a kind of lab node (namespace nodes were retired)"
+        )
         raise DcnError(
-            f"{NODES_ENV}={value!r} is not a kind of lab node",
-            hint=f"use {FULLHOST} (full Debian hosts with systemd) or {NETNS}",
+            f"{NODES_ENV}={value!r}: {what}; every lab node is a full host",
+            hint=f"unset {NODES_ENV} (or set it to {FULLHOST})",
         )
     return value
+
+
+def require_fullhost(manifest: dict) -> None:
+    """Refuse a lab an older dcn built with namespace nodes (no "kind", or another)."""
+    if manifest.get("kind") != FULLHOST:
+        raise DcnError(OLD_LAB, hint=OLD_LAB_HINT)
 
 
 def machine(entry: dict) -> Machine:
@@ -106,3 +127,18 @@ def action(entry: dict, what: str) -> str:
     if what == "reboot":
         return m.reboot()
     raise DcnError(f"unknown node action {what!r}", hint="use stop, start or reboot")
+
+
+def wait_ssh(node: LabNode) -> None:
+    """Wait until the node's sshd accepts connections on its ctlplane address."""
+    deadline = time.monotonic() + SSH_WAIT
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((node.ssh_address, 22), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise DcnError(
+        f"lab node {node.hostname}: sshd does not answer on {node.ssh_address}:22",
+        hint=f"'dcn lab exec {node.hostname} journalctl -u ssh -n 50' shows why",
+    )
