@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from dcn.deploy.bundle import PROCESSES_DIR, STEP_MARKERS, node_vars
+from dcn.deploy import units
+from dcn.deploy.bundle import STEP_MARKERS, node_vars
 from dcn.plan.types import SECRET_PREFIX, NodePlan, StackPlan, StepSpec, secret_ref
 from dcn.workspace import Workspace
 
@@ -68,12 +69,8 @@ def node(request: pytest.FixtureRequest) -> NodePlan:
 
 
 def processes(v: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Process name -> its spec as the supervisor reads it (parsed file content)."""
-    out = {}
-    for unit in v["dcn_units"]:
-        for p in unit["processes"]:
-            out[p["name"]] = json.loads(p["content"])
-    return out
+    """Process name -> what the playbook gets of it (unit, path, content, digest)."""
+    return {p["name"]: p for unit in v["dcn_units"] for p in unit["processes"]}
 
 
 def markers(v: Mapping[str, Any]) -> dict[tuple[str, str], str]:
@@ -170,20 +167,43 @@ def test_nova_password_restarts_nova_but_not_an_unrelated_service(
     assert nova["mariadb"]["digest"] == base["mariadb"]["digest"]
 
 
-def test_process_specs_are_what_the_supervisor_reads(node: NodePlan, secrets: dict) -> None:
+def test_process_units_render_their_declaration(node: NodePlan, secrets: dict) -> None:
     v = node_vars(node, secrets, RELEASE)
     planned = {p.name: p for p in node.processes}
-    for unit in v["dcn_units"]:
-        for p in unit["processes"]:
-            assert p["path"] == f"{PROCESSES_DIR}/{p['name']}.json"
-            body = json.loads(p["content"])
-            assert set(body) == {"name", "command", "workdir", "env", "digest"}
-            spec = planned[body["name"]]
-            assert body["command"] == list(spec.command)
-            assert body["workdir"] == spec.workdir and body["env"] == dict(spec.env)
-            assert p["health_port"] == spec.health_port
-            if "digest" in p:  # the digest also given beside the file, for the playbook
-                assert p["digest"] == body["digest"]
+    on_node = {name: units.unit_name(spec) for name, spec in planned.items()}
+    assert v["dcn_processes"] == sorted(planned)
+    for name, p in processes(v).items():
+        spec = planned[name]
+        assert p["unit"] == units.unit_name(spec) and p["path"] == units.unit_path(spec)
+        after = [on_node[b] for b in spec.after if b in on_node]
+        assert p["content"] == units.render(spec, p["digest"], after)
+        assert f'"DCN_DIGEST={p["digest"]}"' in p["content"]
+        assert f'"DCN_PROCESS={name}"' in p["content"]
+        assert p["health_port"] == spec.health_port
+        if spec.packaged_unit:
+            assert p["path"].endswith(f"/{spec.packaged_unit}.d/dcn.conf")
+        else:
+            assert f"ExecStart={units.exec_line(spec.command)}" in p["content"].splitlines()
+
+
+def test_openstack_units_start_after_the_backends_on_their_node(
+    controller: NodePlan, compute: NodePlan, secrets: dict
+) -> None:
+    """Ordered after MariaDB and RabbitMQ where the node has them (a reboot starts the
+    controller's database first); an edge compute has neither to wait for."""
+    api = processes(node_vars(controller, secrets, RELEASE))["nova-api"]["content"]
+    after = next(line for line in api.splitlines() if line.startswith("After="))
+    assert "mariadb.service" in after and "rabbitmq-server.service" in after
+    edge = processes(node_vars(compute, secrets, RELEASE))["nova-compute"]["content"]
+    assert "After=network-online.target\n" in edge
+
+
+def test_packaged_units_are_kept_stopped_until_configured(
+    controller: NodePlan, compute: NodePlan, secrets: dict
+) -> None:
+    packaged = node_vars(controller, secrets, RELEASE)["dcn_packaged_units"]
+    assert packaged == ["mariadb.service", "rabbitmq-server.service"]
+    assert node_vars(compute, secrets, RELEASE)["dcn_packaged_units"] == []
 
 
 def test_node_vars_are_deterministic(node: NodePlan, secrets: dict[str, str]) -> None:
@@ -262,9 +282,12 @@ def test_every_file_directory_is_created_first(node: NodePlan, secrets: dict[str
             assert parent in created or parent in SYSTEM_DIRS, (
                 f"{unit['service']}: {f['path']} needs {parent}, created by no dir entry"
             )
+        planned = {p.name: p for p in node.processes}
         for p in unit["processes"]:
-            workdir = json.loads(p["content"])["workdir"]
+            workdir = planned[p["name"]].workdir
             assert workdir in created or workdir in SYSTEM_DIRS, f"{p['name']}: {workdir}"
+            parent = str(PurePosixPath(p["path"]).parent)
+            assert parent in created or parent == units.UNIT_DIR, f"{p['path']}"
 
 
 def test_a_directory_is_declared_the_same_way_everywhere(
@@ -280,8 +303,15 @@ def test_a_directory_is_declared_the_same_way_everywhere(
             assert first[:2] == mine[:2], f"{d['path']}: {first} vs {mine}"
 
 
-def test_prerequisites_run_unless_the_node_shares_the_machines_root(
+def test_files_of_a_service_that_is_not_root_are_its_users(
     controller: NodePlan, secrets: dict[str, str]
 ) -> None:
-    assert node_vars(controller, secrets, RELEASE)["dcn_prerequisites"] is True
-    assert node_vars(controller, secrets, RELEASE, shared_root=True)["dcn_prerequisites"] is False
+    """RabbitMQ runs as rabbitmq: its secret-bearing config and cookie are its own."""
+    files = {
+        f["path"]: f
+        for u in node_vars(controller, secrets, RELEASE)["dcn_units"]
+        for f in u["files"]
+    }
+    for path in ("/etc/rabbitmq/rabbitmq.conf", "/var/lib/rabbitmq/.erlang.cookie"):
+        assert files[path]["owner"] == "rabbitmq" and files[path]["mode"] in ("0600", "0400")
+    assert files["/etc/nova/nova.conf"]["owner"] == "root"

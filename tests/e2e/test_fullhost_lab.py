@@ -4,7 +4,7 @@ Every node boots the *base* image (Debian minbase with systemd and sshd: no Open
 package, no virtualenv), and every site is deployed in real-host mode (the DCN_SSH_*
 settings: no lab shortcut), so the whole path a real host takes runs here: Debian
 packages through the lab's proxy, the distribution's units stopped, the OpenStack
-virtualenv from constraints/openstack.txt, the supervisor as a systemd unit. Then an
+virtualenv from constraints/openstack.txt, every process a systemd unit. Then an
 edge compute and the controller are rebooted (`dcn lab node reboot`): everything comes
 back by itself, and a new server boots in that zone; the time from the reboot to that
 server being ACTIVE is printed.
@@ -52,7 +52,6 @@ class FullHostLab:
     def dcn(self, *args: str, env: dict[str, str] | None = None) -> str:
         full = {
             **os.environ,
-            "DCN_LAB_NODES": "fullhost",
             "DCN_LAB_IMAGE": "base",
             "DCN_FILE": str(self.file),
             "DCN_STATE_DIR": str(self.state),
@@ -112,21 +111,27 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FullHostLab]:
 
 def test_nodes_are_full_hosts_that_got_what_a_real_host_gets(lab: FullHostLab) -> None:
     """systemd is PID 1 in each node, which has its own name; the real-host
-    prerequisites ran (packages, the distribution's units off, the virtualenv), and the
-    supervisor is an enabled systemd unit."""
+    prerequisites ran (packages, the virtualenv), and each process is an enabled unit:
+    dcn's own for OpenStack, Debian's (with dcn's drop-in) for MariaDB and RabbitMQ."""
     ids = set()
     for node in ("central-controller-0", "dcn0-distributedcompute-0"):
         assert lab.inside(node, "systemctl", "is-system-running").strip() in ("running", "degraded")
         assert lab.inside(node, "hostname").strip() == node
         ids.add(lab.inside(node, "cat", "/etc/machine-id").strip())
-        assert lab.inside(node, "systemctl", "is-enabled", "dcn-supervisor").strip() == "enabled"
+        units = json.loads(lab.inside(node, "python3", "/var/lib/dcn/unitctl.py", "status"))
+        assert units and all(u["enabled"] == "enabled" for u in units.values()), units
+        assert all(u["state"] == "active" for u in units.values()), units
+        assert all(u["digest"] == u["file_digest"] for u in units.values()), units
         assert lab.inside(node, "test", "-x", "/opt/dcn/venv/bin/nova-compute") == ""
     assert len(ids) == 2
-    # is-enabled exits 1 for a disabled unit: read its answer, not its status
     units = lab.inside(
-        "central-controller-0", "sh", "-c", "systemctl is-enabled mariadb rabbitmq-server || :"
+        "central-controller-0", "systemctl", "is-enabled", "mariadb", "rabbitmq-server"
     )
-    assert units.split() == ["disabled", "disabled"]
+    assert units.split() == ["enabled", "enabled"]
+    drop_in = lab.inside(
+        "central-controller-0", "cat", "/etc/systemd/system/mariadb.service.d/dcn.conf"
+    )
+    assert "DCN_DIGEST=" in drop_in and "Restart=on-failure" in drop_in
 
 
 def _reporting(conn: object, host: str, after: datetime.datetime) -> bool:
@@ -179,15 +184,15 @@ def _boot_and_time(lab: FullHostLab, name: str, az: str, since: float) -> float:
 
 def test_an_edge_compute_comes_back_after_a_reboot(lab: FullHostLab) -> None:
     node = "dcn0-distributedcompute-0"
-    before = json.loads(lab.inside(node, "python3", "/var/lib/dcn/supervisor.py", "status"))
+    before = json.loads(lab.inside(node, "python3", "/var/lib/dcn/unitctl.py", "status"))
     start = time.monotonic()
     assert "running" in lab.dcn("lab", "node", "reboot", node)
     lab.figures["edge node reboot to running"] = round(time.monotonic() - start, 1)
     lab.figures["edge reboot to server ACTIVE"] = _boot_and_time(
         lab, "after-edge-reboot", "dcn0", start
     )
-    after = json.loads(lab.inside(node, "python3", "/var/lib/dcn/supervisor.py", "status"))
-    assert after["nova-compute"]["state"] == "running"
+    after = json.loads(lab.inside(node, "python3", "/var/lib/dcn/unitctl.py", "status"))
+    assert after["nova-compute"]["state"] == "active"
     assert after["nova-compute"]["pid"] != before["nova-compute"]["pid"]
 
 
@@ -198,8 +203,8 @@ def test_the_controller_comes_back_after_a_reboot(lab: FullHostLab) -> None:
     lab.figures["controller reboot to server ACTIVE in dcn1"] = _boot_and_time(
         lab, "after-controller-reboot", "dcn1", start
     )
-    status = json.loads(lab.inside(node, "python3", "/var/lib/dcn/supervisor.py", "status"))
-    assert {s["state"] for s in status.values()} == {"running"}
+    status = json.loads(lab.inside(node, "python3", "/var/lib/dcn/unitctl.py", "status"))
+    assert {s["state"] for s in status.values()} == {"active"}
 
 
 def test_a_node_that_lost_power_starts_again(lab: FullHostLab) -> None:

@@ -3,8 +3,8 @@ caught before any host is touched, secrets kept out of outputs, and clean teardo
 
 One lab for the whole module (bringing it up and deploying central is most of the
 time). Needs root and iproute2; `dcn lab up` itself installs what the lab needs and
-builds (or reuses) the node image, as on a fresh machine. The nodes are of the kind
-`DCN_LAB_NODES` says (full hosts by default).
+builds (or reuses) the node image, as on a fresh machine. Each node is a full host
+(systemd-nspawn), each process a systemd unit there.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,9 +83,9 @@ class Lab:
     def node_root(self, hostname: str) -> Path:
         return self.state / "lab" / "nodes" / hostname / "root"
 
-    def supervisor(self, hostname: str) -> dict[str, dict]:
-        """The node's supervisor status, read inside the node (its own /run)."""
-        out = self.dcn("lab", "exec", hostname, "python3", "/var/lib/dcn/supervisor.py", "status")
+    def units(self, hostname: str) -> dict[str, dict]:
+        """dcn's processes on the node: each one's systemd unit and its state."""
+        out = self.dcn("lab", "exec", hostname, "python3", "/var/lib/dcn/unitctl.py", "status")
         return json.loads(out.stdout)
 
 
@@ -176,20 +177,55 @@ def test_edge_site_loss_drill_with_a_short_cut(lab: Lab) -> None:
 
 
 def test_second_deploy_changes_nothing(lab: Lab) -> None:
-    before = lab.supervisor("dcn1-distributedcompute-0")
+    before = lab.units("dcn1-distributedcompute-0")
     out = lab.dcn("deploy", "dcn1").stdout
     assert "no changes on any host" in out
-    after = lab.supervisor("dcn1-distributedcompute-0")
+    after = lab.units("dcn1-distributedcompute-0")
     assert after["nova-compute"]["pid"] == before["nova-compute"]["pid"]
+
+
+def test_services_are_units_that_systemd_restarts_after_a_crash(lab: Lab) -> None:
+    """`dcn lab service` goes through systemctl: a killed process comes back by itself
+    (Restart=on-failure), a stopped one stays stopped until started."""
+    node = "dcn1-distributedcompute-0"
+    before = lab.units(node)["nova-compute"]
+    assert before["unit"] == "dcn-nova-compute.service" and before["enabled"] == "enabled"
+    lab.dcn("lab", "service", node, "kill", "nova-compute")
+    deadline = time.monotonic() + 120
+    now = lab.units(node)["nova-compute"]
+    while not (now["state"] == "active" and now["pid"] != before["pid"]):
+        assert time.monotonic() < deadline, f"not restarted after a kill: {now}"
+        time.sleep(1)
+        now = lab.units(node)["nova-compute"]
+    assert now["restarts"] == before["restarts"] + 1
+    lab.dcn("lab", "service", node, "stop", "nova-compute")
+    assert lab.units(node)["nova-compute"]["state"] == "inactive"
+    lab.dcn("lab", "service", node, "start", "nova-compute")
+    assert lab.units(node)["nova-compute"]["state"] in ("active", "activating")
+    # the controller's database and broker run as Debian's units, as their own users
+    ctl = lab.units("central-controller-0")
+    assert ctl["mariadb"]["unit"] == "mariadb.service" and ctl["mariadb"]["state"] == "active"
+    assert ctl["rabbitmq"]["unit"] == "rabbitmq-server.service"
+    users = lab.dcn(
+        "lab",
+        "exec",
+        "central-controller-0",
+        "ps",
+        "-o",
+        "user=",
+        "-p",
+        f"{ctl['mariadb']['pid']},{ctl['rabbitmq']['pid']}",
+    ).stdout.split()
+    assert sorted(users) == ["mysql", "rabbitmq"]
 
 
 def test_updating_one_edge_leaves_other_sites_untouched(lab: Lab) -> None:
     """Separate management: a change to dcn0 restarts dcn0's compute and nothing else."""
     others = ["central-controller-0", "dcn1-distributedcompute-0"]
     files_before = {h: _tree(lab.node_root(h) / "etc") for h in others}
-    procs_before = {h: _pids(lab.supervisor(h)) for h in others}
+    procs_before = {h: _pids(lab.units(h)) for h in others}
     gens_before = _generations(lab, exclude="dcn0")
-    dcn0_before = lab.supervisor("dcn0-distributedcompute-0")["nova-compute"]
+    dcn0_before = lab.units("dcn0-distributedcompute-0")["nova-compute"]
 
     text = lab.file.read_text().replace(
         "    instance_storage: ephemeral\n",
@@ -203,13 +239,13 @@ def test_updating_one_edge_leaves_other_sites_untouched(lab: Lab) -> None:
     out = lab.dcn("deploy", "dcn0").stdout
     assert "deployed" in out
 
-    dcn0_after = lab.supervisor("dcn0-distributedcompute-0")["nova-compute"]
+    dcn0_after = lab.units("dcn0-distributedcompute-0")["nova-compute"]
     assert dcn0_after["pid"] != dcn0_before["pid"], "the changed compute was restarted"
     conf = (lab.node_root("dcn0-distributedcompute-0") / "etc/nova/nova.conf").read_text()
     assert "debug = True" in conf
     for host in others:
         assert _tree(lab.node_root(host) / "etc") == files_before[host], host
-        assert _pids(lab.supervisor(host)) == procs_before[host], host
+        assert _pids(lab.units(host)) == procs_before[host], host
     assert _generations(lab, exclude="dcn0") == gens_before
 
 
@@ -282,7 +318,7 @@ def test_an_interrupted_deploy_converges_when_run_again(lab: Lab) -> None:
     assert rows["dcn1"]["status"] == "deployed"
     conf = (lab.node_root("dcn1-distributedcompute-0") / "etc/nova/nova.conf").read_text()
     assert "debug = True" in conf
-    assert lab.supervisor("dcn1-distributedcompute-0")["nova-compute"]["state"] == "running"
+    assert lab.units("dcn1-distributedcompute-0")["nova-compute"]["state"] == "active"
 
 
 def test_rotated_secrets_reach_every_service(lab: Lab) -> None:

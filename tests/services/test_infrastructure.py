@@ -67,9 +67,13 @@ def test_init_sql_grants_each_user_only_its_databases(controller: RenderContext)
     assert "ON *.*" not in sql
 
 
-def test_mariadb_process(controller: RenderContext) -> None:
+def test_mariadb_runs_as_debians_unit_on_dcns_config(controller: RenderContext) -> None:
     (proc,) = service("mariadb").processes(controller)
-    assert proc.command == ("/usr/sbin/mariadbd", "--defaults-file=/etc/mysql/my.cnf")
+    assert proc.packaged_unit == "mariadb.service" and proc.user == "mysql"
+    assert proc.packaged_unit in service("mariadb").packaged_units
+    # Debian's unit runs `mariadbd $MYSQLD_OPTS`; the file is readable by mysql
+    assert proc.env == {"MYSQLD_OPTS": "--defaults-file=/etc/mysql/my.cnf"}
+    assert service("mariadb").files(controller)["/etc/mysql/my.cnf"].mode == "0644"
     assert proc.health_port == 3306
 
 
@@ -102,11 +106,16 @@ def test_rabbitmq_overrides_by_any_section(controller: RenderContext) -> None:
     assert rabbitmq_conf(ctx)["heartbeat"] == "30"
 
 
-def test_rabbitmq_process_avoids_the_user_switching_wrapper(controller: RenderContext) -> None:
+def test_rabbitmq_runs_as_debians_unit_owning_its_files(controller: RenderContext) -> None:
     (proc,) = service("rabbitmq").processes(controller)
-    assert proc.command == ("/usr/lib/rabbitmq/bin/rabbitmq-server",)
+    assert proc.packaged_unit == "rabbitmq-server.service" and proc.user == "rabbitmq"
     assert proc.env["HOME"] == "/var/lib/rabbitmq"
     assert proc.health_port == 5672
+    files = service("rabbitmq").files(controller)
+    for path in ("/etc/rabbitmq/rabbitmq.conf", "/var/lib/rabbitmq/.erlang.cookie"):
+        assert files[path].owner == "rabbitmq", path
+    dirs = {d.path: d.owner for d in service("rabbitmq").dirs(controller)}
+    assert dirs == {"/var/lib/rabbitmq": "rabbitmq", "/var/log/rabbitmq": "rabbitmq"}
 
 
 def test_keystone_conf_and_keys(controller: RenderContext) -> None:

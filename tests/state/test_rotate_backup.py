@@ -54,9 +54,7 @@ def test_imported_or_unknown_secrets_are_not_rotated(store: Store) -> None:
     assert store.redeploy_marks("lab") == {}
 
 
-def test_backup_is_a_private_consistent_copy_of_ciphertext(
-    state_dir: Path, tmp_path: Path
-) -> None:
+def test_backup_is_a_private_consistent_copy_of_ciphertext(state_dir: Path, tmp_path: Path) -> None:
     values = {"AdminPassword": "admin-backup-value-1", "NovaPassword": "nova-backup-value-2"}
     target = tmp_path / "backup.db"
     with Store.open(state_dir) as store:

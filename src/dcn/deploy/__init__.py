@@ -269,10 +269,7 @@ class Deployer:
         outcome = SiteOutcome(site, False, number)
         release = venv_stamp()
         groups = {"site": {n.hostname: {"ansible_host": ssh_address(n)} for n in plan.nodes}}
-        host_vars = {
-            n.hostname: bundle.node_vars(n, secrets, release, self.connection.shared_root)
-            for n in plan.nodes
-        }
+        host_vars = {n.hostname: bundle.node_vars(n, secrets, release) for n in plan.nodes}
         register = plan.kind == "edge" and self._control_plane_group()
         if register:
             groups["control_plane"] = register

@@ -5,8 +5,10 @@ only into the run's private directory (0700/0600) and is deleted after the run; 
 playbook marks every task that handles it ``no_log``.
 
 Idempotence is decided here, so the playbook stays thin:
-- a process's ``digest`` covers its definition and the delivered content of its unit's
-  files, so the supervisor restarts it exactly when something it reads changed;
+- a process's ``digest`` covers its declaration and the delivered content of its
+  service's files; it is written into the process's systemd unit (`dcn.deploy.units`),
+  and the node's ``unitctl.py`` restarts the unit exactly when the running process
+  has another digest, so it restarts exactly when something it reads changed;
 - a step's marker file name carries a digest of its command, environment, the files it
   depends on and (unless ``once``) the OpenStack release, so it runs again exactly
   when one of those changed.
@@ -15,21 +17,20 @@ Idempotence is decided here, so the playbook stays thin:
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
+from dcn.deploy import units
 from dcn.export.document import substitute_secrets
 from dcn.lab.prereqs import OPENSTACK_REQUIREMENTS, constraints_file
 from dcn.node import source
-from dcn.plan.types import NodePlan, ProcessSpec, StepSpec, UnitPlan, canonical_json
+from dcn.plan.types import NodePlan, ProcessSpec, StepSpec, UnitPlan, canonical_json, plain
 
-#: where node programs and markers live on a node (private to the node in the lab)
+#: where node programs and markers live on a node
 NODE_HOME = "/var/lib/dcn"
-SUPERVISOR = f"{NODE_HOME}/supervisor.py"
-NODE_PROGRAMS = ("supervisor.py", "probe.py")
-PROCESSES_DIR = "/etc/dcn/processes.d"
+UNITCTL = f"{NODE_HOME}/unitctl.py"
+NODE_PROGRAMS = ("unitctl.py", "probe.py")
 STEP_MARKERS = f"{NODE_HOME}/steps"
 #: the node's Python for dcn's own node programs (standard library only)
 NODE_PYTHON = "/usr/bin/python3"
@@ -46,19 +47,16 @@ def _sha(*parts: str) -> str:
     return h.hexdigest()
 
 
-def _process(spec: ProcessSpec, unit_digest: str) -> dict[str, Any]:
-    body = {
-        "name": spec.name,
-        "command": list(spec.command),
-        "workdir": spec.workdir,
-        "env": dict(spec.env),
-    }
-    body["digest"] = _sha(canonical_json(body), unit_digest)[:16]
+def _process(spec: ProcessSpec, files_digest: str, on_node: Mapping[str, str]) -> dict[str, Any]:
+    """`on_node`: process name -> unit of every process of the node (its backends)."""
+    digest = _sha(canonical_json(plain(spec)), files_digest)[:16]
+    after = [on_node[name] for name in spec.after if name in on_node]
     return {
         "name": spec.name,
-        "digest": body["digest"],
-        "path": f"{PROCESSES_DIR}/{spec.name}.json",
-        "content": json.dumps(body, indent=1, sort_keys=True) + "\n",
+        "unit": units.unit_name(spec),
+        "digest": digest,
+        "path": units.unit_path(spec),
+        "content": units.render(spec, digest, after),
         "health_port": spec.health_port,
     }
 
@@ -101,7 +99,11 @@ def _parents(paths: list[str], declared: set[str]) -> list[dict[str, str]]:
 
 
 def _unit(
-    node: NodePlan, unit: UnitPlan, secrets: Mapping[str, str], release: str
+    node: NodePlan,
+    unit: UnitPlan,
+    secrets: Mapping[str, str],
+    release: str,
+    on_node: Mapping[str, str],
 ) -> dict[str, Any]:
     files = []
     delivered: dict[str, str] = {}
@@ -109,10 +111,12 @@ def _unit(
         spec = node.files[path]
         content = substitute_secrets(spec.content, secrets) if spec.secrets else spec.content
         delivered[path] = content
-        files.append({"path": path, "content": content, "mode": spec.mode})
+        files.append({"path": path, "content": content, "mode": spec.mode, "owner": spec.owner})
     unit_digest = _sha(*(f"{p}\0{c}" for p, c in sorted(delivered.items())))
+    processes = [_process(p, unit_digest, on_node) for p in unit.processes]
     dirs = [{"path": d.path, "owner": d.owner, "mode": d.mode} for d in unit.dirs]
-    dirs = _parents(list(delivered), {d["path"] for d in dirs}) + dirs
+    written = [*delivered, *(p["path"] for p in processes)]
+    dirs = _parents(written, {d["path"] for d in dirs}) + dirs
     steps = [_step(unit.service, s, delivered, secrets, release) for s in unit.steps]
     return {
         "service": unit.service,
@@ -120,42 +124,35 @@ def _unit(
         "files": files,
         "pre": [s for s in steps if s["phase"] == "pre"],
         "post": [s for s in steps if s["phase"] == "post"],
-        "processes": [_process(p, unit_digest) for p in unit.processes],
+        "processes": processes,
     }
 
 
 #: every node: the Python that runs the node programs and builds the venv
 BASE_PACKAGES = ("python3", "python3-venv")
-#: distribution services that must not run beside the supervised ones (same data dirs)
-DISTRIBUTION_SERVICES = {"mariadb-server": "mariadb", "rabbitmq-server": "rabbitmq-server"}
 
 
-def node_vars(
-    node: NodePlan, secrets: Mapping[str, str], release: str, shared_root: bool = False
-) -> dict[str, Any]:
-    """Host variables of one node for the deploy playbook (holds secret values).
-    `shared_root`: the node shares the machine's packages and venv (prerequisites are
-    skipped: a namespace lab node)."""
+def node_vars(node: NodePlan, secrets: Mapping[str, str], release: str) -> dict[str, Any]:
+    """Host variables of one node for the deploy playbook (holds secret values)."""
     packages = sorted({*BASE_PACKAGES, *(p for u in node.units for p in u.packages)})
+    on_node = {p.name: units.unit_name(p) for p in node.processes}
     return {
-        "dcn_prerequisites": not shared_root,
         "dcn_packages": packages,
-        "dcn_distribution_services": [
-            DISTRIBUTION_SERVICES[p] for p in packages if p in DISTRIBUTION_SERVICES
-        ],
+        # package units dcn runs processes as: kept stopped until dcn configured them
+        "dcn_packaged_units": sorted({u for unit in node.units for u in unit.packaged_units}),
         "dcn_venv": VENV,
         "dcn_venv_stamp": f"{VENV}/.dcn-stamp-{release[:16]}",
         "dcn_venv_requirements": list(OPENSTACK_REQUIREMENTS),
         "dcn_constraints": constraints_file().read_text(),
         "dcn_node_home": NODE_HOME,
-        "dcn_supervisor": {"path": SUPERVISOR, "content": source("supervisor.py")},
-        # node programs dcn runs there: the supervisor, the health probe
+        # node programs dcn runs there: the units' control, the health probe
         "dcn_node_programs": [
             {"path": f"{NODE_HOME}/{name}", "content": source(name)} for name in NODE_PROGRAMS
         ],
         "dcn_node_python": NODE_PYTHON,
-        "dcn_processes_dir": PROCESSES_DIR,
-        "dcn_units": [_unit(node, u, secrets, release) for u in node.units],
+        "dcn_unitctl": UNITCTL,
+        "dcn_processes": sorted(on_node),
+        "dcn_units": [_unit(node, u, secrets, release, on_node) for u in node.units],
         # where health ports answer (services listen on the internal API address)
         "dcn_listen_host": node.addresses.get("internal_api") or node.addresses["ctlplane"],
     }

@@ -90,7 +90,12 @@ def prerequisite_vars(playbook_text: str) -> dict[str, Any]:
     every service of the catalog (so the image holds every package any role needs)."""
 
     units = tuple(
-        UnitPlan(service=name, files=(), packages=tuple(svc.packages))
+        UnitPlan(
+            service=name,
+            files=(),
+            packages=tuple(svc.packages),
+            packaged_units=tuple(svc.packaged_units),
+        )
         for name, svc in SERVICES.items()
     )
     node = NodePlan(

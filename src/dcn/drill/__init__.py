@@ -194,7 +194,7 @@ class Drill:
 
     def compute_pids(self, hosts: list[str]) -> dict[str, int | None]:
         return {
-            h: (faults.supervisor_status(self.lab, h).get("nova-compute") or {}).get("pid")
+            h: (faults.units_status(self.lab, h).get("nova-compute") or {}).get("pid")
             for h in hosts
         }
 

@@ -184,10 +184,10 @@ def service_outage(d: Drill, service: str, seconds: float, kill: bool) -> None:
     controller = api_node.hostname
     hosts = [h for e in d.dep.edges for h in d.hosts(e.name)]
     pids = d.compute_pids(hosts)
-    before = faults.supervisor_status(d.lab, controller)
+    before = faults.units_status(d.lab, controller)
     if kill:
         faults.service(d.lab, controller, "kill", service)
-        d.log(f"killed {service} on {controller} (its supervisor restarts it)")
+        d.log(f"killed {service} on {controller} (systemd restarts it)")
         time.sleep(1.0)
         api_during = d.api_ok()
     else:
@@ -209,7 +209,7 @@ def service_outage(d: Drill, service: str, seconds: float, kill: bool) -> None:
     sid, status, took = d.boot(edge, f"drill-{edge}-after")
     d.cleanup([sid])
     d.attempt(f"boot a server in {edge} after recovery", status, f"{took}s" if took else "")
-    after = faults.supervisor_status(d.lab, controller)
+    after = faults.units_status(d.lab, controller)
     others = [
         n
         for n in after

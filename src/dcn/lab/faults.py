@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import subprocess
 
-from dcn.deploy.bundle import NODE_PYTHON, SUPERVISOR
+from dcn.deploy.bundle import NODE_PYTHON, UNITCTL
 from dcn.errors import DcnError
 from dcn.lab import Lab
 
@@ -61,23 +61,25 @@ def cut_sites(lab: Lab) -> list[str]:
 
 
 def service(lab: Lab, node: str, action: str, name: str) -> str:
-    """stop (held stopped), start (released), kill (SIGKILL; the supervisor restarts it)."""
+    """systemctl on a process's unit: stop (it stays stopped), start, or kill (SIGKILL,
+    a crash: its unit's Restart=on-failure brings it back)."""
     if action not in ("stop", "start", "kill"):
         raise DcnError(f"unknown action {action}", hint="stop, start or kill")
-    argv = lab.exec_argv(node, [NODE_PYTHON, SUPERVISOR, action, name])
+    argv = lab.exec_argv(node, [NODE_PYTHON, UNITCTL, action, name])
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise DcnError(
             f"{action} {name} on {node} failed: {result.stderr.strip() or result.stdout.strip()}",
-            hint=f"'dcn lab exec {node} {NODE_PYTHON} {SUPERVISOR} status' lists its processes",
+            hint=f"'dcn lab exec {node} {NODE_PYTHON} {UNITCTL} status' lists its processes",
         )
     return result.stdout.strip()
 
 
-def supervisor_status(lab: Lab, node: str) -> dict:
+def units_status(lab: Lab, node: str) -> dict:
+    """Process name -> its unit's state on the node (state, pid, restarts, digest...)."""
     import json
 
-    argv = lab.exec_argv(node, [NODE_PYTHON, SUPERVISOR, "status"])
+    argv = lab.exec_argv(node, [NODE_PYTHON, UNITCTL, "status"])
     result = subprocess.run(argv, capture_output=True, text=True, check=False)
     try:
         return json.loads(result.stdout or "{}")

@@ -1,4 +1,4 @@
-"""Programs that run *on* a node, not in dcn: its process supervisor and the small
+"""Programs that run *on* a node, not in dcn: the control of its units and the small
 scripts deploy steps run there. They use only the standard library and, where they
 talk to OpenStack, the node's own OpenStack virtualenv; dcn ships them as files.
 """
@@ -9,5 +9,5 @@ from importlib.resources import files
 
 
 def source(name: str) -> str:
-    """The text of node program `name` (e.g. ``supervisor.py``), to ship as a file."""
+    """The text of node program `name` (e.g. ``unitctl.py``), to ship as a file."""
     return files(__package__).joinpath(name).read_text()

@@ -62,6 +62,10 @@ def _network(d: dict[str, Any]) -> SiteNetworkPlan:
     )
 
 
+def _process(d: dict[str, Any]) -> ProcessSpec:
+    return ProcessSpec(**{**d, "command": tuple(d["command"]), "after": tuple(d.get("after", ()))})
+
+
 def _unit(d: dict[str, Any]) -> UnitPlan:
     return UnitPlan(
         service=d["service"],
@@ -71,10 +75,9 @@ def _unit(d: dict[str, Any]) -> UnitPlan:
             StepSpec(**{**x, "command": tuple(x["command"]), "rerun_on": tuple(x["rerun_on"])})
             for x in d["steps"]
         ),
-        processes=tuple(
-            ProcessSpec(**{**p, "command": tuple(p["command"])}) for p in d["processes"]
-        ),
+        processes=tuple(_process(p) for p in d["processes"]),
         packages=tuple(d.get("packages", ())),
+        packaged_units=tuple(d.get("packaged_units", ())),
     )
 
 
@@ -87,7 +90,12 @@ def _node(d: dict[str, Any]) -> NodePlan:
         addresses=d["addresses"],
         services=tuple(d["services"]),
         files={
-            p: FileSpec(content=f["content"], mode=f["mode"], secrets=tuple(f["secrets"]))
+            p: FileSpec(
+                content=f["content"],
+                mode=f["mode"],
+                secrets=tuple(f["secrets"]),
+                owner=f.get("owner", "root"),
+            )
             for p, f in d["files"].items()
         },
         units=tuple(_unit(u) for u in d.get("units", ())),

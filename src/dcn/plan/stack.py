@@ -174,6 +174,7 @@ def _node_plans(
                     steps=svc.steps(ctx),
                     processes=svc.processes(ctx),
                     packages=svc.packages,
+                    packaged_units=svc.packaged_units,
                 )
             )
         plans.append(

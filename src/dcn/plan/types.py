@@ -102,18 +102,32 @@ class FileSpec:
     mode: str = "0640"
     #: the secret names referenced in `content`
     secrets: tuple[str, ...] = ()
+    #: user (and group) owning the file: the one its service runs as where that is
+    #: not root and the file is not world-readable
+    owner: str = "root"
 
 
 @dataclass(frozen=True, slots=True)
 class ProcessSpec:
-    """A long-running process a node supervises (no systemd: the lab's supervisor runs it)."""
+    """A long-running process of a node: a systemd unit there (`dcn.deploy.units`).
+
+    Either dcn renders the unit (``dcn-<name>.service``) from `command`, `workdir`,
+    `user` and `env`, or the process runs as the unit its Debian package ships
+    (`packaged_unit`), which dcn adjusts with a drop-in (`env`, restart policy).
+    """
 
     name: str
-    command: tuple[str, ...]
+    command: tuple[str, ...] = ()
     workdir: str = "/"
     #: a TCP port that answers when the process is healthy
     health_port: int | None = None
+    #: environment; never a secret (unit files are world-readable): secrets go in files
     env: dict[str, str] = field(default_factory=dict)
+    user: str = "root"
+    #: processes of the same node it starts after when both are there (its backends)
+    after: tuple[str, ...] = ()
+    #: the Debian package's unit this process runs as (e.g. ``mariadb.service``)
+    packaged_unit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +171,9 @@ class UnitPlan:
     processes: tuple[ProcessSpec, ...] = ()
     #: Debian packages the service needs on the host
     packages: tuple[str, ...] = ()
+    #: units those packages ship that the service's processes run as: kept stopped
+    #: on a host until dcn has configured them
+    packaged_units: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

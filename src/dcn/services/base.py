@@ -54,6 +54,8 @@ class Service(Protocol):
     secrets: tuple[str, ...]
     #: Debian packages the service needs on the host
     packages: tuple[str, ...]
+    #: units of those packages its processes run as (kept stopped until configured)
+    packaged_units: tuple[str, ...]
 
     def files(self, ctx: RenderContext) -> dict[str, FileSpec]: ...
 

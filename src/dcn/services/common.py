@@ -22,6 +22,8 @@ DEFAULT_DOMAIN = "Default"
 DEFAULT_REGION = "regionOne"
 #: nothing consumes notifications in these clouds, so no service sends any
 NOTIFICATIONS_OFF = {"driver": "noop"}
+#: processes an OpenStack service needs: started before it where they share its node
+BACKENDS = ("mariadb", "rabbitmq")
 
 
 def manage(ctx: RenderContext, tool: str, *args: str) -> tuple[str, ...]:

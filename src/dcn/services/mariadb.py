@@ -1,6 +1,9 @@
 """MariaDB (Debian package): one server on the control plane, and the SQL that makes
 each service's database and user.
 
+It runs as Debian's own ``mariadb.service`` (as the mysql user), which dcn adjusts
+with a drop-in: the server reads dcn's my.cnf only, and restarts after any failure.
+
 Each service has its own database user and password, granted on its own databases
 only; nova's user covers nova_api, nova and nova_cell0 (cells v2). The init script is
 run by the deploy step over the local socket (root authenticates by unix_socket).
@@ -19,6 +22,7 @@ CONFIG = config_file("/etc/mysql/my.cnf")
 INIT_SQL = "/etc/dcn/mariadb-init.sql"
 SOCKET = "/run/mysqld/mysqld.sock"
 DATADIR = "/var/lib/mysql"
+UNIT = "mariadb.service"
 
 #: database user -> (its password secret, the databases it owns)
 DATABASES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -84,8 +88,10 @@ def processes(ctx: RenderContext) -> tuple[ProcessSpec, ...]:
     return (
         ProcessSpec(
             name="mariadb",
-            command=("/usr/sbin/mariadbd", f"--defaults-file={CONFIG}"),
-            workdir=DATADIR,
+            packaged_unit=UNIT,
+            # the unit runs `mariadbd $MYSQLD_OPTS`
+            env={"MYSQLD_OPTS": f"--defaults-file={CONFIG}"},
+            user="mysql",
             health_port=PORT,
         ),
     )
@@ -132,4 +138,5 @@ SERVICE = CatalogService(
     render_dirs=dirs,
     render_steps=steps,
     packages=("mariadb-server", "mariadb-client"),
+    packaged_units=(UNIT,),
 )

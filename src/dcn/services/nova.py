@@ -22,6 +22,7 @@ from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, StepSpec
 from dcn.services import ini
 from dcn.services.base import RenderContext
 from dcn.services.common import (
+    BACKENDS,
     authtoken,
     catalog_client,
     cell_db_template,
@@ -144,6 +145,7 @@ def daemon(command: str) -> Processes:
                 name=command,
                 command=(f"{ctx.venv}/bin/{command}", "--config-file", CONF),
                 workdir=STATE,
+                after=BACKENDS,
             ),
         )
 

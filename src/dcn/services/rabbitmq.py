@@ -1,8 +1,9 @@
-"""RabbitMQ (Debian package), run directly without the package's user-switching wrappers.
+"""RabbitMQ (Debian package), run as Debian's own ``rabbitmq-server.service`` (as the
+rabbitmq user, its files owned by it) with a drop-in from dcn.
 
-Lab notes: ``/usr/sbin/rabbitmqctl`` switches user and then fails the Erlang cookie
-check; ``/usr/lib/rabbitmq/bin/*`` with ``HOME=/var/lib/rabbitmq`` (where the cookie
-is) works. The broker user is created by the server itself on first boot from
+Deploy steps run ``/usr/lib/rabbitmq/bin/rabbitmqctl`` as root with
+``HOME=/var/lib/rabbitmq``, where the cookie is (``/usr/sbin/rabbitmqctl`` switches
+user first). The broker user is created by the server itself on first boot from
 ``default_user``/``default_pass``; afterwards the server ignores ``default_pass``, so
 the ``password`` step sets it with ``rabbitmqctl change_password`` whenever the config
 file changes (a rotated ``RabbitPassword``). The step reads the password from the
@@ -20,7 +21,10 @@ from dcn.services.common import broker_user
 from dcn.services.render import CatalogService, config_file, file_spec, override_name
 
 PORT = 5672
+USER = "rabbitmq"
+UNIT = "rabbitmq-server.service"
 HOME = "/var/lib/rabbitmq"
+LOGS = "/var/log/rabbitmq"
 BIN = "/usr/lib/rabbitmq/bin"
 CONFIG = config_file("/etc/rabbitmq/rabbitmq.conf", flat=True)
 ENV_CONFIG = "/etc/rabbitmq/rabbitmq-env.conf"
@@ -47,7 +51,7 @@ def rabbitmq_conf(ctx: RenderContext) -> FileSpec:
     merged = ini.merge_flat(options, ctx.overrides(override_name(CONFIG)))
     # booleans are lower case in rabbitmq.conf (cuttlefish), unlike oslo.config
     lowered = {k: str(v).lower() if isinstance(v, bool) else v for k, v in merged.items()}
-    return file_spec(ini.render_flat(lowered), mode="0600")
+    return file_spec(ini.render_flat(lowered), mode="0600", owner=USER)
 
 
 def rabbitmq_env(ctx: RenderContext) -> FileSpec:
@@ -56,7 +60,7 @@ def rabbitmq_env(ctx: RenderContext) -> FileSpec:
         "NODENAME": f"rabbit@{ctx.hostname}",
         "CONFIG_FILE": CONFIG,
         "MNESIA_BASE": f"{HOME}/mnesia",
-        "LOG_BASE": "/var/log/rabbitmq",
+        "LOG_BASE": LOGS,
         "PID_FILE": f"{HOME}/rabbitmq.pid",
         "ENABLED_PLUGINS_FILE": "/etc/rabbitmq/enabled_plugins",
     }
@@ -69,7 +73,7 @@ def files(ctx: RenderContext) -> dict[str, FileSpec]:
         ENV_CONFIG: rabbitmq_env(ctx),
         "/etc/rabbitmq/enabled_plugins": file_spec("[].\n"),
         # no trailing newline: the cookie is compared byte for byte
-        COOKIE: file_spec(secret_ref("RabbitCookie"), mode="0400"),
+        COOKIE: file_spec(secret_ref("RabbitCookie"), mode="0400", owner=USER),
     }
 
 
@@ -77,8 +81,8 @@ def processes(ctx: RenderContext) -> tuple[ProcessSpec, ...]:
     return (
         ProcessSpec(
             name="rabbitmq",
-            command=(f"{BIN}/rabbitmq-server",),
-            workdir=HOME,
+            packaged_unit=UNIT,
+            user=USER,
             health_port=PORT,
             env=dict(ENV),
         ),
@@ -90,6 +94,12 @@ def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
     read_pass = f"sed -n 's/^default_pass = //p' {shlex.quote(CONFIG)}"
     change = f"{BIN}/rabbitmqctl change_password {shlex.quote(broker_user(ctx))}"
     return (
+        # the broker's files are its user's (a node where root ran the broker before)
+        StepSpec(
+            name="owner",
+            command=("/bin/chown", "-R", f"{USER}:{USER}", HOME, LOGS),
+            once=True,
+        ),
         StepSpec(
             name="password",
             command=("/bin/sh", "-c", f"{read_pass} | {change}"),
@@ -101,7 +111,7 @@ def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
 
 
 def dirs(ctx: RenderContext) -> tuple[DirSpec, ...]:
-    return (DirSpec(HOME, mode="0700"), DirSpec("/var/log/rabbitmq", mode="0750"))
+    return (DirSpec(HOME, owner=USER, mode="0700"), DirSpec(LOGS, owner=USER, mode="0750"))
 
 
 SERVICE = CatalogService(
@@ -112,4 +122,5 @@ SERVICE = CatalogService(
     render_dirs=dirs,
     render_steps=steps,
     packages=("rabbitmq-server",),
+    packaged_units=(UNIT,),
 )

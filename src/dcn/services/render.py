@@ -34,7 +34,7 @@ def referenced_secrets(content: str) -> tuple[str, ...]:
     return tuple(sorted(set(_REF.findall(content))))
 
 
-def file_spec(content: str, mode: str | None = None) -> FileSpec:
+def file_spec(content: str, mode: str | None = None, owner: str = "root") -> FileSpec:
     """A file with its referenced secrets filled in.
 
     Default mode: 0640 when it holds secret references (readable by the service's
@@ -45,7 +45,7 @@ def file_spec(content: str, mode: str | None = None) -> FileSpec:
         mode = "0640" if names else "0644"
     elif names and mode not in SECRET_MODES:
         raise ValueError(f"a file holding secrets {names} must not have mode {mode}")
-    return FileSpec(content=content, mode=mode, secrets=names)
+    return FileSpec(content=content, mode=mode, secrets=names, owner=owner)
 
 
 #: every file `config_overrides` may change: its name there (the file's base name) ->
@@ -99,8 +99,10 @@ class CatalogService:
     render_processes: Processes
     render_dirs: Dirs = _none
     render_steps: Steps = _none
-    #: Debian packages the service needs on a real host (the lab's machine has them)
+    #: Debian packages the service needs on a host
     packages: tuple[str, ...] = ()
+    #: units of those packages its processes run as (`ProcessSpec.packaged_unit`)
+    packaged_units: tuple[str, ...] = ()
 
     def files(self, ctx: RenderContext) -> dict[str, FileSpec]:
         return self.render_files(ctx)

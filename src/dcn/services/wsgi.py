@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from dcn.plan.types import FileSpec, ProcessSpec
 from dcn.services.base import RenderContext
-from dcn.services.common import api_listen, api_port
+from dcn.services.common import BACKENDS, api_listen, api_port
 from dcn.services.render import file_spec
 
 
@@ -23,7 +23,7 @@ from dcn.services.render import file_spec
 class WsgiApi:
     """One API: its WSGI callable, where it listens, and its config directory."""
 
-    #: process name, as the supervisor and logs show it
+    #: process name, as its unit and logs show it
     name: str
     #: ``module:callable``
     app: str
@@ -72,4 +72,5 @@ class WsgiApi:
             command=(f"{ctx.venv}/bin/gunicorn",),
             workdir=self.confdir,
             health_port=api_port(ctx, self.endpoint, self.port),
+            after=BACKENDS,
         )

@@ -1,0 +1,201 @@
+"""unitctl: dcn's processes on a node, as systemd units (run on the node, by the deploy
+and by an operator).
+
+dcn writes one unit file per process (``/etc/systemd/system/dcn-<name>.service``) or a
+drop-in of the unit a Debian package ships (``<unit>.d/dcn.conf``); each sets
+``DCN_PROCESS`` and ``DCN_DIGEST`` in the process's environment. This program reads
+those files and systemd's state, so the files on the node are the whole truth:
+
+  ensure NAME UNIT DIGEST SECONDS  reload if a file changed, enable, restart only if
+                                   the running process's digest is not DIGEST; then
+                                   wait (bounded) until it runs that definition.
+                                   Prints "started", "restarted" or "running".
+  status                           JSON: process name -> unit, state, pid, restarts...
+  retire NAME...                   stop, disable and remove dcn's units of processes
+                                   not named (and the supervisor of older dcn releases)
+  stop|start|kill NAME             systemctl on the process's unit (kill: SIGKILL, a
+                                   crash: Restart=on-failure brings it back)
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+UNIT_DIR = Path(os.environ.get("DCN_UNIT_DIR", "/etc/systemd/system"))
+DROP_IN = "dcn.conf"
+#: what older dcn releases ran instead of units
+OLD_SUPERVISOR = "dcn-supervisor.service"
+OLD_PROCESSES = Path("/etc/dcn/processes.d")
+#: a process counts as running its definition once it has run this long
+SETTLED = 1.0
+POLL = 0.25
+_VALUE = {name: re.compile(rf'"{name}=([^"]*)"') for name in ("DCN_PROCESS", "DCN_DIGEST")}
+PROPERTIES = (
+    "LoadState",
+    "ActiveState",
+    "SubState",
+    "MainPID",
+    "NRestarts",
+    "ActiveEnterTimestampMonotonic",
+    "UnitFileState",
+    "NeedDaemonReload",
+)
+
+
+def systemctl(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(["systemctl", *args], capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        sys.exit(f"systemctl {' '.join(args)}: {result.stderr.strip() or result.returncode}")
+    return result
+
+
+def show(unit: str) -> dict[str, str]:
+    out = systemctl("show", unit, *(f"--property={p}" for p in PROPERTIES)).stdout
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def managed() -> dict[str, dict[str, str]]:
+    """dcn's process name -> {unit, path, digest} from the unit files and drop-ins."""
+    found: dict[str, dict[str, str]] = {}
+    candidates = [(p, p.name) for p in sorted(UNIT_DIR.glob("dcn-*.service"))]
+    candidates += [
+        (p, p.parent.name[: -len(".d")]) for p in sorted(UNIT_DIR.glob(f"*.d/{DROP_IN}"))
+    ]
+    for path, unit in candidates:
+        try:
+            text = path.read_text()
+        except OSError:
+            continue
+        name, digest = (_VALUE[k].search(text) for k in ("DCN_PROCESS", "DCN_DIGEST"))
+        if name:
+            found[name.group(1)] = {
+                "unit": unit,
+                "path": str(path),
+                "digest": digest.group(1) if digest else "",
+            }
+    return found
+
+
+def running_digest(pid: int) -> str | None:
+    """DCN_DIGEST in the environment the process was started with."""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return None
+    for item in environ.split(b"\0"):
+        if item.startswith(b"DCN_DIGEST="):
+            return item.split(b"=", 1)[1].decode()
+    return None
+
+
+def state(unit: str) -> dict:
+    props = show(unit)
+    pid = int(props.get("MainPID") or 0)
+    active = props.get("ActiveState") == "active"
+    entered = int(props.get("ActiveEnterTimestampMonotonic") or 0) / 1e6
+    return {
+        "unit": unit,
+        "state": props.get("ActiveState", "unknown"),
+        "sub": props.get("SubState", ""),
+        "enabled": props.get("UnitFileState", ""),
+        "pid": pid or None,
+        "restarts": int(props.get("NRestarts") or 0),
+        "uptime": round(time.monotonic() - entered, 1) if active and entered else 0,
+        "digest": running_digest(pid) if pid else None,
+        "reload": props.get("NeedDaemonReload") == "yes" or props.get("LoadState") == "not-found",
+    }
+
+
+def journal_tail(unit: str, lines: int = 8) -> str:
+    result = subprocess.run(
+        ["journalctl", "-u", unit, "-n", str(lines), "--no-pager", "-o", "cat"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout.strip()
+
+
+def ensure(name: str, unit: str, digest: str, seconds: float) -> None:
+    now = state(unit)
+    if now["reload"]:
+        systemctl("daemon-reload")
+    if now["enabled"] != "enabled":
+        systemctl("enable", "--quiet", unit)
+    if now["state"] == "active" and now["digest"] == digest:
+        print("running")
+        return
+    was_running = now["state"] == "active"
+    systemctl("restart", "--no-block", unit)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        now = state(unit)
+        if now["state"] == "active" and now["digest"] == digest and now["uptime"] >= SETTLED:
+            print("restarted" if was_running else "started")
+            return
+        time.sleep(POLL)
+    shown = {k: now[k] for k in ("state", "sub", "pid", "restarts")}
+    sys.exit(f"{name} ({unit}) is not running its new definition: {shown}\n{journal_tail(unit)}")
+
+
+def status() -> dict:
+    return {name: {**state(u["unit"]), "file_digest": u["digest"]} for name, u in managed().items()}
+
+
+def retire(keep: set[str]) -> list[str]:
+    """Remove dcn's units of processes no longer planned here; the old supervisor too."""
+    retired = []
+    if (UNIT_DIR / OLD_SUPERVISOR).exists():
+        systemctl("disable", "--now", "--quiet", OLD_SUPERVISOR, check=False)
+        (UNIT_DIR / OLD_SUPERVISOR).unlink()
+        for spec in OLD_PROCESSES.glob("*.json") if OLD_PROCESSES.is_dir() else ():
+            spec.unlink()
+        retired.append(OLD_SUPERVISOR)
+    for name, unit in managed().items():
+        if name in keep:
+            continue
+        systemctl("disable", "--now", "--quiet", unit["unit"], check=False)
+        Path(unit["path"]).unlink()
+        retired.append(unit["unit"])
+    if retired:
+        systemctl("daemon-reload")
+    return retired
+
+
+def act(action: str, name: str) -> None:
+    units = managed()
+    if name not in units:
+        sys.exit(f"no process named {name} here; dcn's processes: {', '.join(sorted(units))}")
+    unit = units[name]["unit"]
+    if action == "kill":
+        systemctl("kill", "--signal=SIGKILL", unit)
+    else:
+        systemctl(action, unit)
+    print(f"{action} {name} ({unit})")
+
+
+def main(argv: list[str]) -> None:
+    command, args = (argv[0], argv[1:]) if argv else ("status", [])
+    if command == "ensure" and len(args) == 4:
+        ensure(args[0], args[1], args[2], float(args[3]))
+    elif command == "status" and not args:
+        print(json.dumps(status(), indent=1, sort_keys=True))
+    elif command == "retire":
+        done = retire(set(args))
+        print("retired " + " ".join(done) if done else "nothing to retire")
+    elif command in ("stop", "start", "kill") and len(args) == 1:
+        act(command, args[0])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
