@@ -45,6 +45,9 @@ def test_dcn_unit_of_a_process() -> None:
         "StartLimitIntervalSec=0",
         'Environment="DCN_DIGEST=abc123" "DCN_PROCESS=nova-api" "OS_LOG=x"',
         "WantedBy=multi-user.target",
+        # every start records the digest it runs (as root, before the process)
+        'ExecStartPre=+/bin/sh -c "mkdir -p /run/dcn/units && echo abc123 > '
+        '/run/dcn/units/nova-api"',
     ):
         assert line in got, line
 
@@ -62,6 +65,7 @@ def test_drop_in_of_a_packaged_unit_keeps_debians_unit() -> None:
         '"MYSQLD_OPTS=--defaults-file=/etc/mysql/my.cnf"' in lines(text)
     )
     assert "Restart=on-failure" in lines(text)
+    assert any(line.startswith("ExecStartPre=+/bin/sh -c ") for line in lines(text))
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,13 @@ Two forms, one place:
   unit its Debian package ships (mariadb, rabbitmq-server): dcn changes only what it
   must (environment, restart policy) and keeps the rest of Debian's unit.
 
-Both carry ``DCN_PROCESS`` and ``DCN_DIGEST`` in the process's environment. The digest
-covers the declaration and the delivered content of its service's files, so the node
-program ``units.py`` restarts a unit exactly when the running process's digest
-differs from the file's (a changed file, or a run that died before the restart).
+Both carry ``DCN_PROCESS`` and ``DCN_DIGEST`` (read back by the node program
+``unitctl.py``) and an ``ExecStartPre=`` that records, on every start, the digest the
+process starts with in ``/run/dcn/units/<name>`` (the process's own environment is no
+witness: gunicorn's setproctitle overwrites /proc/PID/environ). The digest covers the
+declaration and the delivered content of its service's files, so ``unitctl.py``
+restarts a unit exactly when the digest it started with differs from the file's (a
+changed file, or a run that died before the restart).
 
 Unit files are world-readable: a secret never goes in one (`render` refuses), services
 read theirs from files of mode 0600/0640.
@@ -18,12 +21,15 @@ read theirs from files of mode 0600/0640.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from dcn.plan.types import SECRET_PREFIX, ProcessSpec
 
 UNIT_DIR = "/etc/systemd/system"
 DROP_IN = "dcn.conf"
+#: where each start records its digest (a tmpfs: gone with the boot, as the process)
+STARTED_DIR = "/run/dcn/units"
 #: the wait before systemd starts a failed process again; with no start limit it
 #: never gives up (growing back-off, RestartSteps=, needs systemd 254; Debian 12 has 252)
 RESTART_SEC = 2
@@ -77,11 +83,20 @@ def environment(env: Mapping[str, str]) -> str:
     return "Environment=" + " ".join(_quoted(f"{k}={v}") for k, v in sorted(env.items()))
 
 
+def _started(spec: ProcessSpec, digest: str) -> str:
+    """ExecStartPre= recording `digest` as the one this start runs (as root: ``+``)."""
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", spec.name) or not digest.isalnum():
+        raise ValueError(f"process name {spec.name!r} or digest {digest!r}")
+    record = f"mkdir -p {STARTED_DIR} && echo {digest} > {STARTED_DIR}/{spec.name}"
+    return "ExecStartPre=+" + exec_line(("/bin/sh", "-c", record))
+
+
 def render(spec: ProcessSpec, digest: str, after: Sequence[str] = ()) -> str:
     """The unit file, or the drop-in, of `spec`; `after`: units of its backends on
     the same node."""
     env = {**spec.env, "DCN_PROCESS": spec.name, "DCN_DIGEST": digest}
     restart = [
+        _started(spec, digest),
         "Restart=on-failure",
         f"RestartSec={RESTART_SEC}",
     ]

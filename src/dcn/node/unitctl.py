@@ -3,8 +3,9 @@ and by an operator).
 
 dcn writes one unit file per process (``/etc/systemd/system/dcn-<name>.service``) or a
 drop-in of the unit a Debian package ships (``<unit>.d/dcn.conf``); each sets
-``DCN_PROCESS`` and ``DCN_DIGEST`` in the process's environment. This program reads
-those files and systemd's state, so the files on the node are the whole truth:
+``DCN_PROCESS`` and ``DCN_DIGEST``, and records at every start the digest it starts
+with in ``/run/dcn/units/<name>``. This program reads those files and systemd's state,
+so what is on the node is the whole truth:
 
   ensure NAME UNIT DIGEST SECONDS  reload if a file changed, enable, restart only if
                                    the running process's digest is not DIGEST; then
@@ -30,6 +31,7 @@ import time
 from pathlib import Path
 
 UNIT_DIR = Path(os.environ.get("DCN_UNIT_DIR", "/etc/systemd/system"))
+STARTED_DIR = Path("/run/dcn/units")
 DROP_IN = "dcn.conf"
 #: what older dcn releases ran instead of units
 OLD_SUPERVISOR = "dcn-supervisor.service"
@@ -84,19 +86,15 @@ def managed() -> dict[str, dict[str, str]]:
     return found
 
 
-def running_digest(pid: int) -> str | None:
-    """DCN_DIGEST in the environment the process was started with."""
+def started_digest(name: str) -> str | None:
+    """The digest the process's last start ran with (its unit's ExecStartPre)."""
     try:
-        environ = Path(f"/proc/{pid}/environ").read_bytes()
+        return (STARTED_DIR / name).read_text().strip()
     except OSError:
         return None
-    for item in environ.split(b"\0"):
-        if item.startswith(b"DCN_DIGEST="):
-            return item.split(b"=", 1)[1].decode()
-    return None
 
 
-def state(unit: str) -> dict:
+def state(name: str, unit: str) -> dict:
     props = show(unit)
     pid = int(props.get("MainPID") or 0)
     active = props.get("ActiveState") == "active"
@@ -109,7 +107,7 @@ def state(unit: str) -> dict:
         "pid": pid or None,
         "restarts": int(props.get("NRestarts") or 0),
         "uptime": round(time.monotonic() - entered, 1) if active and entered else 0,
-        "digest": running_digest(pid) if pid else None,
+        "digest": started_digest(name) if active else None,
         "reload": props.get("NeedDaemonReload") == "yes" or props.get("LoadState") == "not-found",
     }
 
@@ -125,7 +123,7 @@ def journal_tail(unit: str, lines: int = 8) -> str:
 
 
 def ensure(name: str, unit: str, digest: str, seconds: float) -> None:
-    now = state(unit)
+    now = state(name, unit)
     if now["reload"]:
         systemctl("daemon-reload")
     if now["enabled"] != "enabled":
@@ -137,7 +135,7 @@ def ensure(name: str, unit: str, digest: str, seconds: float) -> None:
     systemctl("restart", "--no-block", unit)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        now = state(unit)
+        now = state(name, unit)
         if now["state"] == "active" and now["digest"] == digest and now["uptime"] >= SETTLED:
             print("restarted" if was_running else "started")
             return
@@ -147,7 +145,10 @@ def ensure(name: str, unit: str, digest: str, seconds: float) -> None:
 
 
 def status() -> dict:
-    return {name: {**state(u["unit"]), "file_digest": u["digest"]} for name, u in managed().items()}
+    return {
+        name: {**state(name, u["unit"]), "file_digest": u["digest"]}
+        for name, u in managed().items()
+    }
 
 
 def retire(keep: set[str]) -> list[str]:
