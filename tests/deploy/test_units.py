@@ -58,7 +58,7 @@ def test_drop_in_of_a_packaged_unit_keeps_debians_unit() -> None:
     assert units.unit_name(DB) == "mariadb.service"
     assert units.unit_path(DB) == "/etc/systemd/system/mariadb.service.d/dcn.conf"
     assert not any(
-        line.startswith(("ExecStart", "User=", "[Install]", "Type=")) for line in lines(text)
+        line.startswith(("ExecStart=", "User=", "[Install]", "Type=")) for line in lines(text)
     )
     assert (
         'Environment="DCN_DIGEST=d1" "DCN_PROCESS=mariadb" '
