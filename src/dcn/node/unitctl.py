@@ -14,8 +14,9 @@ so what is on the node is the whole truth:
   status                           JSON: process name -> unit, state, pid, restarts...
   retire NAME...                   stop, disable and remove dcn's units of processes
                                    not named (and the supervisor of older dcn releases)
-  stop|start|kill NAME             systemctl on the process's unit (kill: SIGKILL, a
-                                   crash: Restart=on-failure brings it back)
+  stop|start|kill NAME             systemctl on the process's unit (kill: SIGKILL to
+                                   its main process, a crash: Restart=on-failure
+                                   brings it back)
 
 Standard library only.
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -177,7 +179,12 @@ def act(action: str, name: str) -> None:
         sys.exit(f"no process named {name} here; dcn's processes: {', '.join(sorted(units))}")
     unit = units[name]["unit"]
     if action == "kill":
-        systemctl("kill", "--signal=SIGKILL", unit)
+        # the main process, as a crash would (systemd then stops the rest of the unit);
+        # `systemctl kill` of the whole cgroup fails in a container on mixed cgroups
+        pid = int(show(unit).get("MainPID") or 0)
+        if not pid:
+            sys.exit(f"{name} ({unit}) is not running")
+        os.kill(pid, signal.SIGKILL)
     else:
         systemctl(action, unit)
     print(f"{action} {name} ({unit})")
