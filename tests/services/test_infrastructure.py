@@ -8,8 +8,7 @@ import yaml
 
 from dcn.plan.types import secret_ref
 from dcn.services.base import RenderContext
-from dcn.services.catalog import service
-from dcn.services.mariadb import DATABASES
+from dcn.services.catalog import DATABASES, service
 from tests.services.conftest import (
     CONTROLLER,
     CONTROLLER_IP,
@@ -53,15 +52,14 @@ def test_init_sql_grants_each_user_only_its_databases(controller: RenderContext)
     assert spec.mode == "0600"
     sql = spec.content
     grants = re.findall(r"GRANT ALL PRIVILEGES ON `(\w+)`\.\* TO '(\w+)'@'%';", sql)
-    assert sorted(grants) == sorted(
-        (db, user) for user, (_, dbs) in DATABASES.items() for db in dbs
-    )
+    assert sorted(grants) == sorted((db, d.user) for d in DATABASES for db in d.names)
     assert {db for db, user in grants if user == "nova"} == {"nova_api", "nova", "nova_cell0"}
-    for user, (secret, dbs) in DATABASES.items():
+    for d in DATABASES:
         assert (
-            f"CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY '{secret_ref(secret)}';" in sql
+            f"CREATE USER IF NOT EXISTS '{d.user}'@'%' IDENTIFIED BY '{secret_ref(d.secret)}';"
+            in sql
         )
-        for db in dbs:
+        for db in d.names:
             assert f"CREATE DATABASE IF NOT EXISTS `{db}`;" in sql
     assert secret_ref("MysqlRootPassword") in sql
     assert "ON *.*" not in sql

@@ -1,9 +1,15 @@
-"""Every secret a catalog service may reference, and how a fresh value is made.
+"""Secret kinds, how a fresh value of each is made, and the table of every secret the
+service catalog declares.
 
 Names are TripleO parameter names where TripleO had one (``RabbitPassword``,
 ``NovaPassword``, ...), so an export stays compatible. Database passwords are
 separate secrets TripleO lacked (``NovaDbPassword`` ...): an edge compute never needs
 them, so least privilege can leave them on the control plane.
+
+Each service declares the secrets it references in its own module (`dcn.services`);
+this module sits below the services and does not import them: `dcn.services.catalog`
+hands it their union (`declare`) when it loads, and every program that plans, deploys
+or rotates loads it.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ import base64
 import os
 import secrets
 import string
+from collections.abc import Iterable, KeysView
+from dataclasses import dataclass
 from enum import StrEnum
 
 from dcn.errors import DcnError
@@ -28,48 +36,35 @@ class SecretKind(StrEnum):
     ERLANG_COOKIE = "erlang-cookie"
 
 
-_PASSWORDS = (
-    "AdminPassword",
-    "GlanceDbPassword",
-    "GlancePassword",
-    "KeystoneDbPassword",
-    "MysqlRootPassword",
-    "NeutronDbPassword",
-    "NeutronPassword",
-    "NovaDbPassword",
-    "NovaPassword",
-    "PlacementDbPassword",
-    "PlacementPassword",
-    "RabbitPassword",
-)
-#: Keystone keeps a set of keys (0 = staged, 1 = primary); each key is its own secret
-_FERNET_KEYS = (
-    "KeystoneCredential0",
-    "KeystoneCredential1",
-    "KeystoneFernetKey0",
-    "KeystoneFernetKey1",
-)
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A secret as a service declares it, where it is more than a password by name."""
 
-SECRETS: dict[str, SecretKind] = dict(
-    sorted(
-        [(n, SecretKind.PASSWORD) for n in _PASSWORDS]
-        + [(n, SecretKind.FERNET_KEY) for n in _FERNET_KEYS]
-        + [("RabbitCookie", SecretKind.ERLANG_COOKIE)]
-    )
-)
-
-#: every secret, for the "full TripleO-style" export (TripleO sent all to every edge)
-ALL_TRIPLEO_STYLE: tuple[str, ...] = tuple(SECRETS)
+    name: str
+    kind: SecretKind = SecretKind.PASSWORD
+    #: why `dcn secrets rotate` refuses it: a redeploy would not apply a new value
+    #: safely (see docs/operate.md, "Rotating secrets"); empty when it may be rotated
+    not_rotated: str = ""
 
 
-#: secrets `dcn secrets rotate` refuses, and why: a redeploy would not apply a new value
-#: safely (see docs/operate.md, "Rotating secrets")
-NOT_ROTATED: dict[str, str] = {
-    "KeystoneCredential0": "Keystone's credential keys encrypt the credentials it stores; "
-    "a new key makes them unreadable (dcn does not run keystone-manage credential_migrate)",
-    "KeystoneCredential1": "Keystone's credential keys encrypt the credentials it stores; "
-    "a new key makes them unreadable (dcn does not run keystone-manage credential_migrate)",
-}
+#: every secret a catalog service declares -> its kind, by name (filled by `declare`)
+SECRETS: dict[str, SecretKind] = {}
+
+#: every secret, for the "full TripleO-style" export (TripleO sent all to every edge):
+#: a view of the table, so it is complete whenever it is read
+ALL_TRIPLEO_STYLE: KeysView[str] = SECRETS.keys()
+
+#: secrets `dcn secrets rotate` refuses, and why (filled by `declare`)
+NOT_ROTATED: dict[str, str] = {}
+
+
+def declare(declared: Iterable[Secret]) -> None:
+    """Make the service catalog's secrets the known ones (`dcn.services.catalog` calls it)."""
+    table = sorted(declared, key=lambda s: s.name)
+    SECRETS.clear()
+    SECRETS.update((s.name, s.kind) for s in table)
+    NOT_ROTATED.clear()
+    NOT_ROTATED.update((s.name, s.not_rotated) for s in table if s.not_rotated)
 
 
 def _password() -> str:
@@ -93,6 +88,8 @@ _GENERATORS = {
 
 def kind(name: str) -> SecretKind:
     """The kind of secret `name`; a clear error for a name no service uses."""
+    if not SECRETS:
+        raise RuntimeError("no secret is declared yet: import dcn.services.catalog first")
     try:
         return SECRETS[name]
     except KeyError:

@@ -1,36 +1,152 @@
-"""The service catalog: every service a role may run, by the name roles use."""
+"""The service catalog: every service this package declares, found by looking, and the
+tables derived from the declarations.
+
+Nothing here lists a service: each module of `dcn.services` declares its own (module-
+level `CatalogService` values), and the catalog imports every module of the package to
+find them. Services come in the role catalog's order (as `dcn.model.roles.ROLES`
+names them, then any other by name), so a derived table lists them in the order a
+node deploys them. Every table other code reads (the databases, keystone's services,
+the endpoint rows and TripleO names of the outputs, the secrets and their kinds, the
+health probes) is computed here, once, from the declarations.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
+import pkgutil
 from collections.abc import Iterable
+from types import ModuleType
 
+import dcn.services
 from dcn.errors import DcnError
-from dcn.services import (
-    glance_api,
-    keystone,
-    mariadb,
-    neutron_server,
-    nova,
-    placement_api,
-    rabbitmq,
+from dcn.model.roles import ROLES
+from dcn.secrets.catalog import Secret, declare
+from dcn.services.base import (
+    CatalogService,
+    Database,
+    Endpoint,
+    Identity,
+    Probe,
+    Service,
 )
-from dcn.services.base import Service
 
-SERVICES: dict[str, Service] = {
-    s.name: s
-    for s in (
-        mariadb.SERVICE,
-        rabbitmq.SERVICE,
-        keystone.SERVICE,
-        glance_api.SERVICE,
-        placement_api.SERVICE,
-        neutron_server.SERVICE,
-        nova.NOVA_API,
-        nova.NOVA_CONDUCTOR,
-        nova.NOVA_SCHEDULER,
-        nova.NOVA_COMPUTE,
+
+def declarations(package: ModuleType = dcn.services) -> list[CatalogService]:
+    """Every `CatalogService` at the top level of the package's modules, by module name."""
+    found: dict[str, CatalogService] = {}
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        qualified = f"{package.__name__}.{info.name}"
+        if qualified == __name__:
+            continue
+        module = importlib.import_module(qualified)
+        for value in vars(module).values():
+            is_service = isinstance(value, CatalogService)
+            if is_service and found.setdefault(value.name, value) is not value:
+                raise ValueError(f"service {value.name} is declared twice ({qualified})")
+    return list(found.values())
+
+
+def role_order(names: Iterable[str]) -> list[str]:
+    """Service names in the order roles list them, then the others by name."""
+    order = list(dict.fromkeys(s for role in ROLES.values() for s in role.services))
+    known = set(names)
+    return [n for n in order if n in known] + sorted(known - set(order))
+
+
+def _secrets(declared: Iterable[CatalogService]) -> dict[str, Secret]:
+    """Every secret referenced, by name; a bare name is a password unless declared."""
+    explicit: dict[str, Secret] = {}
+    names: set[str] = set()
+    for svc in declared:
+        refs = [*svc.references]
+        refs += [svc.database.secret] if svc.database else []
+        refs += [svc.identity.secret] if svc.identity else []
+        for ref in refs:
+            if isinstance(ref, Secret):
+                if explicit.setdefault(ref.name, ref) != ref:
+                    raise ValueError(f"secret {ref.name} is declared twice, differently")
+                names.add(ref.name)
+            else:
+                names.add(ref)
+    return {n: explicit.get(n, Secret(n)) for n in sorted(names)}
+
+
+def _own_secrets(svc: CatalogService) -> set[str]:
+    refs = {r.name if isinstance(r, Secret) else r for r in svc.references}
+    refs |= {svc.database.secret} if svc.database else set()
+    return refs | ({svc.identity.secret} if svc.identity else set())
+
+
+def _resolved(
+    svc: CatalogService, databases: Iterable[Database], identities: Iterable[Identity]
+) -> CatalogService:
+    """The declaration with every secret its files reference, and its endpoints' TripleO
+    service filled in."""
+    hosted = {d.secret for d in databases} if "databases" in svc.hosts else set()
+    hosted |= {i.secret for i in identities} if "identities" in svc.hosts else set()
+    service = svc.tripleo_names[0]
+    endpoints = tuple(
+        ep if ep.service else dataclasses.replace(ep, service=service) for ep in svc.endpoints
     )
+    for ep in endpoints:
+        if ep.service not in svc.tripleo_names:
+            raise ValueError(
+                f"{svc.name}: endpoint {ep.name} is served by {ep.service}, "
+                f"not one of its TripleO services {svc.tripleo_names}"
+            )
+    secrets = tuple(sorted(_own_secrets(svc) | hosted))
+    return dataclasses.replace(svc, secrets=secrets, endpoints=endpoints)
+
+
+def _catalog(declared: list[CatalogService]) -> dict[str, CatalogService]:
+    by_name = {s.name: s for s in declared}
+    ordered = [by_name[n] for n in role_order(by_name)]
+    databases = [s.database for s in ordered if s.database]
+    identities = [s.identity for s in ordered if s.identity]
+    return {s.name: _resolved(s, databases, identities) for s in ordered}
+
+
+def _check_unique(services: Iterable[CatalogService]) -> None:
+    """Names two declarations must not share: the tables are keyed by them."""
+    seen: dict[tuple[str, str], str] = {}
+    for svc in services:
+        database = svc.database
+        keys = [("database user", database.user)] if database else []
+        keys += [("database", db) for db in database.names] if database else []
+        keys += [("endpoint", e.name) for e in svc.endpoints]
+        keys += [("TripleO service", t) for t in svc.tripleo_names]
+        keys += [("GlobalConfig key", k) for k in svc.global_config]
+        keys += [("probe", p.name) for p in svc.probes]
+        for key in keys:
+            if seen.setdefault(key, svc.name) != svc.name:
+                raise ValueError(f"{key[0]} {key[1]} is declared by {seen[key]} and {svc.name}")
+
+
+#: every service a role may run, by the name roles use, in the role catalog's order
+SERVICES: dict[str, CatalogService] = _catalog(declarations())
+
+#: every database user MariaDB creates, with its databases
+DATABASES: tuple[Database, ...] = tuple(s.database for s in SERVICES.values() if s.database)
+#: every service keystone registers: its user, service and endpoints
+IDENTITIES: tuple[Identity, ...] = tuple(s.identity for s in SERVICES.values() if s.identity)
+#: every EndpointMap row, each with the TripleO service whose nodes serve it
+ENDPOINTS: tuple[Endpoint, ...] = tuple(e for s in SERVICES.values() for e in s.endpoints)
+#: dcn service -> the TripleO service names it stands for in the outputs
+TRIPLEO_SERVICES: dict[str, tuple[str, ...]] = {
+    name: s.tripleo_names for name, s in SERVICES.items()
 }
+#: GlobalConfig keys the services publish in the control plane's outputs
+GLOBAL_CONFIG: dict[str, object] = {
+    k: v for s in SERVICES.values() for k, v in s.global_config.items()
+}
+#: what `dcn health` probes from every site's nodes
+PROBES: tuple[Probe, ...] = tuple(p for s in SERVICES.values() for p in s.probes)
+#: every secret any service references, by name, with its kind
+SECRETS: dict[str, Secret] = _secrets(SERVICES.values())
+
+_check_unique(SERVICES.values())
+declare(SECRETS.values())
 
 
 def service(name: str) -> Service:

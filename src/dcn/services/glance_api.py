@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, StepSpec
-from dcn.services.base import RenderContext
+from dcn.services.base import CatalogService, Database, Endpoint, Identity, Probe, RenderContext
 from dcn.services.common import (
     NOTIFICATIONS_OFF,
     api_port,
@@ -12,25 +12,27 @@ from dcn.services.common import (
     manage,
 )
 from dcn.services.paste import paste_file
-from dcn.services.render import CatalogService, config_file, ini_file, url_host
+from dcn.services.render import config_file, ini_file, url_host
 from dcn.services.wsgi import WsgiApi
 
 CONFDIR = "/etc/glance"
 CONF = config_file(f"{CONFDIR}/glance-api.conf")
 DATADIR = "/var/lib/glance"
+ENDPOINT = Endpoint("Glance", 9292)
+DATABASE = Database("glance", "GlanceDbPassword", ("glance",))
+IDENTITY = Identity("glance", "image", ENDPOINT, "glance", "GlancePassword")
 
 API = WsgiApi(
     name="glance-api",
     app="glance.wsgi.api:application",
-    endpoint="GlanceInternal",
-    port=9292,
+    endpoint=ENDPOINT,
     confdir=CONFDIR,
     env={"OS_GLANCE_CONFIG_DIR": CONFDIR},
 )
 
 
 def glance_api_conf(ctx: RenderContext) -> FileSpec:
-    port = api_port(ctx, API.endpoint, API.port)
+    port = api_port(ctx, ENDPOINT.internal, API.port)
     return ini_file(
         ctx,
         CONF,
@@ -40,8 +42,10 @@ def glance_api_conf(ctx: RenderContext) -> FileSpec:
                 # lab notes: glance refuses to start without it (centralised image cache)
                 "worker_self_reference_url": f"http://{url_host(ctx.internal_ip)}:{port}",
             },
-            "database": {"connection": db_connection(ctx, "glance", "GlanceDbPassword", "glance")},
-            "keystone_authtoken": authtoken(ctx, "glance", "GlancePassword"),
+            "database": {
+                "connection": db_connection(ctx, DATABASE.user, DATABASE.secret, "glance")
+            },
+            "keystone_authtoken": authtoken(ctx, IDENTITY.user, IDENTITY.secret),
             "paste_deploy": {
                 "flavor": "keystone",
                 "config_file": f"{CONFDIR}/glance-api-paste.ini",
@@ -84,9 +88,12 @@ def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
 
 SERVICE = CatalogService(
     name="glance_api",
-    secrets=("GlanceDbPassword", "GlancePassword"),
     render_files=files,
     render_processes=processes,
     render_dirs=dirs,
     render_steps=steps,
+    database=DATABASE,
+    identity=IDENTITY,
+    endpoints=(ENDPOINT,),
+    probes=(Probe("glance", endpoint=ENDPOINT.internal),),
 )

@@ -5,6 +5,9 @@ Key repositories hold two keys each: 0 is the staged key, 1 the primary, as
 the plan references them and their values never enter the plan. An admin
 ``clouds.yaml`` on the controller lets the deploy step (and the operator) run
 ``openstack`` as admin without passing the password on a command line.
+
+Keystone registers every other service's user, service and endpoints: each declares
+them in its own module (`Identity`), and the catalog step's data lists them all.
 """
 
 from __future__ import annotations
@@ -13,7 +16,15 @@ import json
 
 from dcn.node import source
 from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, StepSpec, secret_ref
-from dcn.services.base import RenderContext
+from dcn.secrets.catalog import Secret, SecretKind
+from dcn.services.base import (
+    ALL_INTERFACES,
+    CatalogService,
+    Database,
+    Endpoint,
+    Probe,
+    RenderContext,
+)
 from dcn.services.common import (
     DEFAULT_DOMAIN,
     SERVICE_PROJECT,
@@ -23,36 +34,41 @@ from dcn.services.common import (
     manage,
     region,
 )
-from dcn.services.render import CatalogService, config_file, file_spec, ini_file
+from dcn.services.render import config_file, file_spec, ini_file
 from dcn.services.wsgi import WsgiApi
 
 CONFDIR = "/etc/keystone"
 CONF = config_file(f"{CONFDIR}/keystone.conf")
 FERNET_KEYS = f"{CONFDIR}/fernet-keys"
 CREDENTIAL_KEYS = f"{CONFDIR}/credential-keys"
+_CREDENTIAL_KEYS_KEPT = (
+    "Keystone's credential keys encrypt the credentials it stores; "
+    "a new key makes them unreadable (dcn does not run keystone-manage credential_migrate)"
+)
 #: key repository -> its keys' secrets, by file name 0 (staged) and 1 (primary)
 KEY_SECRETS = {
-    FERNET_KEYS: ("KeystoneFernetKey0", "KeystoneFernetKey1"),
-    CREDENTIAL_KEYS: ("KeystoneCredential0", "KeystoneCredential1"),
+    FERNET_KEYS: (
+        Secret("KeystoneFernetKey0", SecretKind.FERNET_KEY),
+        Secret("KeystoneFernetKey1", SecretKind.FERNET_KEY),
+    ),
+    CREDENTIAL_KEYS: (
+        Secret("KeystoneCredential0", SecretKind.FERNET_KEY, _CREDENTIAL_KEYS_KEPT),
+        Secret("KeystoneCredential1", SecretKind.FERNET_KEY, _CREDENTIAL_KEYS_KEPT),
+    ),
 }
+ADMIN_SECRET = "AdminPassword"
+DATABASE = Database("keystone", "KeystoneDbPassword", ("keystone",))
 CLOUDS_YAML = "/etc/openstack/clouds.yaml"
 CATALOG_DATA = "/etc/dcn/keystone-catalog.json"
 CATALOG_SCRIPT = "/etc/dcn/keystone-catalog.py"
-#: (service name, type, EndpointMap name, user, password secret) registered in keystone
-CATALOG = (
-    ("glance", "image", "Glance", "glance", "GlancePassword"),
-    ("placement", "placement", "Placement", "placement", "PlacementPassword"),
-    ("neutron", "network", "Neutron", "neutron", "NeutronPassword"),
-    ("nova", "compute", "Nova", "nova", "NovaPassword"),
-)
 #: roles every service user holds in the service project (``service`` for service tokens)
 SERVICE_ROLES = ("admin", "service")
+ENDPOINT = Endpoint("Keystone", 5000)
 
 API = WsgiApi(
     name="keystone",
     app="keystone.wsgi.api:application",
-    endpoint="KeystoneInternal",
-    port=5000,
+    endpoint=ENDPOINT,
     confdir=CONFDIR,
     workers=2,
     env={"OS_KEYSTONE_CONFIG_DIR": CONFDIR},
@@ -65,7 +81,7 @@ def keystone_conf(ctx: RenderContext) -> FileSpec:
         CONF,
         {
             "database": {
-                "connection": db_connection(ctx, "keystone", "KeystoneDbPassword", "keystone")
+                "connection": db_connection(ctx, DATABASE.user, DATABASE.secret, "keystone")
             },
             "token": {"provider": "fernet"},
             "fernet_tokens": {"key_repository": FERNET_KEYS, "max_active_keys": 3},
@@ -85,7 +101,7 @@ def clouds_yaml(ctx: RenderContext) -> FileSpec:
         f"      auth_url: {keystone_url(ctx)}",
         "      username: admin",
         # quoted: a plain YAML scalar can't start with "@" (the reference's first char)
-        f"      password: '{secret_ref('AdminPassword')}'",
+        f"      password: '{secret_ref(ADMIN_SECRET)}'",
         "      project_name: admin",
         f"      project_domain_name: {DEFAULT_DOMAIN}",
         f"      user_domain_name: {DEFAULT_DOMAIN}",
@@ -98,19 +114,23 @@ def clouds_yaml(ctx: RenderContext) -> FileSpec:
 
 def catalog_data(ctx: RenderContext) -> FileSpec:
     """What keystone-catalog.py registers: service users, services, endpoint URLs."""
+    # the catalog imports this module to find it: ask it for the services when rendering
+    from dcn.services.catalog import IDENTITIES
+
     services = []
-    for name, kind, entry, user, secret in CATALOG:
+    for identity in IDENTITIES:
+        entry = identity.endpoint.name
         endpoints = {
             iface.lower(): endpoint(ctx, f"{entry}{iface}")["uri"]
-            for iface in ("Internal", "Public", "Admin")
+            for iface in ALL_INTERFACES
             if f"{entry}{iface}" in ctx.outputs.endpoint_map
         }
         services.append(
             {
-                "name": name,
-                "type": kind,
-                "user": user,
-                "password": secret_ref(secret),
+                "name": identity.name,
+                "type": identity.type,
+                "user": identity.user,
+                "password": secret_ref(identity.secret),
                 "endpoints": endpoints,
             }
         )
@@ -126,10 +146,10 @@ def catalog_data(ctx: RenderContext) -> FileSpec:
 
 def files(ctx: RenderContext) -> dict[str, FileSpec]:
     out = {CONF: keystone_conf(ctx), **API.files(ctx)}
-    for repository, names in KEY_SECRETS.items():
-        for index, name in enumerate(names):
+    for repository, keys in KEY_SECRETS.items():
+        for index, key in enumerate(keys):
             # no newline: the file is the key, read as is
-            out[f"{repository}/{index}"] = file_spec(secret_ref(name), mode="0600")
+            out[f"{repository}/{index}"] = file_spec(secret_ref(key.name), mode="0600")
     out[CLOUDS_YAML] = clouds_yaml(ctx)
     out[CATALOG_DATA] = catalog_data(ctx)
     out[CATALOG_SCRIPT] = file_spec(source("keystone_catalog.py"))
@@ -178,7 +198,7 @@ def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
         StepSpec(
             "bootstrap",
             bootstrap,
-            env={"OS_BOOTSTRAP_PASSWORD": secret_ref("AdminPassword")},
+            env={"OS_BOOTSTRAP_PASSWORD": secret_ref(ADMIN_SECRET)},
             once=True,
         ),
         StepSpec(
@@ -197,18 +217,14 @@ def processes(ctx: RenderContext) -> tuple[ProcessSpec, ...]:
 
 SERVICE = CatalogService(
     name="keystone",
-    secrets=tuple(
-        sorted(
-            {
-                "AdminPassword",
-                "KeystoneDbPassword",
-                *(n for v in KEY_SECRETS.values() for n in v),
-                *(c[4] for c in CATALOG),
-            }
-        )
-    ),
     render_files=files,
     render_processes=processes,
     render_dirs=dirs,
     render_steps=steps,
+    tripleo=("keystone", "keystone_public_api"),
+    database=DATABASE,
+    endpoints=(ENDPOINT, Endpoint("KeystoneV3", ENDPOINT.port, "/v3")),
+    references=(ADMIN_SECRET, *(key for keys in KEY_SECRETS.values() for key in keys)),
+    hosts=("identities",),
+    probes=(Probe("keystone", endpoint=ENDPOINT.internal),),
 )

@@ -4,18 +4,19 @@ each service's database and user.
 It runs as Debian's own ``mariadb.service`` (as the mysql user), which dcn adjusts
 with a drop-in: the server reads dcn's my.cnf only, and restarts after any failure.
 
-Each service has its own database user and password, granted on its own databases
-only; nova's user covers nova_api, nova and nova_cell0 (cells v2). The init script is
-run by the deploy step over the local socket (root authenticates by unix_socket).
+Each service declares its own database user and password (`Database`, in its module),
+granted on its own databases only; nova's user covers nova_api, nova and nova_cell0
+(cells v2). The init script creates every declared one; the deploy step runs it over
+the local socket (root authenticates by unix_socket).
 """
 
 from __future__ import annotations
 
 from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, StepSpec, secret_ref
 from dcn.services import ini
-from dcn.services.base import RenderContext
+from dcn.services.base import INTERNAL, CatalogService, Endpoint, RenderContext
 from dcn.services.common import db_host, listen_addresses
-from dcn.services.render import CatalogService, config_file, file_spec, ini_file
+from dcn.services.render import config_file, file_spec, ini_file
 
 PORT = 3306
 CONFIG = config_file("/etc/mysql/my.cnf")
@@ -23,15 +24,11 @@ INIT_SQL = "/etc/dcn/mariadb-init.sql"
 SOCKET = "/run/mysqld/mysqld.sock"
 DATADIR = "/var/lib/mysql"
 UNIT = "mariadb.service"
-
-#: database user -> (its password secret, the databases it owns)
-DATABASES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "keystone": ("KeystoneDbPassword", ("keystone",)),
-    "glance": ("GlanceDbPassword", ("glance",)),
-    "placement": ("PlacementDbPassword", ("placement",)),
-    "neutron": ("NeutronDbPassword", ("neutron",)),
-    "nova": ("NovaDbPassword", ("nova_api", "nova", "nova_cell0")),
-}
+ROOT_SECRET = "MysqlRootPassword"
+#: TripleO's MysqlInternal: ``mysql+pymysql://host`` (no port in its uri)
+ENDPOINT = Endpoint(
+    "Mysql", PORT, interfaces=(INTERNAL,), protocol="mysql+pymysql", port_in_uri=False
+)
 
 
 def my_cnf(ctx: RenderContext) -> FileSpec:
@@ -61,21 +58,24 @@ def my_cnf(ctx: RenderContext) -> FileSpec:
 
 def init_sql() -> FileSpec:
     """Idempotent: re-running it sets the current passwords (rotation) and grants."""
-    root = secret_ref("MysqlRootPassword")
+    # the catalog imports this module to find it: ask it for the databases when rendering
+    from dcn.services.catalog import DATABASES
+
+    root = secret_ref(ROOT_SECRET)
     lines = [
         "-- managed by dcn: databases and least-privilege users of the OpenStack services",
         "ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket "
         f"OR mysql_native_password USING PASSWORD('{root}');",
         "DROP USER IF EXISTS ''@'localhost';",
     ]
-    for user, (secret, databases) in DATABASES.items():
-        password = secret_ref(secret)
-        lines += [f"CREATE DATABASE IF NOT EXISTS `{db}`;" for db in databases]
+    for database in DATABASES:
+        user, password = database.user, secret_ref(database.secret)
+        lines += [f"CREATE DATABASE IF NOT EXISTS `{db}`;" for db in database.names]
         lines += [
             f"CREATE USER IF NOT EXISTS '{user}'@'%' IDENTIFIED BY '{password}';",
             f"ALTER USER '{user}'@'%' IDENTIFIED BY '{password}';",
         ]
-        lines += [f"GRANT ALL PRIVILEGES ON `{db}`.* TO '{user}'@'%';" for db in databases]
+        lines += [f"GRANT ALL PRIVILEGES ON `{db}`.* TO '{user}'@'%';" for db in database.names]
     lines.append("FLUSH PRIVILEGES;")
     return file_spec("\n".join(lines) + "\n", mode="0600")
 
@@ -132,11 +132,14 @@ def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
 
 SERVICE = CatalogService(
     name="mariadb",
-    secrets=tuple(sorted({"MysqlRootPassword", *(s for s, _ in DATABASES.values())})),
     render_files=files,
     render_processes=processes,
     render_dirs=dirs,
     render_steps=steps,
+    tripleo=("mysql",),
+    endpoints=(ENDPOINT,),
+    references=(ROOT_SECRET,),
+    hosts=("databases",),
     packages=("mariadb-server", "mariadb-client"),
     packaged_units=(UNIT,),
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, StepSpec
-from dcn.services.base import RenderContext
+from dcn.services.base import CatalogService, Database, Endpoint, Identity, Probe, RenderContext
 from dcn.services.common import (
     authtoken,
     db_connection,
@@ -21,7 +21,7 @@ from dcn.services.common import (
     transport_url,
 )
 from dcn.services.paste import paste_file
-from dcn.services.render import CatalogService, config_file, ini_file
+from dcn.services.render import config_file, ini_file
 from dcn.services.wsgi import WsgiApi
 
 CONFDIR = "/etc/neutron"
@@ -29,12 +29,14 @@ CONF = config_file(f"{CONFDIR}/neutron.conf")
 ML2_CONF = config_file(f"{CONFDIR}/plugins/ml2/ml2_conf.ini")
 STATE = "/var/lib/neutron"
 VNI_RANGES = "1:1000"
+ENDPOINT = Endpoint("Neutron", 9696)
+DATABASE = Database("neutron", "NeutronDbPassword", ("neutron",))
+IDENTITY = Identity("neutron", "network", ENDPOINT, "neutron", "NeutronPassword")
 
 API = WsgiApi(
     name="neutron-server",
     app="neutron.wsgi.api:application",
-    endpoint="NeutronInternal",
-    port=9696,
+    endpoint=ENDPOINT,
     confdir=CONFDIR,
     env={"OS_NEUTRON_CONFIG_DIR": CONFDIR},
 )
@@ -55,9 +57,9 @@ def neutron_conf(ctx: RenderContext) -> FileSpec:
                 "transport_url": transport_url(ctx),
             },
             "database": {
-                "connection": db_connection(ctx, "neutron", "NeutronDbPassword", "neutron")
+                "connection": db_connection(ctx, DATABASE.user, DATABASE.secret, "neutron")
             },
-            "keystone_authtoken": authtoken(ctx, "neutron", "NeutronPassword"),
+            "keystone_authtoken": authtoken(ctx, IDENTITY.user, IDENTITY.secret),
             # port status events to nova (notify_nova_on_port_*), as the nova user
             "nova": {
                 **password_auth(ctx, "nova", "NovaPassword"),
@@ -121,9 +123,15 @@ def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
 
 SERVICE = CatalogService(
     name="neutron_server",
-    secrets=("NeutronDbPassword", "NeutronPassword", "NovaPassword", "RabbitPassword"),
     render_files=files,
     render_processes=processes,
     render_dirs=dirs,
     render_steps=steps,
+    tripleo=("neutron_api",),
+    database=DATABASE,
+    identity=IDENTITY,
+    endpoints=(ENDPOINT,),
+    # port events go to nova as the nova user; the broker's password
+    references=("NovaPassword", "RabbitPassword"),
+    probes=(Probe("neutron", endpoint=ENDPOINT.internal),),
 )

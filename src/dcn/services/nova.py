@@ -20,7 +20,16 @@ import shlex
 
 from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, StepSpec
 from dcn.services import ini
-from dcn.services.base import RenderContext
+from dcn.services.base import (
+    INTERNAL,
+    CatalogService,
+    Database,
+    Endpoint,
+    Identity,
+    Probe,
+    Processes,
+    RenderContext,
+)
 from dcn.services.common import (
     BACKENDS,
     authtoken,
@@ -35,7 +44,7 @@ from dcn.services.common import (
     transport_url,
 )
 from dcn.services.paste import paste_file
-from dcn.services.render import CatalogService, Processes, config_file, ini_file
+from dcn.services.render import config_file, ini_file
 from dcn.services.wsgi import WsgiApi
 
 #: nova's fixed UUID of cell0 (CellMapping.CELL0_UUID)
@@ -44,19 +53,25 @@ CELL0_UUID = "00000000-0000-0000-0000-000000000000"
 CONFDIR = "/etc/nova"
 CONF = config_file(f"{CONFDIR}/nova.conf")
 STATE = "/var/lib/nova"
+ENDPOINT = Endpoint("Nova", 8774, "/v2.1")
+#: TripleO's nova_metadata: the metadata API, internal only
+METADATA_ENDPOINT = Endpoint("NovaMetadata", 8775, interfaces=(INTERNAL,), service="nova_metadata")
+#: one user for the API, cell and cell0 databases (cells v2)
+DATABASE = Database("nova", "NovaDbPassword", ("nova_api", "nova", "nova_cell0"))
+IDENTITY = Identity("nova", "compute", ENDPOINT, "nova", "NovaPassword")
 
 # OS_NOVA_CONFIG_FILES stays unset: nova's WSGI loader reads api-paste.ini;nova.conf
 API = WsgiApi(
     name="nova-api",
     app="nova.wsgi.osapi_compute:application",
-    endpoint="NovaInternal",
-    port=8774,
+    endpoint=ENDPOINT,
     confdir=CONFDIR,
     workers=2,
 )
 
-COMPUTE_SECRETS = ("NeutronPassword", "NovaPassword", "RabbitPassword")
-CONTROL_PLANE_SECRETS = tuple(sorted({*COMPUTE_SECRETS, "NovaDbPassword"}))
+#: what every nova service's nova.conf references: the nova and neutron users, the broker
+COMPUTE_SECRETS = (IDENTITY.secret, "NeutronPassword", "RabbitPassword")
+CONTROL_PLANE_SECRETS = (*COMPUTE_SECRETS, DATABASE.secret)
 
 
 def common_sections(ctx: RenderContext) -> ini.Sections:
@@ -75,9 +90,9 @@ def common_sections(ctx: RenderContext) -> ini.Sections:
         # (build, migrate) survive a user token expiring mid-way
         "service_user": {
             "send_service_user_token": True,
-            **password_auth(ctx, "nova", "NovaPassword"),
+            **password_auth(ctx, IDENTITY.user, IDENTITY.secret),
         },
-        "placement": catalog_client(ctx, "nova", "NovaPassword"),
+        "placement": catalog_client(ctx, IDENTITY.user, IDENTITY.secret),
         "neutron": catalog_client(ctx, "neutron", "NeutronPassword"),
         # glance is called with the user's token; only the catalog lookup is configured
         "glance": {"region_name": region(ctx), "valid_interfaces": "internal"},
@@ -91,10 +106,12 @@ def control_plane_sections(ctx: RenderContext) -> ini.Sections:
     sections = common_sections(ctx)
     return {
         **sections,
-        "api_database": {"connection": db_connection(ctx, "nova", "NovaDbPassword", "nova_api")},
+        "api_database": {
+            "connection": db_connection(ctx, DATABASE.user, DATABASE.secret, "nova_api")
+        },
         # cell0's URL is derived from this one by `nova-manage cell_v2 map_cell0`
-        "database": {"connection": db_connection(ctx, "nova", "NovaDbPassword", "nova")},
-        "keystone_authtoken": authtoken(ctx, "nova", "NovaPassword"),
+        "database": {"connection": db_connection(ctx, DATABASE.user, DATABASE.secret, "nova")},
+        "keystone_authtoken": authtoken(ctx, IDENTITY.user, IDENTITY.secret),
         "wsgi": {"api_paste_config": f"{CONFDIR}/api-paste.ini"},
     }
 
@@ -217,14 +234,36 @@ def _cell_templates(ctx: RenderContext, nova_manage: str) -> str:
 
 
 NOVA_API = CatalogService(
-    "nova_api", CONTROL_PLANE_SECRETS, api_files, api_processes, dirs, api_steps
+    name="nova_api",
+    render_files=api_files,
+    render_processes=api_processes,
+    render_dirs=dirs,
+    render_steps=api_steps,
+    tripleo=("nova_api", "nova_metadata"),
+    database=DATABASE,
+    identity=IDENTITY,
+    endpoints=(ENDPOINT, METADATA_ENDPOINT),
+    references=CONTROL_PLANE_SECRETS,
+    probes=(Probe("nova", endpoint=ENDPOINT.internal),),
 )
 NOVA_CONDUCTOR = CatalogService(
-    "nova_conductor", CONTROL_PLANE_SECRETS, control_plane_files, daemon("nova-conductor"), dirs
+    name="nova_conductor",
+    render_files=control_plane_files,
+    render_processes=daemon("nova-conductor"),
+    render_dirs=dirs,
+    references=CONTROL_PLANE_SECRETS,
 )
 NOVA_SCHEDULER = CatalogService(
-    "nova_scheduler", CONTROL_PLANE_SECRETS, control_plane_files, daemon("nova-scheduler"), dirs
+    name="nova_scheduler",
+    render_files=control_plane_files,
+    render_processes=daemon("nova-scheduler"),
+    render_dirs=dirs,
+    references=CONTROL_PLANE_SECRETS,
 )
 NOVA_COMPUTE = CatalogService(
-    "nova_compute", COMPUTE_SECRETS, compute_files, daemon("nova-compute"), dirs
+    name="nova_compute",
+    render_files=compute_files,
+    render_processes=daemon("nova-compute"),
+    render_dirs=dirs,
+    references=COMPUTE_SECRETS,
 )

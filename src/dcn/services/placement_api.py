@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from dcn.plan.types import FileSpec, ProcessSpec, StepSpec
-from dcn.services.base import RenderContext
+from dcn.services.base import CatalogService, Database, Endpoint, Identity, Probe, RenderContext
 from dcn.services.common import authtoken, db_connection, manage
-from dcn.services.render import CatalogService, config_file, ini_file
+from dcn.services.render import config_file, ini_file
 from dcn.services.wsgi import WsgiApi
 
 CONFDIR = "/etc/placement"
 CONF = config_file(f"{CONFDIR}/placement.conf")
+ENDPOINT = Endpoint("Placement", 8778)
+DATABASE = Database("placement", "PlacementDbPassword", ("placement",))
+IDENTITY = Identity("placement", "placement", ENDPOINT, "placement", "PlacementPassword")
 
 API = WsgiApi(
     name="placement-api",
     app="placement.wsgi.api:application",
-    endpoint="PlacementInternal",
-    port=8778,
+    endpoint=ENDPOINT,
     confdir=CONFDIR,
     env={"OS_PLACEMENT_CONFIG_DIR": CONFDIR},
 )
@@ -27,10 +29,10 @@ def placement_conf(ctx: RenderContext) -> FileSpec:
         CONF,
         {
             "placement_database": {
-                "connection": db_connection(ctx, "placement", "PlacementDbPassword", "placement")
+                "connection": db_connection(ctx, DATABASE.user, DATABASE.secret, "placement")
             },
             "api": {"auth_strategy": "keystone"},
-            "keystone_authtoken": authtoken(ctx, "placement", "PlacementPassword"),
+            "keystone_authtoken": authtoken(ctx, IDENTITY.user, IDENTITY.secret),
         },
     )
 
@@ -52,8 +54,12 @@ def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
 
 SERVICE = CatalogService(
     name="placement_api",
-    secrets=("PlacementDbPassword", "PlacementPassword"),
     render_files=files,
     render_processes=processes,
     render_steps=steps,
+    tripleo=("placement",),
+    database=DATABASE,
+    identity=IDENTITY,
+    endpoints=(ENDPOINT,),
+    probes=(Probe("placement", endpoint=ENDPOINT.internal),),
 )

@@ -8,6 +8,9 @@ user first). The broker user is created by the server itself on first boot from
 the ``password`` step sets it with ``rabbitmqctl change_password`` whenever the config
 file changes (a rotated ``RabbitPassword``). The step reads the password from the
 config file on standard input: it never appears on a command line or in a log.
+
+The control plane publishes how to reach the broker in TripleO's GlobalConfig
+(``oslo_messaging_{rpc,notify}_*``); every OpenStack service reads it from there.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ from __future__ import annotations
 import shlex
 
 from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, StepSpec, secret_ref
+from dcn.secrets.catalog import Secret, SecretKind
 from dcn.services import ini
-from dcn.services.base import RenderContext
+from dcn.services.base import CatalogService, Probe, RenderContext
 from dcn.services.common import broker_user
-from dcn.services.render import CatalogService, config_file, file_spec, override_name
+from dcn.services.render import config_file, file_spec, override_name
 
 PORT = 5672
 USER = "rabbitmq"
@@ -31,6 +35,22 @@ ENV_CONFIG = "/etc/rabbitmq/rabbitmq-env.conf"
 COOKIE = f"{HOME}/.erlang.cookie"
 #: environment every rabbitmq command needs (server, rabbitmqctl in deploy steps)
 ENV = {"HOME": HOME, "RABBITMQ_CONF_ENV_FILE": ENV_CONFIG}
+#: the broker user's password, which every messaging client uses (TripleO's name)
+PASSWORD = "RabbitPassword"
+COOKIE_SECRET = Secret("RabbitCookie", SecretKind.ERLANG_COOKIE)
+#: TripleO's GlobalConfig for messaging: the same broker serves RPC and notifications
+MESSAGING_KINDS = ("rpc", "notify")
+MESSAGING: dict[str, object] = {
+    f"oslo_messaging_{kind}_{key}": value
+    for kind in MESSAGING_KINDS
+    for key, value in (
+        ("scheme", "rabbit"),
+        ("port", str(PORT)),
+        ("user_name", "guest"),
+        ("password", secret_ref(PASSWORD)),
+        ("use_ssl", "False"),
+    )
+}
 
 
 def rabbitmq_conf(ctx: RenderContext) -> FileSpec:
@@ -42,7 +62,7 @@ def rabbitmq_conf(ctx: RenderContext) -> FileSpec:
         "heartbeat": ctx.deployment.liveness.heartbeat_timeout_threshold,
         "default_vhost": "/",
         "default_user": broker_user(ctx),
-        "default_pass": secret_ref("RabbitPassword"),
+        "default_pass": secret_ref(PASSWORD),
         "default_user_tags.administrator": True,
         "default_permissions.configure": ".*",
         "default_permissions.read": ".*",
@@ -73,7 +93,7 @@ def files(ctx: RenderContext) -> dict[str, FileSpec]:
         ENV_CONFIG: rabbitmq_env(ctx),
         "/etc/rabbitmq/enabled_plugins": file_spec("[].\n"),
         # no trailing newline: the cookie is compared byte for byte
-        COOKIE: file_spec(secret_ref("RabbitCookie"), mode="0400", owner=USER),
+        COOKIE: file_spec(secret_ref(COOKIE_SECRET.name), mode="0400", owner=USER),
     }
 
 
@@ -116,11 +136,21 @@ def dirs(ctx: RenderContext) -> tuple[DirSpec, ...]:
 
 SERVICE = CatalogService(
     name="rabbitmq",
-    secrets=("RabbitCookie", "RabbitPassword"),
     render_files=files,
     render_processes=processes,
     render_dirs=dirs,
     render_steps=steps,
+    tripleo=("oslo_messaging_rpc", "oslo_messaging_notify"),
+    references=(COOKIE_SECRET, PASSWORD),
+    global_config=MESSAGING,
+    probes=(
+        Probe(
+            "broker",
+            nodes="oslo_messaging_rpc_node_names",
+            port_key="oslo_messaging_rpc_port",
+            default_port=PORT,
+        ),
+    ),
     packages=("rabbitmq-server",),
     packaged_units=(UNIT,),
 )

@@ -1,4 +1,4 @@
-"""Building blocks every service module shares: file specs and the catalog entry type.
+"""Building blocks every service module shares: file specs and declared config files.
 
 A FileSpec's ``secrets`` is computed from its content by `file_spec`, never written
 by hand, so what a stack receives can't drift from what its files reference.
@@ -7,18 +7,9 @@ by hand, so what a stack receives can't drift from what its files reference.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from dcn.plan.types import (
-    SECRET_PREFIX,
-    SECRET_SUFFIX,
-    DirSpec,
-    FileSpec,
-    ProcessSpec,
-    StepSpec,
-)
+from dcn.plan.types import SECRET_PREFIX, SECRET_SUFFIX, FileSpec
 from dcn.services import ini
 from dcn.services.base import RenderContext
 
@@ -76,45 +67,6 @@ def ini_file(ctx: RenderContext, path: str, sections: ini.Sections) -> FileSpec:
     overrides = ctx.overrides(name)
     merged = ini.merge(sections, overrides) if overrides else sections
     return file_spec(ini.render(merged))
-
-
-Files = Callable[[RenderContext], dict[str, FileSpec]]
-Processes = Callable[[RenderContext], tuple[ProcessSpec, ...]]
-Dirs = Callable[[RenderContext], tuple[DirSpec, ...]]
-Steps = Callable[[RenderContext], tuple[StepSpec, ...]]
-
-
-def _none(_ctx: RenderContext) -> tuple[()]:
-    return ()
-
-
-@dataclass(frozen=True, slots=True)
-class CatalogService:
-    """A catalog entry (satisfies `dcn.services.base.Service`)."""
-
-    name: str
-    #: every secret the service's files reference (tests check it against the files)
-    secrets: tuple[str, ...]
-    render_files: Files
-    render_processes: Processes
-    render_dirs: Dirs = _none
-    render_steps: Steps = _none
-    #: Debian packages the service needs on a host
-    packages: tuple[str, ...] = ()
-    #: units of those packages its processes run as (`ProcessSpec.packaged_unit`)
-    packaged_units: tuple[str, ...] = ()
-
-    def files(self, ctx: RenderContext) -> dict[str, FileSpec]:
-        return self.render_files(ctx)
-
-    def processes(self, ctx: RenderContext) -> tuple[ProcessSpec, ...]:
-        return self.render_processes(ctx)
-
-    def dirs(self, ctx: RenderContext) -> tuple[DirSpec, ...]:
-        return self.render_dirs(ctx)
-
-    def steps(self, ctx: RenderContext) -> tuple[StepSpec, ...]:
-        return self.render_steps(ctx)
 
 
 def url_host(address: str) -> str:

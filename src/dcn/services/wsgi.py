@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dcn.plan.types import FileSpec, ProcessSpec
-from dcn.services.base import RenderContext
+from dcn.services.base import Endpoint, RenderContext
 from dcn.services.common import BACKENDS, api_listen, api_port
 from dcn.services.render import file_spec
 
@@ -27,14 +27,18 @@ class WsgiApi:
     name: str
     #: ``module:callable``
     app: str
-    #: EndpointMap entry clients use (its port is the listening port)
-    endpoint: str
-    port: int
+    #: the service's EndpointMap row: clients use its Internal entry, whose port (the
+    #: declared one unless the outputs say otherwise) is the listening port
+    endpoint: Endpoint
     #: directory holding the service's config; gunicorn.conf.py goes there
     confdir: str
     workers: int = 1
     #: environment for the workers (where the service finds its config files)
     env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def port(self) -> int:
+        return self.endpoint.port
 
     @property
     def conf_path(self) -> str:
@@ -43,7 +47,7 @@ class WsgiApi:
     def conf(self, ctx: RenderContext) -> FileSpec:
         settings: dict[str, object] = {
             "wsgi_app": self.app,
-            "bind": list(api_listen(ctx, self.endpoint, self.port)),
+            "bind": list(api_listen(ctx, self.endpoint.internal, self.port)),
             "proc_name": self.name,
             "workers": self.workers,
             "worker_class": "gthread",
@@ -71,6 +75,6 @@ class WsgiApi:
             name=self.name,
             command=(f"{ctx.venv}/bin/gunicorn",),
             workdir=self.confdir,
-            health_port=api_port(ctx, self.endpoint, self.port),
+            health_port=api_port(ctx, self.endpoint.internal, self.port),
             after=BACKENDS,
         )
