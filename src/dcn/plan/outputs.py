@@ -2,8 +2,9 @@
 
 Edge stacks consume these and nothing else (the seed's EndpointMap, AllNodesConfig,
 GlobalConfig and HostsEntry), so an edge planned by dcn and one fed a TripleO export
-render from the same contract. The tables below are the whole catalog: adding an API
-or a service is one row, not a new function. Pure: no I/O, deterministic output.
+render from the same contract. The endpoints, TripleO service names and GlobalConfig
+come from the service declarations (`dcn.services.catalog`): a service brings its own.
+Pure: no I/O, deterministic output.
 """
 
 from __future__ import annotations
@@ -15,54 +16,16 @@ from typing import Any, Protocol
 from dcn.errors import DcnError
 from dcn.model.description import Deployment, Site
 from dcn.model.roles import COMPUTE_SERVICES, ROLES
-from dcn.plan.types import ControlPlaneOutputs, SiteNetworkPlan, secret_ref
+from dcn.plan.types import ControlPlaneOutputs, SiteNetworkPlan
+from dcn.services import catalog
+from dcn.services.base import ADMIN, INTERNAL, PUBLIC, Endpoint
+from dcn.services.render import referenced_secrets
 
-#: dcn service (dcn.model.roles) -> the TripleO service names it stands for
-TRIPLEO_SERVICES: dict[str, tuple[str, ...]] = {
-    "mariadb": ("mysql",),
-    "rabbitmq": ("oslo_messaging_rpc", "oslo_messaging_notify"),
-    "keystone": ("keystone", "keystone_public_api"),
-    "glance_api": ("glance_api",),
-    "placement_api": ("placement",),
-    "neutron_server": ("neutron_api",),
-    "nova_api": ("nova_api", "nova_metadata"),
-    "nova_conductor": ("nova_conductor",),
-    "nova_scheduler": ("nova_scheduler",),
-    "nova_compute": ("nova_compute",),
-}
-
-INTERNAL, PUBLIC, ADMIN = "Internal", "Public", "Admin"
-ALL_INTERFACES = (INTERNAL, PUBLIC, ADMIN)
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """One EndpointMap row: ``<name><interface>`` for each interface."""
-
-    name: str
-    #: the TripleO service behind it (no entry when no node runs it)
-    service: str
-    port: int
-    #: path after ``host:port`` in ``uri`` (``uri_no_suffix`` never has it)
-    suffix: str = ""
-    interfaces: tuple[str, ...] = ALL_INTERFACES
-    protocol: str = "http"
-    #: TripleO's MysqlInternal uri is ``mysql+pymysql://host``: no port
-    port_in_uri: bool = True
-
-
-ENDPOINTS: tuple[Endpoint, ...] = (
-    Endpoint("Keystone", "keystone", 5000),
-    Endpoint("KeystoneV3", "keystone", 5000, "/v3"),
-    Endpoint("Glance", "glance_api", 9292),
-    Endpoint("Placement", "placement", 8778),
-    Endpoint("Neutron", "neutron_api", 9696),
-    Endpoint("Nova", "nova_api", 8774, "/v2.1"),
-    Endpoint("NovaMetadata", "nova_metadata", 8775, interfaces=(INTERNAL,)),
-    Endpoint(
-        "Mysql", "mysql", 3306, interfaces=(INTERNAL,), protocol="mysql+pymysql", port_in_uri=False
-    ),
-)
+#: dcn service -> the TripleO service names it stands for; every EndpointMap row, each
+#: with the TripleO service behind it (no entry when no node runs it): both derived
+#: from the service declarations (`dcn.services.catalog`)
+TRIPLEO_SERVICES = catalog.TRIPLEO_SERVICES
+ENDPOINTS: tuple[Endpoint, ...] = catalog.ENDPOINTS
 
 #: the network whose VIP serves the Public interface (and names the cloud)
 PUBLIC_NETWORK = "external"
@@ -74,20 +37,13 @@ VIP_KEYS = {"external": "public_virtual_ip", "ctlplane": "control_virtual_ip"}
 #: service VIPs TripleO carried; all on the internal VIP here
 SERVICE_VIPS = ("mysql_vip", "redis_vip", "ovn_dbs_vip")
 
-MESSAGING_KINDS = ("rpc", "notify")
-#: the broker password every messaging client uses (TripleO's parameter name)
-BROKER_SECRET = "RabbitPassword"
-MESSAGING: tuple[tuple[str, object], ...] = (
-    ("scheme", "rabbit"),
-    ("port", "5672"),
-    ("user_name", "guest"),
-    ("password", secret_ref(BROKER_SECRET)),
-    ("use_ssl", "False"),
-)
 #: output keys that hold a secret (a reference in plans, a value in an export) -> its name
 SECRET_KEYS: dict[str, str] = {
-    f"oslo_messaging_{kind}_password": BROKER_SECRET for kind in MESSAGING_KINDS
+    key: name
+    for key, value in catalog.GLOBAL_CONFIG.items()
+    for name in referenced_secrets(str(value))
 }
+#: TripleO's memcached port (no memcached runs here: kept for consumers of the export)
 MEMCACHED_PORT = "11211"
 
 
@@ -216,11 +172,7 @@ def _global_config(
     deployment: Deployment, network: SiteNetworkPlan, placement: Mapping[str, list[_Member]]
 ) -> dict[str, Any]:
     internal = network.vips.get(SERVICE_NETWORK) or next((m[0].ip for m in placement.values()), "")
-    cfg: dict[str, Any] = {
-        f"oslo_messaging_{kind}_{key}": value
-        for kind in MESSAGING_KINDS
-        for key, value in MESSAGING
-    }
+    cfg: dict[str, Any] = dict(catalog.GLOBAL_CONFIG)
     cfg |= {
         "memcached_port": MEMCACHED_PORT,
         "memcached_ipv6": ":" in internal,
