@@ -23,17 +23,11 @@ from dcn.errors import DcnError
 from dcn.lab import Connection
 from dcn.plan.serialize import plan_from_json
 from dcn.plan.types import ControlPlaneOutputs, StackPlan
+from dcn.services.base import Probe
+from dcn.services.catalog import PROBES
 from dcn.workspace import Workspace
 
 PROBE = f"{NODE_HOME}/probe.py"
-#: what a site needs of the control plane: name -> EndpointMap entry
-ENDPOINTS = {
-    "keystone": "KeystoneInternal",
-    "placement": "PlacementInternal",
-    "glance": "GlanceInternal",
-    "neutron": "NeutronInternal",
-    "nova": "NovaInternal",
-}
 
 
 @dataclass(slots=True)
@@ -61,18 +55,20 @@ class SiteHealth:
         return asdict(self)
 
 
+def _target(probe: Probe, outputs: ControlPlaneOutputs) -> str | None:
+    if probe.endpoint:
+        e = outputs.endpoint_map.get(probe.endpoint)
+        return f"{e['host']}:{e['port']}" if e else None
+    nodes = outputs.all_nodes_config.get(probe.nodes) or []
+    port = outputs.global_config.get(probe.port_key) or probe.default_port
+    return f"{nodes[0]}:{port}" if nodes else None
+
+
 def targets(outputs: ControlPlaneOutputs) -> dict[str, str]:
-    """name -> host:port a site's services connect to."""
-    out = {}
-    for name, entry in ENDPOINTS.items():
-        e = outputs.endpoint_map.get(entry)
-        if e:
-            out[name] = f"{e['host']}:{e['port']}"
-    brokers = outputs.all_nodes_config.get("oslo_messaging_rpc_node_names") or []
-    port = outputs.global_config.get("oslo_messaging_rpc_port") or 5672
-    if brokers:
-        out["broker"] = f"{brokers[0]}:{port}"
-    return out
+    """name -> host:port a site's services connect to (what the services declare as
+    their probes, found in the control plane's outputs)."""
+    found = {p.name: _target(p, outputs) for p in PROBES}
+    return {name: target for name, target in found.items() if target}
 
 
 def probe_site(conn: Connection, plan: StackPlan, goals: dict[str, str]) -> dict:
