@@ -3,7 +3,7 @@ the node image, in the node's network namespace of the fabric.
 
 A full-host node has its own root (an overlay on the shared image), systemd as PID 1,
 journald and sshd, so the deploy treats it exactly as a real host: prerequisites,
-packages and the supervisor's systemd unit included. The lab's proxy, on the machine's
+packages and every process's systemd unit included. The lab's proxy, on the machine's
 end of the fabric, is the nodes' way to the Debian mirror and PyPI (the machine does
 not forward their packets).
 
