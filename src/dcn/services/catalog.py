@@ -54,28 +54,26 @@ def role_order(names: Iterable[str]) -> list[str]:
     return [n for n in order if n in known] + sorted(known - set(order))
 
 
-def _secrets(declared: Iterable[CatalogService]) -> dict[str, Secret]:
-    """Every secret referenced, by name; a bare name is a password unless declared."""
+def _references(svc: CatalogService) -> list[str | Secret]:
+    """Every secret a declaration names itself: its references, its database's, its user's."""
+    refs: list[str | Secret] = [*svc.references]
+    refs += [svc.database.secret] if svc.database else []
+    return refs + ([svc.identity.secret] if svc.identity else [])
+
+
+def _name(ref: str | Secret) -> str:
+    return ref.name if isinstance(ref, Secret) else ref
+
+
+def secret_table(declared: Iterable[CatalogService]) -> dict[str, Secret]:
+    """Every secret referenced, by name; a bare name is a password unless some
+    declaration says more of it."""
+    refs = [ref for svc in declared for ref in _references(svc)]
     explicit: dict[str, Secret] = {}
-    names: set[str] = set()
-    for svc in declared:
-        refs = [*svc.references]
-        refs += [svc.database.secret] if svc.database else []
-        refs += [svc.identity.secret] if svc.identity else []
-        for ref in refs:
-            if isinstance(ref, Secret):
-                if explicit.setdefault(ref.name, ref) != ref:
-                    raise ValueError(f"secret {ref.name} is declared twice, differently")
-                names.add(ref.name)
-            else:
-                names.add(ref)
-    return {n: explicit.get(n, Secret(n)) for n in sorted(names)}
-
-
-def _own_secrets(svc: CatalogService) -> set[str]:
-    refs = {r.name if isinstance(r, Secret) else r for r in svc.references}
-    refs |= {svc.database.secret} if svc.database else set()
-    return refs | ({svc.identity.secret} if svc.identity else set())
+    for ref in refs:
+        if isinstance(ref, Secret) and explicit.setdefault(ref.name, ref) != ref:
+            raise ValueError(f"secret {ref.name} is declared twice, differently")
+    return {n: explicit.get(n, Secret(n)) for n in sorted({_name(r) for r in refs})}
 
 
 def _resolved(
@@ -95,11 +93,12 @@ def _resolved(
                 f"{svc.name}: endpoint {ep.name} is served by {ep.service}, "
                 f"not one of its TripleO services {svc.tripleo_names}"
             )
-    secrets = tuple(sorted(_own_secrets(svc) | hosted))
+    secrets = tuple(sorted({_name(r) for r in _references(svc)} | hosted))
     return dataclasses.replace(svc, secrets=secrets, endpoints=endpoints)
 
 
-def _catalog(declared: list[CatalogService]) -> dict[str, CatalogService]:
+def resolve(declared: list[CatalogService]) -> dict[str, CatalogService]:
+    """The declarations by name, in role order, each with its derived fields."""
     by_name = {s.name: s for s in declared}
     ordered = [by_name[n] for n in role_order(by_name)]
     databases = [s.database for s in ordered if s.database]
@@ -107,7 +106,7 @@ def _catalog(declared: list[CatalogService]) -> dict[str, CatalogService]:
     return {s.name: _resolved(s, databases, identities) for s in ordered}
 
 
-def _check_unique(services: Iterable[CatalogService]) -> None:
+def check_unique(services: Iterable[CatalogService]) -> None:
     """Names two declarations must not share: the tables are keyed by them."""
     seen: dict[tuple[str, str], str] = {}
     for svc in services:
@@ -124,7 +123,7 @@ def _check_unique(services: Iterable[CatalogService]) -> None:
 
 
 #: every service a role may run, by the name roles use, in the role catalog's order
-SERVICES: dict[str, CatalogService] = _catalog(declarations())
+SERVICES: dict[str, CatalogService] = resolve(declarations())
 
 #: every database user MariaDB creates, with its databases
 DATABASES: tuple[Database, ...] = tuple(s.database for s in SERVICES.values() if s.database)
@@ -143,9 +142,9 @@ GLOBAL_CONFIG: dict[str, object] = {
 #: what `dcn health` probes from every site's nodes
 PROBES: tuple[Probe, ...] = tuple(p for s in SERVICES.values() for p in s.probes)
 #: every secret any service references, by name, with its kind
-SECRETS: dict[str, Secret] = _secrets(SERVICES.values())
+SECRETS: dict[str, Secret] = secret_table(SERVICES.values())
 
-_check_unique(SERVICES.values())
+check_unique(SERVICES.values())
 declare(SECRETS.values())
 
 
