@@ -1,7 +1,9 @@
 """The role catalog: which services a role runs, where it may be used, which networks.
 
 One place decides placement, as kolla's inventory groups do; services are named as in
-`dcn.services` and in the playbooks.
+`dcn.services` and in the playbooks. Adding a service is its module under
+`dcn.services` (its one declaration) and its name in the roles here that run it; the
+order services have here is the order a node deploys them and derived tables list them.
 """
 
 from __future__ import annotations
