@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dcn.errors import DcnError
-from dcn.secrets.catalog import NOT_ROTATED, generate, kind
+from dcn.services.catalog import NOT_ROTATED, generate, kind
 from dcn.workspace import Workspace
 
 

@@ -21,8 +21,7 @@ from dcn.plan.engine import ControlPlaneSource, Planner, SitePlanResult
 from dcn.plan.overrides import unused_overrides
 from dcn.plan.serialize import plan_from_json
 from dcn.plan.types import ExportVersion, StackPlan
-from dcn.secrets.catalog import ALL_TRIPLEO_STYLE, generate
-from dcn.services.catalog import secrets_for
+from dcn.services.catalog import ALL_TRIPLEO_STYLE, generate, secrets_for
 from dcn.state.keyfile import default_key_path
 from dcn.state.store import Store
 from dcn.validate import ValidationResult, validate

@@ -8,8 +8,8 @@ import re
 import pytest
 
 from dcn.errors import DcnError
-from dcn.secrets.catalog import ALL_TRIPLEO_STYLE, SECRETS, SecretKind, generate, kind
-from dcn.services.catalog import SERVICES
+from dcn.secrets.catalog import SecretKind
+from dcn.services.catalog import ALL_TRIPLEO_STYLE, SECRETS, SERVICES, generate, kind
 
 
 def test_every_service_secret_is_in_the_catalog_and_the_full_export() -> None:

@@ -82,8 +82,7 @@ def derived(state_dir: Path) -> dict[str, Any]:
     from dcn.deploy.bundle import node_vars
     from dcn.deploy.prepared import playbook_path, prerequisite_vars
     from dcn.health import targets
-    from dcn.secrets.catalog import ALL_TRIPLEO_STYLE, SECRETS, generate
-    from dcn.services.catalog import service
+    from dcn.services.catalog import ALL_TRIPLEO_STYLE, SECRETS, generate, service
     from dcn.services.render import OVERRIDABLE
     from dcn.workspace import Workspace
 
@@ -103,7 +102,7 @@ def derived(state_dir: Path) -> dict[str, Any]:
         "site_secrets": {site: list(ws.site_secret_names(site)) for site in plans},
         "mariadb_secrets": list(service("mariadb").secrets),
         "keystone_secrets": list(service("keystone").secrets),
-        "secret_kinds": {name: str(kind) for name, kind in SECRETS.items()},
+        "secret_kinds": {name: str(secret.kind) for name, secret in SECRETS.items()},
         "full_export": list(ALL_TRIPLEO_STYLE),
         "fernet_key_length": len(generate("KeystoneFernetKey0")),
         "packages": node_vars(controller, values, "test")["dcn_packages"],

@@ -27,8 +27,7 @@ from dcn.health import targets
 from dcn.model.roles import ROLES
 from dcn.plan.outputs import serves_others
 from dcn.plan.types import FileSpec, NodePlan, StackPlan, plain
-from dcn.secrets.catalog import ALL_TRIPLEO_STYLE, NOT_ROTATED, SECRETS
-from dcn.services.catalog import service
+from dcn.services.catalog import ALL_TRIPLEO_STYLE, NOT_ROTATED, SECRETS, service
 from dcn.services.render import OVERRIDABLE
 from dcn.workspace import Workspace
 
@@ -104,7 +103,7 @@ def _catalog() -> dict[str, Any]:
     """Tables derived from the service catalog that no plan shows whole."""
     names = sorted({s for role in ROLES.values() for s in role.services})
     return {
-        "secrets": {name: str(kind) for name, kind in SECRETS.items()},
+        "secrets": {name: str(secret.kind) for name, secret in SECRETS.items()},
         "all_tripleo_style": list(ALL_TRIPLEO_STYLE),
         "not_rotated": sorted(NOT_ROTATED),
         "overridable": dict(sorted(OVERRIDABLE.items())),

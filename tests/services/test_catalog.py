@@ -8,9 +8,8 @@ from dcn.errors import DcnError
 from dcn.model.description import Deployment
 from dcn.model.roles import ROLES
 from dcn.plan.types import FileSpec
-from dcn.secrets.catalog import SECRETS
 from dcn.services.base import RenderContext
-from dcn.services.catalog import SERVICES, secrets_for, service
+from dcn.services.catalog import SECRETS, SERVICES, secrets_for, service
 from dcn.services.render import SECRET_MODES, referenced_secrets
 from tests.services.conftest import make_ctx
 

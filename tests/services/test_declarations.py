@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dcn.model.roles import ROLES
-from dcn.secrets.catalog import NOT_ROTATED, SECRETS, Secret, SecretKind
+from dcn.secrets.catalog import Secret, SecretKind
 from dcn.services import catalog
 from dcn.services.base import CatalogService, Database, Endpoint, Identity, Probe
 from dcn.services.catalog import (
@@ -106,11 +106,12 @@ def test_a_bare_name_takes_the_kind_declared_elsewhere() -> None:
 
 
 def test_the_secret_catalog_is_the_services_secrets() -> None:
-    assert set(SECRETS) == {s for svc in catalog.SERVICES.values() for s in svc.secrets}
-    assert {n: str(s.kind) for n, s in catalog.SECRETS.items()} == {
-        n: str(k) for n, k in SECRETS.items()
-    }
-    assert set(NOT_ROTATED) == {"KeystoneCredential0", "KeystoneCredential1"}
+    assert set(catalog.SECRETS) == {s for svc in catalog.SERVICES.values() for s in svc.secrets}
+    assert tuple(sorted(catalog.SECRETS)) == catalog.ALL_TRIPLEO_STYLE
+    assert set(catalog.NOT_ROTATED) == {"KeystoneCredential0", "KeystoneCredential1"}
+    assert catalog.kind("KeystoneFernetKey0") is SecretKind.FERNET_KEY
+    assert catalog.kind("RabbitCookie") is SecretKind.ERLANG_COOKIE
+    assert len(catalog.generate("RabbitCookie")) == 20
 
 
 @pytest.mark.parametrize(

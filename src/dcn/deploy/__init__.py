@@ -35,7 +35,7 @@ from dcn.node import source
 from dcn.plan.engine import SitePlanResult
 from dcn.plan.serialize import plan_from_json
 from dcn.plan.types import NodePlan, StackPlan
-from dcn.secrets.catalog import generate
+from dcn.services.catalog import generate
 from dcn.state.records import GenerationStatus
 from dcn.workspace import Workspace
 

@@ -23,7 +23,7 @@ from dcn.plan.stack import (
     site_input_digest,
 )
 from dcn.plan.types import ControlPlaneOutputs, ExportVersion, StackPlan
-from dcn.secrets.catalog import generate
+from dcn.services.catalog import generate
 from dcn.state.records import PlanHead
 from dcn.state.store import Store
 

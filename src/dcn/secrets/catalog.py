@@ -1,5 +1,4 @@
-"""Secret kinds, how a fresh value of each is made, and the table of every secret the
-service catalog declares.
+"""Secret kinds, and how a fresh value of each is made.
 
 Names are TripleO parameter names where TripleO had one (``RabbitPassword``,
 ``NovaPassword``, ...), so an export stays compatible. Database passwords are
@@ -7,9 +6,8 @@ separate secrets TripleO lacked (``NovaDbPassword`` ...): an edge compute never 
 them, so least privilege can leave them on the control plane.
 
 Each service declares the secrets it references in its own module (`dcn.services`);
-this module sits below the services and does not import them: `dcn.services.catalog`
-hands it their union (`declare`) when it loads, and every program that plans, deploys
-or rotates loads it.
+the table of every secret, with `kind` and `generate` by name, is derived from those
+declarations in `dcn.services.catalog`. This module sits below the services.
 """
 
 from __future__ import annotations
@@ -18,11 +16,8 @@ import base64
 import os
 import secrets
 import string
-from collections.abc import Iterable, KeysView
 from dataclasses import dataclass
 from enum import StrEnum
-
-from dcn.errors import DcnError
 
 
 class SecretKind(StrEnum):
@@ -47,26 +42,6 @@ class Secret:
     not_rotated: str = ""
 
 
-#: every secret a catalog service declares -> its kind, by name (filled by `declare`)
-SECRETS: dict[str, SecretKind] = {}
-
-#: every secret, for the "full TripleO-style" export (TripleO sent all to every edge):
-#: a view of the table, so it is complete whenever it is read
-ALL_TRIPLEO_STYLE: KeysView[str] = SECRETS.keys()
-
-#: secrets `dcn secrets rotate` refuses, and why (filled by `declare`)
-NOT_ROTATED: dict[str, str] = {}
-
-
-def declare(declared: Iterable[Secret]) -> None:
-    """Make the service catalog's secrets the known ones (`dcn.services.catalog` calls it)."""
-    table = sorted(declared, key=lambda s: s.name)
-    SECRETS.clear()
-    SECRETS.update((s.name, s.kind) for s in table)
-    NOT_ROTATED.clear()
-    NOT_ROTATED.update((s.name, s.not_rotated) for s in table if s.not_rotated)
-
-
 def _password() -> str:
     return secrets.token_urlsafe(24)  # 24 bytes -> exactly 32 characters, no padding
 
@@ -86,19 +61,6 @@ _GENERATORS = {
 }
 
 
-def kind(name: str) -> SecretKind:
-    """The kind of secret `name`; a clear error for a name no service uses."""
-    if not SECRETS:
-        raise RuntimeError("no secret is declared yet: import dcn.services.catalog first")
-    try:
-        return SECRETS[name]
-    except KeyError:
-        raise DcnError(
-            f"unknown secret {name!r}: no catalog service uses it",
-            hint="known secrets: " + ", ".join(SECRETS),
-        ) from None
-
-
-def generate(name: str) -> str:
-    """A fresh random value for secret `name` (never logged, never shown)."""
-    return _GENERATORS[kind(name)]()
+def new_value(kind: SecretKind) -> str:
+    """A fresh random value of `kind` (never logged, never shown)."""
+    return _GENERATORS[kind]()

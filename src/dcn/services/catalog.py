@@ -21,7 +21,7 @@ from types import ModuleType
 import dcn.services
 from dcn.errors import DcnError
 from dcn.model.roles import ROLES
-from dcn.secrets.catalog import Secret, declare
+from dcn.secrets.catalog import Secret, SecretKind, new_value
 from dcn.services.base import (
     CatalogService,
     Database,
@@ -144,8 +144,28 @@ PROBES: tuple[Probe, ...] = tuple(p for s in SERVICES.values() for p in s.probes
 #: every secret any service references, by name, with its kind
 SECRETS: dict[str, Secret] = secret_table(SERVICES.values())
 
+#: every secret, for the "full TripleO-style" export (TripleO sent all to every edge)
+ALL_TRIPLEO_STYLE: tuple[str, ...] = tuple(SECRETS)
+#: secrets `dcn secrets rotate` refuses, and why
+NOT_ROTATED: dict[str, str] = {n: s.not_rotated for n, s in SECRETS.items() if s.not_rotated}
+
 check_unique(SERVICES.values())
-declare(SECRETS.values())
+
+
+def kind(name: str) -> SecretKind:
+    """The kind of secret `name`; a clear error for a name no service uses."""
+    try:
+        return SECRETS[name].kind
+    except KeyError:
+        raise DcnError(
+            f"unknown secret {name!r}: no catalog service uses it",
+            hint="known secrets: " + ", ".join(SECRETS),
+        ) from None
+
+
+def generate(name: str) -> str:
+    """A fresh random value for secret `name` (never logged, never shown)."""
+    return new_value(kind(name))
 
 
 def service(name: str) -> Service:
