@@ -128,3 +128,13 @@ def test_unitctl_finds_what_was_rendered(tmp_path: Path, monkeypatch: pytest.Mon
             "digest": "bbb",
         },
     }
+
+
+def test_drop_in_of_a_group_unit_sets_no_restart_policy() -> None:
+    """A oneshot grouping daemons (openvswitch-switch): systemd 252 refuses Restart= on
+    it; its daemons restart on their own. Its start still records the digest."""
+    spec = ProcessSpec(name="ovs", packaged_unit="openvswitch-switch.service", group=True)
+    text = units.render(spec, "d2")
+    assert not any(line.startswith(("Restart", "StartLimit")) for line in lines(text))
+    assert any(line.startswith("ExecStartPre=+/bin/sh -c ") for line in lines(text))
+    assert '"DCN_DIGEST=d2"' in text

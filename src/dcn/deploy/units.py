@@ -95,18 +95,14 @@ def render(spec: ProcessSpec, digest: str, after: Sequence[str] = ()) -> str:
     """The unit file, or the drop-in, of `spec`; `after`: units of its backends on
     the same node."""
     env = {**spec.env, "DCN_PROCESS": spec.name, "DCN_DIGEST": digest}
-    restart = [
-        _started(spec, digest),
-        "Restart=on-failure",
-        f"RestartSec={RESTART_SEC}",
-    ]
+    restart = [_started(spec, digest)]
+    if not spec.group:
+        restart += ["Restart=on-failure", f"RestartSec={RESTART_SEC}"]
     if spec.packaged_unit:
         return "\n".join(
             [
                 f"# managed by dcn: process {spec.name} as Debian's {spec.packaged_unit}",
-                "[Unit]",
-                "StartLimitIntervalSec=0",
-                "",
+                *(["[Unit]", "StartLimitIntervalSec=0", ""] if not spec.group else []),
                 "[Service]",
                 environment(env),
                 *restart,

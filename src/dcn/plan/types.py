@@ -128,6 +128,11 @@ class ProcessSpec:
     after: tuple[str, ...] = ()
     #: the Debian package's unit this process runs as (e.g. ``mariadb.service``)
     packaged_unit: str | None = None
+    #: the packaged unit is a oneshot grouping daemons that are ``PartOf=`` it (Debian's
+    #: ``openvswitch-switch``, ``ovn-central``, ``ovn-host``): restarting it restarts
+    #: them; each daemon keeps its own restart policy (systemd 252 refuses ``Restart=``
+    #: on a oneshot)
+    group: bool = False
 
 
 @dataclass(frozen=True, slots=True)
