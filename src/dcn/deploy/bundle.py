@@ -25,7 +25,7 @@ from dcn.deploy import units
 from dcn.export.document import substitute_secrets
 from dcn.lab.prereqs import OPENSTACK_REQUIREMENTS, constraints_file
 from dcn.node import source
-from dcn.plan.types import NodePlan, ProcessSpec, StepSpec, UnitPlan, canonical_json, plain
+from dcn.plan.types import NodePlan, ProcessSpec, StepSpec, UnitPlan, canonical_json
 
 #: where node programs and markers live on a node
 NODE_HOME = "/var/lib/dcn"
@@ -48,9 +48,11 @@ def _sha(*parts: str) -> str:
 
 
 def _process(spec: ProcessSpec, files_digest: str, on_node: Mapping[str, str]) -> dict[str, Any]:
-    """`on_node`: process name -> unit of every process of the node (its backends)."""
-    digest = _sha(canonical_json(plain(spec)), files_digest)[:16]
+    """`on_node`: process name -> unit of every process of the node (its backends).
+    The digest covers the unit as rendered (not the declaration's fields: a field added
+    to ProcessSpec that renders the same restarts nothing) and the service's files."""
     after = [on_node[name] for name in spec.after if name in on_node]
+    digest = _sha(units.render(spec, "0", after), files_digest)[:16]
     return {
         "name": spec.name,
         "unit": units.unit_name(spec),
