@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from dcn.model.ipints import canonical_address, canonical_network
+from dcn.model.ipints import canonical_address, canonical_network, network_range
 
 SiteName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,61}[a-z0-9]$|^[a-z]$")]
 NetName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,30}$")]
@@ -159,11 +159,21 @@ class RoleSpec(_Strict):
         return self.count if self.count is not None else max(len(self.nodes), 1)
 
 
-class Sdn(_Strict):
-    """The tenant networking choice of a site (the seed: provider networks at the edge)."""
+#: the ML2 mechanism dcn deploys; the others parse so that rule DCN405 can say so
+DEPLOYED_MECHANISM = "ovn"
 
-    mechanism: Literal["provider", "ovn", "openvswitch"] = "provider"
-    #: tenant traffic in VXLAN/Geneve tunnels (sub-optimal at the edge per the seed)
+
+class Sdn(_Strict):
+    """The networking choice of a site (the seed: provider networks at the edge).
+
+    OVN is deployed everywhere: a site's workloads use segments of routed provider
+    networks (`Deployment.workload_networks`), and geneve tenant networks only where
+    ``tunnelling`` is set.
+    """
+
+    mechanism: Literal["provider", "ovn", "openvswitch"] = DEPLOYED_MECHANISM
+    #: the site's computes join the geneve mesh, so tenant networks reach them
+    #: (sub-optimal at the edge per the seed: rule DCN401)
     tunnelling: bool = False
     #: distributed virtual routing for east-west traffic
     dvr: bool = False
@@ -223,6 +233,124 @@ class Liveness(_Strict):
     reconnect_interval_max: int = Field(30, ge=1)
 
 
+#: a workload network's name in neutron (and in messages)
+WorkloadNetName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
+#: neutron keeps a physical network name in 64 characters; OVN's bridge mappings and
+#: ML2's ``network_vlan_ranges`` split on ``,`` and ``:``, so neither is allowed
+PHYSNET_MAX = 64
+PhysnetName = Annotated[str, Field(pattern=rf"^[a-z][a-z0-9_.-]{{0,{PHYSNET_MAX - 1}}}$")]
+
+
+def physnet_of(site: str) -> str:
+    """The physical network a site's segments use unless one is named: each edge site
+    has its own (the TripleO/RHOSO DCN model), bridged on its computes only."""
+    return f"physnet-{site}"
+
+
+def first_host(cidr: str) -> str:
+    """The first address after the network address: a workload subnet's default gateway."""
+    net = network_range(cidr)
+    value = min(net.first + 1, net.last)
+    return str(ipaddress.IPv4Address(value) if net.version == 4 else ipaddress.IPv6Address(value))
+
+
+class _WorkloadSubnet(_Strict):
+    """Addressing of a workload subnet; the rules DCN707/DCN708 check it."""
+
+    #: default: the first host of the subnet
+    gateway: str | None = None
+    #: where neutron allocates workload addresses; default: the subnet less its gateway
+    allocation_pools: list[Pool] | None = None
+    #: neutron (OVN native) DHCP on the subnet
+    dhcp: bool = True
+
+    _gw = field_validator("gateway")(lambda v: v if v is None else _check_ip(v))
+
+    @property
+    def subnet_cidr(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def gateway_ip(self) -> str:
+        """The gateway as given, or the subnet's first host."""
+        return self.gateway or first_host(self.subnet_cidr)
+
+
+class Segment(_WorkloadSubnet):
+    """One edge site's part of a routed provider network: its own physical network,
+    bridged on the site's computes to a site-local VLAN or flat segment, and its own
+    subnet, so a workload stays on its site's L2 and reaches its site's gateway."""
+
+    site: SiteName
+    #: default ``physnet-<site>``
+    physnet: PhysnetName | None = None
+    network_type: Literal["vlan", "flat"]
+    #: the 802.1Q id, for ``network_type: vlan`` only
+    vlan: int | None = Field(None, ge=1, le=4094)
+    subnet: str
+
+    _subnet = field_validator("subnet")(_check_cidr)
+
+    @model_validator(mode="after")
+    def _type_and_physnet(self) -> Segment:
+        if self.network_type == "vlan" and self.vlan is None:
+            raise ValueError("a vlan segment needs its VLAN id: add vlan: 1-4094")
+        if self.network_type == "flat" and self.vlan is not None:
+            raise ValueError(
+                "vlan is only for network_type: vlan; remove it or set network_type: vlan"
+            )
+        derived = physnet_of(self.site)
+        if self.physnet is None and len(derived) > PHYSNET_MAX:
+            raise ValueError(
+                f"the default physnet {derived!r} is {len(derived)} characters, neutron keeps "
+                f"{PHYSNET_MAX}: name a shorter one with physnet"
+            )
+        return self
+
+    @property
+    def subnet_cidr(self) -> str:
+        return self.subnet
+
+    @property
+    def physical_network(self) -> str:
+        """The physnet as given, or ``physnet-<site>``."""
+        return self.physnet or physnet_of(self.site)
+
+
+class ProviderNetwork(_Strict):
+    """A routed provider network (neutron's ``segments`` plugin): one segment and
+    subnet per edge site that has it; servers on it boot only where it has one."""
+
+    name: WorkloadNetName
+    kind: Literal["provider"]
+    segments: list[Segment] = Field(min_length=1)
+    #: every project may attach servers to it (neutron ``shared``)
+    shared: bool = True
+
+
+class TenantNetwork(_WorkloadSubnet):
+    """A geneve overlay network over the sites that tunnel (``sdn.tunnelling: true``)."""
+
+    name: WorkloadNetName
+    kind: Literal["tenant"]
+    network_type: Literal["geneve"] = "geneve"
+    cidr: str
+    #: the edge sites whose workloads use it; each must set sdn.tunnelling (DCN709)
+    sites: list[SiteName] = Field(min_length=1)
+    #: every project may attach servers to it (neutron ``shared``)
+    shared: bool = True
+
+    _cidr = field_validator("cidr")(_check_cidr)
+
+    @property
+    def subnet_cidr(self) -> str:
+        return self.cidr
+
+
+#: ``kind`` says which: the schema reports a wrong field against that kind's fields
+WorkloadNetwork = Annotated[ProviderNetwork | TenantNetwork, Field(discriminator="kind")]
+
+
 class Deployment(_Strict):
     """The whole description: networks shared by all sites, and the sites."""
 
@@ -235,6 +363,8 @@ class Deployment(_Strict):
     control_plane_export: str | None = None
     #: failure detection and reconnection settings of every site
     liveness: Liveness = Field(default_factory=Liveness)
+    #: the networks workloads use (neutron networks, segments and subnets)
+    workload_networks: list[WorkloadNetwork] = Field(default_factory=list)
 
     def site(self, name: str) -> Site | None:
         for site in self.sites:
@@ -252,6 +382,15 @@ class Deployment(_Strict):
     @property
     def edges(self) -> list[Site]:
         return [s for s in self.sites if not s.is_control_plane]
+
+    def segments_by_site(self) -> dict[str, list[tuple[ProviderNetwork, Segment]]]:
+        """Each site's segments with their networks (computed per call: keep it)."""
+        out: dict[str, list[tuple[ProviderNetwork, Segment]]] = {}
+        for net in self.workload_networks:
+            if isinstance(net, ProviderNetwork):
+                for seg in net.segments:
+                    out.setdefault(seg.site, []).append((net, seg))
+        return out
 
     def network_is_provisioning(self, name: str) -> bool:
         net = self.networks[name]
