@@ -2,8 +2,8 @@
 
 Each finding has a stable rule id (`RULES`, documented one row each in docs/rules.md),
 the file, line and field, what is wrong and a fix. The rules live in modules named
-after what they check: sites, addresses, names, overrides, and fleetwide for the
-rules across sites.
+after what they check: sites, addresses, names, overrides, workload_networks, and
+fleetwide for the rules across sites.
 
 Rules look at one site at a time (with the deployment-wide settings and the control
 plane, its *context*), at the deployment as a whole, or across sites on small
@@ -33,6 +33,7 @@ from dcn.validate.overrides import override_findings
 from dcn.validate.rules import RULES
 from dcn.validate.schema import schema_findings
 from dcn.validate.sites import DVR_MECHANISMS, deployment_findings, site_findings
+from dcn.validate.workload_networks import site_workload_findings, workload_findings
 
 __all__ = ["DVR_MECHANISMS", "RULES", "Memo", "SiteResult", "ValidationResult", "validate"]
 
@@ -152,14 +153,15 @@ def _validate(loaded: LoadedDescription, memo: Memo | None) -> ValidationResult:
         schema.extend(kept.schema)
     if schema or frame is None:
         return ValidationResult(None, _sorted(schema))
+    refs = [r.ref for r in results if r.ref is not None]
     findings = [
         *string_findings(loaded, top, ()),
         *domain_findings(loaded, frame),
         *deployment_findings(loaded, frame, cp_index),
+        *workload_findings(loaded, frame, refs),
         *(f for r in results for f in r.findings),
         *_fleetwide(loaded, memo, units, context, cp_index, results, fresh),
     ]
-    refs = [r.ref for r in results if r.ref is not None]
     return ValidationResult(_fleet(loaded, frame, refs, cp_index, cp_site), _sorted(findings))
 
 
@@ -211,6 +213,7 @@ def check_site(
         *site_name_findings(loaded, i, site, host_suffix(frame)),
         *address_findings(loaded, frame, i, site),
         *override_findings(loaded, i, site),
+        *site_workload_findings(loaded, frame, i, site),
     )
     summary = summarize(i, site)
     return SiteResult((), findings, summary, SiteRef.of(site), nodes)

@@ -54,11 +54,22 @@ RULES: dict[str, tuple[str, Severity, str]] = {
     "DCN402": ("metadata-unreachable", E, "no config drive and no route to metadata"),
     "DCN403": ("edge-storage", E, "non-ephemeral instance storage at an edge"),
     "DCN404": ("dvr-unsupported", E, "DVR with an SDN mechanism that has no DVR"),
+    "DCN405": ("sdn-not-deployed", W, "an SDN mechanism other than ovn (the only one deployed)"),
     "DCN501": ("liveness-flapping", W, "service_down_time under twice report_interval"),
     "DCN601": ("override-unknown-file", E, "config_overrides for a file dcn does not render"),
     "DCN602": ("override-syntax", E, "an override section, option or value a parser misreads"),
     "DCN603": ("override-credential", E, "an override of a credential or connection option"),
     "DCN604": ("override-size", E, "an override value or a site's overrides too large"),
+    "DCN701": ("workload-network-duplicate", E, "two workload networks with the same name"),
+    "DCN702": ("segment-site-unknown", E, "a workload network names a site that is no edge site"),
+    "DCN703": ("physnet-collision", E, "one physnet used by segments of two sites"),
+    "DCN704": ("segment-site-twice", E, "a provider network with two segments at one site"),
+    "DCN705": ("segment-duplicate", E, "one VLAN twice on a physnet, or two flat segments on it"),
+    "DCN706": ("segment-overlap", E, "a segment subnet overlaps another or a site's leaf"),
+    "DCN707": ("workload-gateway", E, "a workload gateway off its subnet, reserved or pooled"),
+    "DCN708": ("workload-pool", E, "a workload subnet too small, or a pool off it or overlapping"),
+    "DCN709": ("tenant-without-tunnelling", E, "a tenant network at a site that does not tunnel"),
+    "DCN710": ("edge-without-workload-network", W, "an edge site no workload network reaches"),
 }
 
 

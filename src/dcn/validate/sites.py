@@ -7,12 +7,13 @@ import os
 from pathlib import Path
 
 from dcn.errors import Finding
-from dcn.model.description import Deployment, Site
+from dcn.model.description import DEPLOYED_MECHANISM, Deployment, Site
 from dcn.model.loader import LoadedDescription
 from dcn.model.roles import ROLES
 from dcn.validate.rules import finding
 
-#: SDN mechanisms with distributed virtual routing (``provider`` has no tenant routers)
+#: SDN mechanisms with distributed virtual routing (``provider`` has no tenant routers);
+#: of these dcn deploys ``ovn`` only (DCN405)
 DVR_MECHANISMS = ("ovn", "openvswitch")
 
 
@@ -38,10 +39,13 @@ def site_findings(loaded: LoadedDescription, i: int, site: Site) -> list[Finding
                 "DCN404",
                 (*here, "sdn", "dvr"),
                 f"DVR needs an SDN mechanism that routes ({' or '.join(DVR_MECHANISMS)}); "
-                f"this site's mechanism is {site.sdn.mechanism!r}",
-                f"set sdn.mechanism to {' or '.join(DVR_MECHANISMS)}, or remove sdn.dvr",
+                f"this site's mechanism is {site.sdn.mechanism!r}, which dcn does not deploy",
+                f"set sdn.mechanism: {DEPLOYED_MECHANISM} (the one dcn deploys; it "
+                "distributes routers), or remove sdn.dvr",
             )
         )
+    elif site.sdn.mechanism != DEPLOYED_MECHANISM:  # DCN404's fix says it too
+        add(_mechanism(loaded, i, site.sdn.mechanism))
     controllers = site.roles.get("Controller")
     if site.ha_size is not None and (
         not site.is_control_plane or (controllers and controllers.size != site.ha_size)
@@ -58,6 +62,20 @@ def site_findings(loaded: LoadedDescription, i: int, site: Site) -> list[Finding
     if not site.is_control_plane:
         out.extend(_edge(loaded, i, site))
     return out
+
+
+def _mechanism(loaded: LoadedDescription, i: int, mechanism: str) -> Finding:
+    """Only ML2/OVN is deployed (DCN405): with another mechanism no port of the site's
+    workloads would be bound (neutron: no driver with connectivity)."""
+    msg = (
+        f"sdn.mechanism {mechanism!r} is not deployed: dcn deploys ML2/OVN only "
+        "(provider networks at the edge are OVN segments, see workload_networks)"
+    )
+    fix = (
+        "set sdn.mechanism: ovn, or remove it (ovn is the default); keep "
+        "sdn.tunnelling: false for provider networks only"
+    )
+    return finding(loaded, "DCN405", ("sites", i, "sdn", "mechanism"), msg, fix)
 
 
 def deployment_findings(
@@ -84,7 +102,14 @@ def _edge(loaded: LoadedDescription, i: int, site: Site) -> list[Finding]:
             "tunnelling SDN backends are sub-optimal at the edge (Launchpad bugs 1808594, 1808062)"
         )
         out.append(
-            finding(loaded, "DCN401", (*here, "sdn"), msg, "use provider networks at the edge")
+            finding(
+                loaded,
+                "DCN401",
+                (*here, "sdn"),
+                msg,
+                "use provider networks at the edge: sdn.tunnelling: false, and a segment for "
+                "the site in a provider network under workload_networks",
+            )
         )
     md = site.instance_metadata
     if not md.config_drive and not md.metadata_route:
