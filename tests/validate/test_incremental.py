@@ -151,7 +151,31 @@ SITE_EDITS = [
     "hostname-of-other",
     "listed-mac",
 ]
-FILE_EDITS = ["remove-file", "add-file", "revert-file", "touch-file", "domain", "cp-leaf"]
+FILE_EDITS = [
+    "remove-file",
+    "add-file",
+    "revert-file",
+    "touch-file",
+    "domain",
+    "cp-leaf",
+    "workload-networks",
+]
+
+
+def _workload_networks(fleet: Fleet, k: int, j: int) -> list[dict[str, Any]]:
+    """A provider network with a segment at the site of file k (on that site's own
+    internal_api leaf one time in three: DCN706 at the site) and a tenant network over
+    the site of file j (DCN709 unless it tunnels; DCN710 at every other edge)."""
+    sites = fleet.sites()
+    seg_site = fleet.read(sites[k % len(sites)])["sites"][0]
+    tenant_site = fleet.read(sites[j % len(sites)])["sites"][0]["name"]
+    leaf = seg_site["networks"]["internal_api"]["cidr"]
+    subnet = leaf if (k + j) % 3 == 0 else f"100.64.{k}.0/24"
+    segment = {"site": seg_site["name"], "network_type": "vlan", "vlan": 10 + j, "subnet": subnet}
+    return [
+        {"name": "edge", "kind": "provider", "segments": [segment]},
+        {"name": "overlay", "kind": "tenant", "cidr": "10.99.0.0/24", "sites": [tenant_site]},
+    ]
 
 
 def _apply(fleet: Fleet, action: str, k: int, j: int, originals: dict[Path, str]) -> None:
@@ -181,6 +205,10 @@ def _apply(fleet: Fleet, action: str, k: int, j: int, originals: dict[Path, str]
     elif action == "cp-leaf":
         doc = fleet.read(fleet.top)
         doc["sites"][0]["networks"]["external"] = {"cidr": f"10.6.{k % 200}.0/28"}
+        fleet.write(fleet.top, doc)
+    elif action == "workload-networks":
+        doc = fleet.read(fleet.top)
+        doc["workload_networks"] = _workload_networks(fleet, k, j)
         fleet.write(fleet.top, doc)
 
 
@@ -301,3 +329,80 @@ def test_sites_moved_by_a_removed_file_are_neither_read_nor_checked_again(
     assert [Path(p).name for p in read] == ["dcn.yaml", "dcn.yaml"]
     monkeypatch.undo()
     assert _view(helped) == _view(again) == _view(validate(load_yaml(fleet.top)))
+
+
+def test_editing_workload_networks_checks_every_site_again(
+    template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """workload_networks is deployment-wide (the top file): the memo keeps site results by
+    a digest of those settings, so an edit of it checks every site again (here: a
+    segment moved onto a site's leaf is found at that leaf, in the site's own file),
+    and the next validation, with nothing changed, checks none from a site file."""
+    shutil.copytree(template, tmp_path / "fleet")
+    fleet = Fleet(tmp_path / "fleet")
+    state = tmp_path / "state"
+    sites = fleet.sites()
+    names = [fleet.read(p)["sites"][0]["name"] for p in sites]
+    doc = fleet.read(fleet.top)
+    segments = [
+        {"site": name, "network_type": "vlan", "vlan": 100, "subnet": f"100.64.{k}.0/24"}
+        for k, name in enumerate(names)
+    ]
+    doc["workload_networks"] = [{"name": "edge", "kind": "provider", "segments": segments}]
+    fleet.write(fleet.top, doc)
+    assert Workspace(fleet.top, state).validation.ok
+
+    checked: list[int] = []
+    real_check = validation.check_site
+    monkeypatch.setattr(
+        validation,
+        "check_site",
+        lambda lo, fr, i, *a: checked.append(i) or real_check(lo, fr, i, *a),
+    )
+    leaf = fleet.read(sites[3])["sites"][0]["networks"]["internal_api"]["cidr"]
+    segments[3]["subnet"] = leaf
+    fleet.write(fleet.top, doc)
+    result = Workspace(fleet.top, state).validation
+    assert checked == list(range(EDGES + 1))
+    (found,) = result.errors
+    assert (found.rule, Path(found.location.file).name) == ("DCN706", sites[3].name)
+    lines = sites[3].read_text().splitlines()
+    assert f"internal_api: {{cidr: {leaf}" in lines[found.location.line - 1]
+    assert _view(result) == _view(validate(load_yaml(fleet.top)))
+
+    checked.clear()
+    again = Workspace(fleet.top, state).validation
+    assert checked == [0]  # the control plane, in the top file; every site file's result kept
+    assert _view(again) == _view(result)
+
+    segments[3]["subnet"] = "100.64.3.0/24"
+    fleet.write(fleet.top, doc)
+    checked.clear()
+    assert Workspace(fleet.top, state).validation.ok
+    assert checked == list(range(EDGES + 1))
+
+
+def test_a_site_file_edit_meets_the_kept_workload_networks(template: Path, tmp_path: Path) -> None:
+    """With workload_networks unchanged, a one-site edit is checked against them: a site
+    renamed away from its segment (DCN702 in the top file, DCN710 at the site), then
+    listed by a tenant network it does not tunnel for (DCN709)."""
+    shutil.copytree(template, tmp_path / "fleet")
+    fleet = Fleet(tmp_path / "fleet")
+    state = tmp_path / "state"
+    doc = fleet.read(fleet.top)
+    doc["workload_networks"] = _workload_networks(fleet, 1, 1)
+    doc["workload_networks"][0]["segments"][0]["subnet"] = "100.64.1.0/24"
+    fleet.write(fleet.top, doc)
+    fleet.edit_site(1, lambda s: s.update(sdn={"tunnelling": True}))
+    first = Workspace(fleet.top, state).validation
+    assert first.ok and {f.rule for f in first.findings} == {"DCN401", "DCN710"}
+    fleet.edit_site(1, lambda s: s.update(name="renamed", sdn={"tunnelling": False}))
+    helped = Workspace(fleet.top, state).validation
+    rules = sorted(f.rule for f in helped.errors)
+    assert rules == ["DCN702", "DCN702"]  # the segment and the tenant network name dcn1
+    assert _view(helped) == _view(validate(load_yaml(fleet.top)))
+    fleet.edit_site(1, lambda s: s.update(name="dcn1"))
+    helped = Workspace(fleet.top, state).validation
+    assert [f.rule for f in helped.errors] == ["DCN709"]
+    assert Path(helped.errors[0].location.file).name == fleet.sites()[1].name
+    assert _view(helped) == _view(validate(load_yaml(fleet.top)))
