@@ -148,6 +148,17 @@ CASES: list[tuple[str, list[tuple[str, str]]]] = [
         [("    cidr: 10.77.0.0/24\n", f"    cidr: 10.77.0.0/24\n    gateway: 10.77.0.0{HERE}\n")],
     ),
     ("DCN707", [("        gateway: 198.18.65.254\n", f"        gateway: 'fd00::1'{HERE}\n")]),
+    (
+        "DCN707",
+        [
+            (
+                "        subnet: 198.18.66.0/24\n",
+                "        subnet: 198.18.66.0/24\n"
+                "        allocation_pools:\n"
+                f"          - {{start: 198.18.66.1, end: 198.18.66.9}}{HERE}\n",
+            ),
+        ],
+    ),
     ("DCN708", [(POOL, f"          - {{start: 198.18.65.10, end: 198.18.66.200}}{HERE}")]),
     ("DCN708", [(POOL, f"          - {{start: 198.18.65.200, end: 198.18.65.10}}{HERE}")]),
     ("DCN708", [(POOL, f"          - {{start: 198.18.65.0, end: 198.18.65.9}}{HERE}")]),

@@ -234,15 +234,19 @@ def _addressing(
                 out.append(finding(loaded, "DCN708", where, msg, "make the pools disjoint"))
                 break
         pools.append((start.value, end.value, p))
-    if sub.gateway is not None:
-        bad = _gateway_problem(cidr, sub.gateway, pools)
-        if bad:
-            msg = f"gateway {sub.gateway} {bad}"
-            fix = (
-                f"use a host address of {sub.subnet_cidr} outside the allocation pools, or "
-                "leave gateway out (the first host)"
-            )
-            out.append(finding(loaded, "DCN707", (*at, "gateway"), msg, fix))
+    bad = _gateway_problem(cidr, sub.gateway_ip, pools)
+    if bad and sub.gateway is not None:
+        msg = f"gateway {sub.gateway} {bad}"
+        fix = (
+            f"use a host address of {sub.subnet_cidr} outside the allocation pools, or "
+            "leave gateway out (the first host)"
+        )
+        out.append(finding(loaded, "DCN707", (*at, "gateway"), msg, fix))
+    elif bad:  # the default gateway is only ever in a pool: report the pool
+        p = next(q for start, end, q in pools if start <= cidr.first + 1 <= end)
+        msg = f"the default gateway {sub.gateway_ip} (the first host) {bad}"
+        fix = "start the pool after the gateway, or set gateway to an address outside the pools"
+        out.append(finding(loaded, "DCN707", (*at, "allocation_pools", p), msg, fix))
     return out
 
 
