@@ -202,8 +202,9 @@ def test_packaged_units_are_kept_stopped_until_configured(
     controller: NodePlan, compute: NodePlan, secrets: dict
 ) -> None:
     packaged = node_vars(controller, secrets, RELEASE)["dcn_packaged_units"]
-    assert packaged == ["mariadb.service", "rabbitmq-server.service"]
-    assert node_vars(compute, secrets, RELEASE)["dcn_packaged_units"] == []
+    assert packaged == ["mariadb.service", "ovn-central.service", "rabbitmq-server.service"]
+    edge = node_vars(compute, secrets, RELEASE)["dcn_packaged_units"]
+    assert edge == ["openvswitch-switch.service", "ovn-host.service"]
 
 
 def test_node_vars_are_deterministic(node: NodePlan, secrets: dict[str, str]) -> None:

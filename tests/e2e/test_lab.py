@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from dcn.cloud import list_servers
+from dcn.cloud import admin_connection, ensure_image_and_flavor, list_servers
 from dcn.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,6 +114,48 @@ def test_a_server_is_active_in_each_edge_zone_on_a_host_of_its_site(lab: Lab) ->
         assert server.az == site
         assert edge_hosts.get(server.host) == site
         assert server.site == site
+
+
+def test_a_server_port_binds_on_its_edge_computes_ovn_chassis(lab: Lab) -> None:
+    """ML2/OVN: each edge compute is a chassis named as nova's host; a server with a
+    port on a flat provider network of its site's physnet goes ACTIVE, its port bound
+    to that host (no PortBindingFailed)."""
+    conn = admin_connection(lab.ws())
+    site, host = "dcn0", "dcn0-distributedcompute-0"
+    chassis = lab.dcn(
+        "lab",
+        "exec",
+        "central-controller-0",
+        "ovn-sbctl",
+        "--bare",
+        "--columns=name",
+        "list",
+        "Chassis",
+    ).stdout.split()
+    assert sorted(chassis) == ["dcn0-distributedcompute-0", "dcn1-distributedcompute-0"]
+    net = conn.network.find_network("e2e-provider-dcn0") or conn.network.create_network(
+        name="e2e-provider-dcn0",
+        provider_network_type="flat",
+        provider_physical_network=f"physnet-{site}",
+    )
+    if not list(conn.network.subnets(network_id=net.id)):
+        conn.network.create_subnet(
+            network_id=net.id, ip_version=4, cidr="10.250.0.0/24", gateway_ip="10.250.0.1"
+        )
+    image, flavor = ensure_image_and_flavor(conn)
+    server = conn.compute.create_server(
+        name="e2e-port-dcn0",
+        image_id=image.id,
+        flavor_id=flavor.id,
+        networks=[{"uuid": net.id}],
+        availability_zone=site,
+    )
+    server = conn.compute.wait_for_server(server, status="ACTIVE", wait=180)
+    (port,) = list(conn.network.ports(device_id=server.id))
+    assert port.binding_host_id == host
+    assert port.binding_vif_type == "ovs"
+    assert port.status in ("ACTIVE", "DOWN")  # DOWN: the fake driver plugs no interface
+    conn.compute.delete_server(server)
 
 
 def test_status_shows_every_site_deployed(lab: Lab) -> None:

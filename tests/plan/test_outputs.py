@@ -42,6 +42,7 @@ CONTROLLER_SERVICES = [
     "nova_scheduler",
     "oslo_messaging_notify",
     "oslo_messaging_rpc",
+    "ovn_dbs",
     "placement",
 ]
 
@@ -180,7 +181,7 @@ def test_without_vips_endpoints_point_at_the_bootstrap_node(deployment: Deployme
 def test_endpoints_only_for_services_that_run(deployment: Deployment) -> None:
     out = outputs_of(deployment, nodes=[N(COMPUTE, "Compute")])
     assert out.endpoint_map == {}
-    assert out.all_nodes_config["enabled_services"] == ["nova_compute"]
+    assert out.all_nodes_config["enabled_services"] == ["nova_compute", "ovn_controller", "ovs"]
 
 
 # -- AllNodesConfig ----------------------------------------------------------------
@@ -188,7 +189,7 @@ def test_endpoints_only_for_services_that_run(deployment: Deployment) -> None:
 
 def test_enabled_services_are_tripleo_names(outputs: ControlPlaneOutputs) -> None:
     enabled = outputs.all_nodes_config["enabled_services"]
-    assert enabled == sorted([*CONTROLLER_SERVICES, "nova_compute"])
+    assert enabled == sorted([*CONTROLLER_SERVICES, "nova_compute", "ovn_controller", "ovs"])
     assert set(enabled) <= {n for names in TRIPLEO_SERVICES.values() for n in names}
 
 

@@ -58,6 +58,7 @@ def outputs(**changes: Any) -> ControlPlaneOutputs:
             "oslo_messaging_rpc_short_bootstrap_node_name": CONTROLLER,
             "mysql_vip": VIP,
             "mysql_node_ips": [CONTROLLER_IP],
+            "ovn_dbs_node_ips": [CONTROLLER_IP],
             "internal_api_virtual_ip": VIP,
         },
         global_config={

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import dataclasses
 
 import pytest
@@ -37,7 +38,7 @@ def test_gunicorn_conf(name: str, controller: RenderContext) -> None:
     assert settings["control_socket_disable"] is True
     assert settings["keepalive"] == 0
     assert 1 <= settings["workers"] <= 2
-    (proc,) = service(name).processes(controller)
+    proc = service(name).processes(controller)[0]
     # no arguments: oslo.config would parse them
     assert proc.command == ("/opt/dcn/venv/bin/gunicorn",)
     assert proc.workdir == path.rsplit("/", 1)[0]
@@ -96,7 +97,7 @@ def test_neutron_conf(controller: RenderContext) -> None:
     files = service("neutron_server").files(controller)
     conf = parse_ini(files["/etc/neutron/neutron.conf"].content)
     assert conf["DEFAULT"]["core_plugin"] == "ml2"
-    assert conf["DEFAULT"]["service_plugins"] == ""
+    assert conf["DEFAULT"]["service_plugins"] == "ovn-router,segments"
     assert conf["DEFAULT"]["transport_url"].startswith("rabbit://guest:")
     assert conf["nova"]["username"] == "nova"
     assert conf["nova"]["password"] == secret_ref("NovaPassword")
@@ -106,22 +107,44 @@ def test_neutron_conf(controller: RenderContext) -> None:
     assert files[conf["DEFAULT"]["api_paste_config"]].secrets == ()
 
 
-def test_ml2_provider_networks_without_mechanism_drivers(controller: RenderContext) -> None:
-    ml2 = parse_ini(
-        service("neutron_server").files(controller)["/etc/neutron/plugins/ml2/ml2_conf.ini"].content
-    )
-    assert ml2["ml2"]["type_drivers"] == "flat,vlan"
+def ml2_of(ctx: RenderContext) -> configparser.ConfigParser:
+    files = service("neutron_server").files(ctx)
+    return parse_ini(files["/etc/neutron/plugins/ml2/ml2_conf.ini"].content)
+
+
+def test_ml2_ovn_with_provider_networks(controller: RenderContext) -> None:
+    """OVN binds ports; flat and VLAN provider networks on any physnet; no project
+    networks unless a site tunnels; the OVN databases wherever ovn_dbs runs."""
+    ml2 = ml2_of(controller)
+    assert ml2["ml2"]["mechanism_drivers"] == "ovn"
+    assert ml2["ml2"]["type_drivers"] == "geneve,flat,vlan"
     assert ml2["ml2"]["project_network_types"] == ""
-    assert ml2["ml2"]["mechanism_drivers"] == ""
-    assert ml2.sections() == ["ml2", "ml2_type_flat"]
+    assert ml2["ml2_type_flat"]["flat_networks"] == "*"
+    assert ml2["ovn"]["ovn_nb_connection"] == f"tcp:{CONTROLLER_IP}:6641"
+    assert ml2["ovn"]["ovn_sb_connection"] == f"tcp:{CONTROLLER_IP}:6642"
 
 
-@pytest.mark.parametrize(("mechanism", "tunnel"), [("ovn", "geneve"), ("openvswitch", "vxlan")])
-def test_ml2_tunnelling_site(controller: RenderContext, mechanism: str, tunnel: str) -> None:
-    ctx = with_site(controller, sdn=Sdn(mechanism=mechanism, tunnelling=True))
-    ml2 = parse_ini(
-        service("neutron_server").files(ctx)["/etc/neutron/plugins/ml2/ml2_conf.ini"].content
-    )
-    assert ml2["ml2"]["type_drivers"] == f"flat,vlan,{tunnel}"
-    assert ml2["ml2"]["project_network_types"] == tunnel
-    assert ml2[f"ml2_type_{tunnel}"]["vni_ranges"] == "1:1000"
+def test_ml2_tunnelling_site_gets_geneve_project_networks(controller: RenderContext) -> None:
+    ml2 = ml2_of(with_site(controller, sdn=Sdn(mechanism="ovn", tunnelling=True)))
+    assert ml2["ml2"]["project_network_types"] == "geneve"
+    assert ml2["ml2_type_geneve"]["vni_ranges"] == "1:65536"
+
+
+def test_neutron_companions_read_both_files(controller: RenderContext) -> None:
+    """Since 2025.1 the API runs only under WSGI: the periodic and OVN maintenance
+    workers run as their own units, after the database and the broker."""
+    procs = {p.name: p for p in service("neutron_server").processes(controller)}
+    assert set(procs) == {
+        "neutron-server",
+        "neutron-periodic-workers",
+        "neutron-ovn-maintenance-worker",
+    }
+    for name in ("neutron-periodic-workers", "neutron-ovn-maintenance-worker"):
+        assert procs[name].command == (
+            f"/opt/dcn/venv/bin/{name}",
+            "--config-file",
+            "/etc/neutron/neutron.conf",
+            "--config-file",
+            "/etc/neutron/plugins/ml2/ml2_conf.ini",
+        )
+        assert procs[name].after == ("mariadb", "rabbitmq")

@@ -47,7 +47,13 @@ def test_variables_are_the_deploys_for_every_service() -> None:
     assert {"dcn_packages", "dcn_venv", "dcn_constraints"} <= set(variables)
     assert {"mariadb-server", "rabbitmq-server", "python3-venv"} <= set(variables["dcn_packages"])
     # the image keeps every package unit stopped: a node starts those it runs itself
-    assert variables["dcn_packaged_units"] == ["mariadb.service", "rabbitmq-server.service"]
+    assert variables["dcn_packaged_units"] == [
+        "mariadb.service",
+        "openvswitch-switch.service",
+        "ovn-central.service",
+        "ovn-host.service",
+        "rabbitmq-server.service",
+    ]
     assert variables["dcn_constraints"] == constraints_file().read_text()
     assert variables["dcn_venv_requirements"] == list(OPENSTACK_REQUIREMENTS)
     venv = Path(variables["dcn_venv"])

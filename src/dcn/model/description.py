@@ -177,6 +177,10 @@ class Sdn(_Strict):
     tunnelling: bool = False
     #: distributed virtual routing for east-west traffic
     dvr: bool = False
+    #: Open vSwitch's datapath on the site's computes: ``system`` (the kernel's
+    #: openvswitch module), ``netdev`` (userspace: hosts without the module, such as
+    #: lab nodes), or ``auto``: the kernel's where the node can load the module
+    datapath: Literal["auto", "system", "netdev"] = "auto"
 
 
 class InstanceMetadata(_Strict):

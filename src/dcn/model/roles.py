@@ -27,12 +27,14 @@ CONTROL_PLANE_SERVICES = (
     "keystone",
     "glance_api",
     "placement_api",
+    "ovn_central",
     "neutron_server",
     "nova_api",
     "nova_conductor",
     "nova_scheduler",
 )
-COMPUTE_SERVICES = ("nova_compute",)
+#: Open vSwitch and ovn-controller first: nova-compute's ports bind on the chassis
+COMPUTE_SERVICES = ("ovs", "ovn_controller", "nova_compute")
 ALL_NETWORKS = ("ctlplane", "internal_api", "tenant", "storage", "external")
 COMPUTE_NETWORKS = ("ctlplane", "internal_api", "tenant", "storage")
 

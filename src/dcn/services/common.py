@@ -88,6 +88,15 @@ def db_host(ctx: RenderContext) -> str:
     return str(host)
 
 
+def ovn_connection(ctx: RenderContext, port: int) -> str:
+    """An OVN database's connection string: every node serving it (``ovn_dbs``), each
+    on its internal API address; OVN clients fail over between them themselves."""
+    ips = ctx.outputs.all_nodes_config.get("ovn_dbs_node_ips") or []
+    if not ips:
+        raise _missing("ovn_dbs_node_ips", ctx)
+    return ",".join(f"tcp:{url_host(str(ip))}:{port}" for ip in ips)
+
+
 def db_connection(ctx: RenderContext, user: str, secret: str, database: str) -> str:
     """An SQLAlchemy URL for PyMySQL (the driver in the OpenStack virtualenv)."""
     return _db_url(ctx, f"{user}:{secret_ref(secret)}", database)

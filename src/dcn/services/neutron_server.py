@@ -1,25 +1,32 @@
-"""Neutron server (API under gunicorn) with ML2 and no mechanism drivers or agents.
+"""Neutron server with ML2/OVN: the API under gunicorn, the periodic workers and the
+OVN maintenance worker (since 2025.1 the API runs only under a WSGI server, and these
+companions run as their own processes; ML2/OVN has no RPC agents, so no RPC server).
 
-Lab notes: nova needs neutron to list a server's ports, and ML2 without mechanism
-drivers and agents is enough for servers booted without NICs. Tenant networks are
-provider networks unless the site tunnels (``sdn.tunnelling``).
+Ports bind on OVN chassis (each edge compute, named as nova's host); provider networks
+are flat or VLAN on the sites' physical networks, and geneve project networks exist
+only where a site tunnels (``sdn.tunnelling``). Segments (routed provider networks:
+one segment per site) and OVN's router are the service plugins.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from dcn.model.description import ProviderNetwork
 from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, StepSpec
 from dcn.services.base import CatalogService, Database, Endpoint, Identity, Probe, RenderContext
 from dcn.services.common import (
+    BACKENDS,
     authtoken,
     db_connection,
     manage,
     messaging_sections,
+    ovn_connection,
     password_auth,
     region,
     transport_url,
 )
+from dcn.services.ovn_central import NB_PORT, SB_PORT
 from dcn.services.paste import paste_file
 from dcn.services.render import config_file, ini_file
 from dcn.services.wsgi import WsgiApi
@@ -28,7 +35,12 @@ CONFDIR = "/etc/neutron"
 CONF = config_file(f"{CONFDIR}/neutron.conf")
 ML2_CONF = config_file(f"{CONFDIR}/plugins/ml2/ml2_conf.ini")
 STATE = "/var/lib/neutron"
-VNI_RANGES = "1:1000"
+VNI_RANGES = "1:65536"
+#: geneve header room OVN needs (its metadata option)
+GENEVE_HEADER = 38
+SERVICE_PLUGINS = ("ovn-router", "segments")
+#: ML2/OVN's companions of the API, each its own process reading both files
+WORKERS = ("neutron-periodic-workers", "neutron-ovn-maintenance-worker")
 ENDPOINT = Endpoint("Neutron", 9696)
 DATABASE = Database("neutron", "NeutronDbPassword", ("neutron",))
 IDENTITY = Identity("neutron", "network", ENDPOINT, "neutron", "NeutronPassword")
@@ -50,7 +62,7 @@ def neutron_conf(ctx: RenderContext) -> FileSpec:
             "DEFAULT": {
                 "host": ctx.hostname,
                 "core_plugin": "ml2",
-                "service_plugins": "",
+                "service_plugins": list(SERVICE_PLUGINS),
                 "auth_strategy": "keystone",
                 "api_paste_config": f"{CONFDIR}/api-paste.ini",
                 "state_path": STATE,
@@ -72,22 +84,43 @@ def neutron_conf(ctx: RenderContext) -> FileSpec:
     )
 
 
+def vlan_physnets(ctx: RenderContext) -> list[str]:
+    """Physical networks of the workload networks' VLAN segments (every site's: the
+    control plane's neutron creates them all)."""
+    return sorted(
+        {
+            seg.physical_network
+            for net in ctx.deployment.workload_networks
+            if isinstance(net, ProviderNetwork)
+            for seg in net.segments
+            if seg.network_type == "vlan"
+        }
+    )
+
+
 def ml2_sections(ctx: RenderContext) -> dict[str, dict[str, Any]]:
-    """Provider networks (flat, vlan); a tunnelling site adds geneve (OVN) or vxlan."""
-    sdn = ctx.site.sdn
-    tunnel = ("geneve" if sdn.mechanism == "ovn" else "vxlan") if sdn.tunnelling else None
-    sections: dict[str, dict[str, Any]] = {
+    """ML2 with the OVN mechanism driver: flat and VLAN provider networks on any physical
+    network, geneve for project networks where a site tunnels."""
+    tunnels = ctx.site.sdn.tunnelling
+    return {
         "ml2": {
-            "type_drivers": ["flat", "vlan", *([tunnel] if tunnel else [])],
-            "project_network_types": [tunnel] if tunnel else "",  # was tenant_network_types
-            "mechanism_drivers": "",
-            "extension_drivers": "",
+            "type_drivers": ["geneve", "flat", "vlan"],
+            "project_network_types": ["geneve"] if tunnels else "",  # was tenant_network_types
+            "mechanism_drivers": "ovn",
+            "extension_drivers": "port_security",
+            "overlay_ip_version": 4,
         },
         "ml2_type_flat": {"flat_networks": "*"},
+        # a physnet without a range: any VLAN id on it, for provider networks
+        "ml2_type_vlan": {"network_vlan_ranges": vlan_physnets(ctx)},
+        "ml2_type_geneve": {"vni_ranges": VNI_RANGES, "max_header_size": GENEVE_HEADER},
+        "ovn": {
+            "ovn_nb_connection": ovn_connection(ctx, NB_PORT),
+            "ovn_sb_connection": ovn_connection(ctx, SB_PORT),
+            "ovn_l3_scheduler": "leastloaded",
+            "ovn_metadata_enabled": False,
+        },
     }
-    if tunnel:
-        sections[f"ml2_type_{tunnel}"] = {"vni_ranges": VNI_RANGES}
-    return sections
 
 
 def files(ctx: RenderContext) -> dict[str, FileSpec]:
@@ -100,11 +133,22 @@ def files(ctx: RenderContext) -> dict[str, FileSpec]:
 
 
 def processes(ctx: RenderContext) -> tuple[ProcessSpec, ...]:
-    return (API.process(ctx),)
+    conf = ("--config-file", CONF, "--config-file", ML2_CONF)
+    workers = tuple(
+        ProcessSpec(
+            name=name, command=(f"{ctx.venv}/bin/{name}", *conf), workdir=STATE, after=BACKENDS
+        )
+        for name in WORKERS
+    )
+    return (API.process(ctx), *workers)
 
 
 def dirs(ctx: RenderContext) -> tuple[DirSpec, ...]:
-    return (DirSpec(f"{STATE}/tmp", mode="0750"), DirSpec("/var/log/neutron", mode="0750"))
+    return (
+        DirSpec(STATE, mode="0750"),
+        DirSpec(f"{STATE}/tmp", mode="0750"),
+        DirSpec("/var/log/neutron", mode="0750"),
+    )
 
 
 def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
