@@ -27,7 +27,7 @@ from pathlib import Path
 
 import netaddr
 
-from dcn.deploy import bundle, runner
+from dcn.deploy import bundle, networks, runner
 from dcn.errors import DcnError
 from dcn.lab import Connection, Lab
 from dcn.lab.prereqs import DEFAULT_VENV, venv_stamp
@@ -273,6 +273,10 @@ class Deployer:
         register = plan.kind == "edge" and self._control_plane_group()
         if register:
             groups["control_plane"] = register
+        # the control plane's deploy ends with the workload networks and flavors
+        api = plan.api_node() if plan.kind == "control-plane" else None
+        if api is not None:
+            groups["control_plane"] = {api.hostname: {"ansible_host": ssh_address(api)}}
         try:
             runner.write_inventory(run_dir, groups, host_vars)
             step = lambda e: self.on_step(site, e)  # noqa: E731
@@ -293,6 +297,18 @@ class Deployer:
                     run_dir, "register.yml", self.connection, extra, step, 1, self.cancel
                 )
                 res.absorb(reg)
+            if res.succeeded and api is not None:
+                extra = {
+                    "dcn_node_home": bundle.NODE_HOME,
+                    "dcn_networks_script": source("workload_networks.py"),
+                    "dcn_venv": str(DEFAULT_VENV),
+                    "dcn_cloud": dep,
+                    "dcn_networks_spec": networks.spec(self.dep),
+                }
+                ensured = runner.run_playbook(
+                    run_dir, "networks.yml", self.connection, extra, step, 1, self.cancel
+                )
+                res.absorb(ensured)
         except KeyboardInterrupt:
             store.set_status(
                 dep,
