@@ -6,6 +6,7 @@ Served on loopback only; no request leaves the machine.
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,27 @@ def test_client_outside_the_lab_gets_nothing() -> None:
     except ConnectionResetError:
         answer = b""
     assert answer == b""
+
+
+def test_a_grown_lab_restarts_the_proxy_for_its_new_leaves(tmp_path: Path) -> None:
+    """The real proxy process on loopback: started once, kept for the same client
+    networks, started again when a site's leaf is added (else the new site's nodes
+    cannot reach the mirror)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run_dir = tmp_path / "proxy"
+    try:
+        proxy.start("127.0.0.1", ["10.250.0.0/24"], run_dir, port)
+        first = proxy._pid(run_dir)
+        assert first is not None
+        proxy.start("127.0.0.1", ["10.250.0.0/24"], run_dir, port)
+        assert proxy._pid(run_dir) == first
+        proxy.start("127.0.0.1", ["10.250.0.0/24", "10.251.0.0/24"], run_dir, port)
+        second = proxy._pid(run_dir)
+        assert second is not None and second != first
+        served = (run_dir / proxy.ALLOWED_FILE).read_text().split()
+        assert served == ["10.250.0.0/24", "10.251.0.0/24"]
+    finally:
+        proxy.stop(run_dir)
+    assert not proxy.running(run_dir)

@@ -37,6 +37,8 @@ IDLE_TIMEOUT = 300.0
 CHUNK = 64 * 1024
 PID_FILE = "proxy.pid"
 LOG_FILE = "proxy.log"
+#: the client networks the running proxy serves, one per line
+ALLOWED_FILE = "allowed"
 START_WAIT = 10.0
 _HOP_HEADERS = {
     "connection",
@@ -287,8 +289,11 @@ def url(bind: str, port: int = PORT) -> str:
 
 
 def start(bind: str, allowed: Sequence[str], run_dir: Path, port: int = PORT) -> str:
-    """Start the proxy (once) as a detached process; return its URL for the nodes."""
+    """Start the proxy (once) as a detached process; return its URL for the nodes. A
+    proxy running for other client networks (the lab grew a site) is started again
+    for these, so a new site's nodes reach the mirror too."""
     nets = parse_networks(allowed)
+    wanted = "".join(f"{n}\n" for n in sorted(str(n) for n in nets))
     try:
         ipaddress.ip_address(bind)
     except ValueError:
@@ -297,9 +302,13 @@ def start(bind: str, allowed: Sequence[str], run_dir: Path, port: int = PORT) ->
             hint="bind it to the lab's host-side address",
         ) from None
     run_dir.mkdir(parents=True, exist_ok=True)
+    served = run_dir / ALLOWED_FILE
     if running(run_dir):
-        return url(bind, port)
+        if served.exists() and served.read_text() == wanted:
+            return url(bind, port)
+        stop(run_dir)
     (run_dir / PID_FILE).unlink(missing_ok=True)
+    served.write_text(wanted)
     log = run_dir / LOG_FILE
     with open(log, "ab") as out:
         subprocess.run(
