@@ -45,12 +45,18 @@ ENDPOINT = Endpoint("Neutron", 9696)
 DATABASE = Database("neutron", "NeutronDbPassword", ("neutron",))
 IDENTITY = Identity("neutron", "network", ENDPOINT, "neutron", "NeutronPassword")
 
+API_WORKERS = 1
 API = WsgiApi(
     name="neutron-server",
     app="neutron.wsgi.api:application",
     endpoint=ENDPOINT,
     confdir=CONFDIR,
-    env={"OS_NEUTRON_CONFIG_DIR": CONFDIR},
+    workers=API_WORKERS,
+    # ML2/OVN's hash ring asks the WSGI server how many API workers there are (uWSGI,
+    # mod_wsgi or this variable); under gunicorn it finds none and drops every OVN
+    # event it should handle (chassis -> segment host mappings: "Host ... is not
+    # connected to any segments" for a server on a routed provider network)
+    env={"OS_NEUTRON_CONFIG_DIR": CONFDIR, "ASGI_WORKERS": str(API_WORKERS)},
 )
 
 
