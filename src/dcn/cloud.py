@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from dcn.errors import DcnError
@@ -41,9 +41,20 @@ def api_errors(doing: str) -> Iterator[None]:
         ) from None
 
 
-def admin_connection(ws: Workspace, timeout: float | None = None) -> Any:
-    import openstack  # slow to import; only commands that talk to the cloud need it
+@dataclass(frozen=True, slots=True)
+class AdminCredentials:
+    """The cloud's admin login: keystone's internal URL (no version), password, region."""
 
+    auth_url: str
+    password: str = field(repr=False)
+    region: str
+    username: str = "admin"
+    project: str = "admin"
+    domain: str = "Default"
+
+
+def admin_credentials(ws: Workspace) -> AdminCredentials:
+    """From the state store and the control plane's recorded outputs (never a file)."""
     from dcn.deploy import connection_for
 
     connection_for(ws)  # the lab is up, or real hosts are meant: never a lab address outside
@@ -62,14 +73,25 @@ def admin_connection(ws: Workspace, timeout: float | None = None) -> Any:
     password = ws.store.get_secrets(ws.deployment.name).get("AdminPassword")
     if not password:
         raise DcnError("no AdminPassword in the state store", hint="run 'dcn deploy' first")
-    return openstack.connect(
+    return AdminCredentials(
         auth_url=auth_url,
-        username="admin",
         password=password,
-        project_name="admin",
-        user_domain_name="Default",
-        project_domain_name="Default",
-        region_name=str(outputs.global_config.get("keystone_region") or "regionOne"),
+        region=str(outputs.global_config.get("keystone_region") or "regionOne"),
+    )
+
+
+def connect(creds: AdminCredentials, timeout: float | None = None) -> Any:
+    """An openstacksdk connection as admin, through the internal endpoints."""
+    import openstack  # slow to import; only commands that talk to the cloud need it
+
+    return openstack.connect(
+        auth_url=creds.auth_url,
+        username=creds.username,
+        password=creds.password,
+        project_name=creds.project,
+        user_domain_name=creds.domain,
+        project_domain_name=creds.domain,
+        region_name=creds.region,
         interface="internal",
         identity_interface="internal",
         compute_api_version=COMPUTE_MICROVERSION,
@@ -78,6 +100,10 @@ def admin_connection(ws: Workspace, timeout: float | None = None) -> Any:
         # bounded calls for health checks and drills (None: the library's default)
         api_timeout=timeout,
     )
+
+
+def admin_connection(ws: Workspace, timeout: float | None = None) -> Any:
+    return connect(admin_credentials(ws), timeout)
 
 
 @dataclass(frozen=True, slots=True)
