@@ -113,6 +113,8 @@ class ServerPlace:
     az: str
     host: str
     site: str
+    #: the server has a port (booted on a workload network)
+    networked: bool = False
 
 
 def host_sites(ws: Workspace) -> dict[str, str]:
@@ -145,11 +147,27 @@ def boot_in_zones(ws: Workspace, zones: list[str]) -> list[ServerPlace]:
         return _boot_in_zones(ws, zones)
 
 
+def zone_network(ws: Workspace, az: str) -> str | None:
+    """The workload network a server in this zone boots on: the first provider network
+    with a segment at the zone's site (None: the site has none; the server gets no
+    port)."""
+    sites = [s.name for s in ws.deployment.edges if s.az == az]
+    found = ws.deployment.segments_by_site().get(sites[0]) if sites else None
+    return found[0][0].name if found else None
+
+
 def _boot_in_zones(ws: Workspace, zones: list[str]) -> list[ServerPlace]:
     conn = admin_connection(ws)
     image, flavor = ensure_image_and_flavor(conn)
     servers = []
     for az in zones:
+        net_name = zone_network(ws, az)
+        network = conn.network.find_network(net_name) if net_name else None
+        if net_name and network is None:
+            raise DcnError(
+                f"workload network {net_name} does not exist in the cloud",
+                hint="'dcn deploy' of the control plane creates the workload networks",
+            )
         name = f"dcn-smoke-{az}"
         server = conn.compute.find_server(name)
         if server is not None and server.status == "ERROR":
@@ -162,7 +180,7 @@ def _boot_in_zones(ws: Workspace, zones: list[str]) -> list[ServerPlace]:
                 name=name,
                 image_id=image.id,
                 flavor_id=flavor.id,
-                networks="none",
+                networks=[{"uuid": network.id}] if network else "none",
                 availability_zone=az,
             )
         servers.append(server)
@@ -185,7 +203,12 @@ def _boot_in_zones(ws: Workspace, zones: list[str]) -> list[ServerPlace]:
 def _place(server: Any, sites: dict[str, str]) -> ServerPlace:
     host = server.compute_host or server.hypervisor_hostname or "?"
     return ServerPlace(
-        server.name, server.status, server.availability_zone or "?", host, sites.get(host, "?")
+        server.name,
+        server.status,
+        server.availability_zone or "?",
+        host,
+        sites.get(host, "?"),
+        bool(server.addresses),
     )
 
 
@@ -194,3 +217,49 @@ def list_servers(ws: Workspace) -> list[ServerPlace]:
         conn = admin_connection(ws)
         sites = host_sites(ws)
         return [_place(s, sites) for s in conn.compute.servers(details=True, all_projects=True)]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerPort:
+    """A server's first port, as a guest for it must look: where it is bound, its MAC
+    and the address neutron gave it."""
+
+    server: str
+    name: str
+    host: str
+    port: str
+    mac: str
+    fixed_ip: str
+    network: str
+
+
+def server_port(ws: Workspace, server: str, conn: Any = None) -> ServerPort:
+    """The first port of a server (by name or id) and the host it is bound to."""
+    with api_errors(f"looking up server {server}"):
+        conn = conn or admin_connection(ws)
+        found = conn.compute.find_server(server, all_projects=True)
+        if found is None:
+            raise DcnError(f"no server named {server}", hint="'dcn servers' lists them")
+        ports = sorted(conn.network.ports(device_id=found.id), key=lambda p: p.created_at or "")
+        if not ports:
+            raise DcnError(
+                f"server {found.name} has no port (booted with no network)",
+                hint="boot it on a workload network, e.g. with 'dcn smoke'",
+            )
+        port = ports[0]
+        host = port.binding_host_id or found.compute_host or ""
+        if not host:
+            raise DcnError(
+                f"server {found.name}'s port is bound to no host (server {found.status})",
+                hint="wait for the server to be ACTIVE",
+            )
+        ips = [ip["ip_address"] for ip in port.fixed_ips or []]
+        return ServerPort(
+            found.id,
+            found.name,
+            host,
+            port.id,
+            port.mac_address,
+            ips[0] if ips else "",
+            port.network_id,
+        )

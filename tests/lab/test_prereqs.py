@@ -19,6 +19,7 @@ NODE_ONLY = ("mariadb-server", "rabbitmq-server", "openssh-server", "nova", "key
 def test_the_machine_gets_only_what_builds_and_boots_full_hosts() -> None:
     assert set(prereqs.FULLHOST_PACKAGES) == {
         "iproute2",
+        "ethtool",
         "openssh-client",
         "mmdebstrap",
         "systemd-container",
@@ -33,12 +34,15 @@ def test_missing_packages_reads_dpkg_for_the_machines_packages(
 
     def dpkg(argv: list[str], **_: object) -> subprocess.CompletedProcess[str]:
         asked.append(argv)
-        out = "iproute2 installed\nopenssh-client installed\nmmdebstrap config-files\n"
+        out = (
+            "iproute2 installed\nethtool installed\nopenssh-client installed\n"
+            "mmdebstrap config-files\n"
+        )
         return subprocess.CompletedProcess(argv, 0, out, "")
 
     monkeypatch.setattr(prereqs.subprocess, "run", dpkg)
     assert prereqs.missing_packages() == ["mmdebstrap", "systemd-container"]
-    assert asked[0][-4:] == list(prereqs.FULLHOST_PACKAGES)
+    assert asked[0][-5:] == list(prereqs.FULLHOST_PACKAGES)
 
 
 @pytest.mark.parametrize(

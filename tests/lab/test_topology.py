@@ -29,7 +29,9 @@ BASIC = ROOT / "examples" / "dcn-basic.yaml"
 #: the machine's own namespace, as a key next to the lab's namespaces
 MACHINE = "<machine>"
 
-LINK_ADD = re.compile(r"^link add name (\S+) type (\S+)(?: peer name (\S+) netns (\S+))?$")
+LINK_ADD = re.compile(
+    r"^link add (?:link \S+ )?name (\S+) type (\S+)(?: peer name (\S+) netns (\S+)| id \d+)?$"
+)
 
 
 def plan_file(path: Path, state_dir: Path) -> list[StackPlan]:
@@ -275,6 +277,7 @@ def test_long_site_names_sharing_a_prefix_get_distinct_uplinks(tmp_path: Path) -
     data = basic_data()
     data["sites"][1]["name"] = "edge-site-0001"
     data["sites"][2]["name"] = "edge-site-0002"
+    data.pop("workload_networks")
     topo = topology.build("lab", plan_data(data, tmp_path))
     names = interfaces_by_namespace(topo)[topo.spine]
     assert len(set(names)) == len(names), f"spine interfaces: {names}"
@@ -290,3 +293,65 @@ def test_vips_go_to_the_controller_when_another_role_is_listed_first(tmp_path: P
     addrs = {a for lst in topo.node(controller.hostname).interfaces.values() for a in lst}
     for vip in plans[0].network.vips.values():
         assert f"{vip}/32" in addrs, f"VIP {vip} not on {controller.hostname}"
+
+
+# -- provider segments --------------------------------------------------------------
+
+
+def test_each_edge_leaf_holds_its_segment_gateway_and_its_computes_provider_nic(
+    tmp_path: Path,
+) -> None:
+    plans = plan_data(basic_data(), tmp_path)
+    topo = topology.build("basic", plans)
+    for plan in plans:
+        leaf = topo.leaves[plan.site]
+        segments = plan.network.provider_segments
+        if plan.kind == "control-plane":
+            assert not segments
+            assert f"link add name {topology.PROVIDER_BRIDGE} type bridge" not in topo.links[leaf]
+            continue
+        assert segments and plan.network.provider_interface == "provider"
+        for seg in segments:
+            prefix = seg.cidr.split("/")[1]
+            assert (
+                f"addr add {seg.gateway}/{prefix} dev {topology.PROVIDER_BRIDGE}"
+                in (topo.config[leaf])
+            )
+            # other sites reach the segment through the spine, routed to this leaf
+            assert any(c.startswith(f"route add {seg.cidr} via") for c in topo.config[topo.spine])
+        for node in plan.nodes:
+            ns = topology.netns_name("basic", node.hostname)
+            assert any(c.startswith("link add name provider type veth") for c in topo.links[ns])
+            assert "link set dev provider up" in topo.config[ns]
+            # no address: it is a port of the node's br-provider
+            assert not any("dev provider" in c and "addr add" in c for c in topo.config[ns])
+        assert len(topo.no_tx_offload[leaf]) == len(plan.nodes)
+
+
+def test_a_vlan_segment_gets_its_gateway_on_the_vlan(tmp_path: Path) -> None:
+    data = basic_data()
+    data["workload_networks"][0]["segments"][1] = {
+        "site": "dcn1",
+        "network_type": "vlan",
+        "vlan": 120,
+        "subnet": "198.18.65.0/24",
+    }
+    plans = plan_data(data, tmp_path)
+    topo = topology.build("basic", plans)
+    leaf = topo.leaves["dcn1"]
+    vlan_dev = f"{topology.PROVIDER_BRIDGE}.120"
+    assert (
+        f"link add link {topology.PROVIDER_BRIDGE} name {vlan_dev} type vlan id 120"
+        in (topo.links[leaf])
+    )
+    assert f"addr add 198.18.65.1/24 dev {vlan_dev}" in topo.config[leaf]
+
+
+def test_no_provider_nic_no_wiring(tmp_path: Path) -> None:
+    data = basic_data()
+    for site in data["sites"]:
+        site.get("sdn", {}).pop("provider_interface", None)
+    plans = plan_data(data, tmp_path)
+    topo = topology.build("basic", plans)
+    assert not topo.no_tx_offload
+    assert not any("provider" in c for cmds in topo.links.values() for c in cmds)

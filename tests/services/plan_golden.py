@@ -46,12 +46,11 @@ VARIANT_EDITS = (
         "      keystone.conf: {token: {expiration: 7200}}\n"
         "      my.cnf: {mysqld: {max_connections: 800}}\n",
     ),
-    ("    sdn: {mechanism: provider}\n", "    sdn: {mechanism: openvswitch, tunnelling: true}\n"),
+    # dcn0 (the first): no provider NIC, tunnelling; dcn1: both
+    ("    sdn: {provider_interface: provider}\n", "    sdn: {tunnelling: true}\n"),
     (
-        "  - name: dcn1\n    kind: edge\n",
-        "  - name: dcn1\n    kind: edge\n"
-        "    sdn: {mechanism: ovn, tunnelling: true}\n"
-        "    instance_metadata: {config_drive: false, metadata_route: true}\n",
+        "    sdn: {provider_interface: provider}\n",
+        "    sdn: {mechanism: ovn, tunnelling: true, provider_interface: provider}\n",
     ),
     ("DistributedComputeScaleOut: {count: 0}", "DistributedComputeScaleOut: {count: 1}"),
 )
@@ -142,7 +141,7 @@ def _variant(folder: Path) -> Path:
     for old, new in VARIANT_EDITS:
         if old not in text:
             raise AssertionError(f"examples/dcn-basic.yaml no longer holds {old!r}")
-        text = text.replace(old, new)
+        text = text.replace(old, new, 1)  # the first: edits name sites in order
     path = folder / "variant" / "dcn.yaml"
     path.parent.mkdir()
     path.write_text(text, encoding="utf-8")

@@ -90,3 +90,29 @@ def test_ml2_allows_vlans_on_every_vlan_segments_physnet(
     files = service("neutron_server").files(ctx)
     ml2 = parse_ini(files["/etc/neutron/plugins/ml2/ml2_conf.ini"].content)
     assert ml2["ml2_type_vlan"]["network_vlan_ranges"] == "dcn2-uplink,physnet-dcn0"
+
+
+def test_the_sites_provider_nic_becomes_a_port_of_br_provider(edge: RenderContext) -> None:
+    (without,) = service("ovs").steps(with_site(edge, sdn=Sdn()))
+    assert "add-port" not in without.command
+    ctx = with_site(edge, sdn=Sdn(provider_interface="ens4"))
+    (step,) = service("ovs").steps(ctx)
+    at = step.command.index("add-port")
+    assert step.command[at - 2 : at + 3] == ("--", "--may-exist", "add-port", "br-provider", "ens4")
+    # a value is an argument of the shell, never part of its script
+    assert "ens4" not in step.command[2]
+
+
+@pytest.mark.parametrize("name", ["", "a" * 16, "eth 0", "eth0;reboot", "-x"])
+def test_a_provider_nic_name_is_a_kernel_interface_name(name: str) -> None:
+    with pytest.raises(ValueError):
+        Sdn(provider_interface=name)
+
+
+def test_the_network_plan_lists_the_sites_segments(workload_deployment: Deployment) -> None:
+    from dcn.network import provider_segments
+
+    segs = provider_segments(workload_deployment, "dcn2")
+    assert [s.physnet for s in segs] == ["dcn2-uplink"]
+    assert all(s.gateway and s.cidr for s in segs)
+    assert provider_segments(workload_deployment, "central") == ()

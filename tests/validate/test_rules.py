@@ -117,7 +117,12 @@ CASES = [
         "        allocation_pools:\n          - {start: 198.18.34.90, end: 198.18.34.10}",
         "198.18.34.90",
     ),
-    ("DCN401", "sdn: {mechanism: provider}", "sdn: {mechanism: ovn, tunnelling: true}", "sdn"),
+    (
+        "DCN401",
+        "sdn: {provider_interface: provider}",
+        "sdn: {mechanism: ovn, tunnelling: true}",
+        "sdn",
+    ),
     (
         "DCN402",
         "instance_metadata: {config_drive: true}",
@@ -127,7 +132,7 @@ CASES = [
     ("DCN403", "instance_storage: ephemeral", "instance_storage: ceph", "instance_storage"),
     (
         "DCN404",
-        "sdn: {mechanism: provider}",
+        "sdn: {provider_interface: provider}",
         "sdn:\n      mechanism: provider\n      dvr: true",
         "dvr: true",
     ),
@@ -181,18 +186,20 @@ def _rules_of(tmp_path: Path, old: str, new: str) -> list[str]:
 @pytest.mark.parametrize("mechanism", ["ovn", "openvswitch"])
 def test_dvr_with_a_routing_mechanism_is_fine(tmp_path: Path, mechanism: str) -> None:
     new = f"sdn: {{mechanism: {mechanism}, dvr: true}}"
-    assert "DCN404" not in _rules_of(tmp_path, "sdn: {mechanism: provider}", new)
+    assert "DCN404" not in _rules_of(tmp_path, "sdn: {provider_interface: provider}", new)
 
 
 def test_dvr_with_the_default_mechanism_is_fine(tmp_path: Path) -> None:
-    rules = _rules_of(tmp_path, "sdn: {mechanism: provider}", "sdn: {dvr: true}")
+    rules = _rules_of(tmp_path, "sdn: {provider_interface: provider}", "sdn: {dvr: true}")
     assert rules == ["DCN301"]  # ovn, the default, routes and is deployed
 
 
 def test_dvr_without_routing_is_one_finding_whose_fix_is_ovn(tmp_path: Path) -> None:
     f = tmp_path / "dcn.yaml"
     f.write_text(
-        EXAMPLE.replace("sdn: {mechanism: provider}", "sdn: {mechanism: provider, dvr: true}")
+        EXAMPLE.replace(
+            "sdn: {provider_interface: provider}", "sdn: {mechanism: provider, dvr: true}", 1
+        )
     )
     found = [x for x in validate(load_yaml(f)).findings if x.rule in ("DCN404", "DCN405")]
     assert [x.rule for x in found] == ["DCN404"]

@@ -210,14 +210,20 @@ def test_each_new_rule_has_a_case() -> None:
     assert new <= {c[0] for c in CASES}
 
 
-def test_the_mechanism_warning_names_ovn_and_how() -> None:
-    """DCN405 is a warning until the example moves to ovn (docs/rules.md says why)."""
-    assert RULES["DCN405"][1] is Severity.WARNING
-    result = validate(load_yaml(ROOT / "examples" / "dcn-basic.yaml"))
+def test_a_mechanism_other_than_ovn_is_an_error_naming_ovn_and_how(tmp_path: Path) -> None:
+    """Only ML2/OVN is deployed: another mechanism would bind no workload port."""
+    assert RULES["DCN405"][1] is Severity.ERROR
+    example = (ROOT / "examples" / "dcn-basic.yaml").read_text()
+    f = tmp_path / "dcn.yaml"
+    f.write_text(
+        example.replace("sdn: {provider_interface: provider}", "sdn: {mechanism: provider}", 1)
+    )
+    result = validate(load_yaml(f))
     (found,) = [x for x in result.findings if x.rule == "DCN405"]
     assert "'provider'" in found.message and "OVN" in found.message
     assert "sdn.mechanism: ovn" in found.fix
     assert found.location.field == "sites[1].sdn.mechanism"
+    assert not result.ok
 
 
 def test_schema_paths_leave_out_the_kind(tmp_path: Path) -> None:

@@ -153,3 +153,78 @@ def exec_(
     """Run a command inside a lab node (its network, mounts and hostname)."""
     argv = _lab(ctx.obj).exec_argv(node, ctx.args or ["/bin/bash"])
     os.execvp(argv[0], argv)
+
+
+workload_app = typer.Typer(
+    help="Guests for servers: nova's fake driver boots none, so the lab gives a server "
+    "a network namespace on its compute, plugged into its port."
+)
+app.add_typer(workload_app, name="workload")
+
+
+@workload_app.command("attach")
+def workload_attach(
+    ctx: typer.Context,
+    servers: Annotated[list[str], typer.Argument(help="server names or ids")],
+) -> None:
+    """Plug a guest into each server's port on its compute and ask DHCP for its address."""
+    from dcn.cloud import admin_connection
+    from dcn.workloads import attach
+
+    ws: Workspace = ctx.obj
+    conn = admin_connection(ws)
+    table = render.Table("server", "node", "port address", "DHCP address", "lease")
+    failed = []
+    for server in servers:
+        w, lease = attach(ws, server, conn)
+        good = lease.address == w.fixed_ip
+        failed += [] if good else [w.name]
+        shown = lease.address or "none"
+        table.add_row(
+            w.name,
+            w.node,
+            w.fixed_ip,
+            f"[green]{shown}[/]" if good else f"[red]{shown}[/]",
+            f"{lease.seconds:.1f}s",
+        )
+    render.out.print(table)
+    if failed:
+        raise DcnError(
+            f"DHCP did not give {', '.join(failed)} its port's address",
+            hint="'dcn lab exec NODE ovn-sbctl ...' / the compute's ovn-controller log",
+        )
+
+
+@workload_app.command(
+    "exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def workload_exec(
+    ctx: typer.Context,
+    server: Annotated[str, typer.Argument(help="server name or id")],
+) -> None:
+    """Run a command inside a server's guest (after '--')."""
+    lab = _lab(ctx.obj)
+    argv = lab.workload_argv(lab.workload(server), ctx.args or ["/bin/sh"])
+    os.execvp(argv[0], argv)
+
+
+@workload_app.command("detach")
+def workload_detach(
+    ctx: typer.Context,
+    servers: Annotated[list[str], typer.Argument(help="server names or ids")],
+) -> None:
+    """Unplug and remove servers' guests."""
+    lab = _lab(ctx.obj)
+    for server in servers:
+        w = lab.workload(server)
+        lab.detach(w)
+        render.out.print(f"{w.name}: detached from {w.node}")
+
+
+@workload_app.command("list")
+def workload_list(ctx: typer.Context) -> None:
+    """The attached guests."""
+    table = render.Table("server", "node", "address", "namespace")
+    for w in _lab(ctx.obj).workloads().values():
+        table.add_row(w.name, w.node, w.fixed_ip, w.netns)
+    render.out.print(table)

@@ -76,15 +76,23 @@ def register(app: typer.Typer) -> None:
         zones: Annotated[
             list[str] | None, typer.Argument(help="availability zones (default: every edge)")
         ] = None,
+        guests: Annotated[
+            bool, typer.Option(help="in the lab: attach a guest to each server and check it")
+        ] = True,
     ) -> None:
-        """Boot one server in each edge availability zone and show where each runs."""
+        """Boot one server in each edge availability zone (on the site's segment of the
+        workload network) and show where each runs; in the lab, give each a guest and
+        show what it sees: its DHCP lease, its site's gateway, metadata, config drive."""
         from dcn.cloud import boot_in_zones
 
         ws: Workspace = ctx.obj
         wanted = zones or [s.az for s in ws.deployment.edges]
         if not wanted:
             raise DcnError("the description has no edge site", hint="add an edge site")
-        _servers_table(boot_in_zones(ws, wanted))
+        places = boot_in_zones(ws, wanted)
+        _servers_table(places)
+        if guests:
+            _guests(ws, places)
 
     @app.command("health")
     def health(
@@ -102,6 +110,52 @@ def register(app: typer.Typer) -> None:
         from dcn.cloud import list_servers
 
         _servers_table(list_servers(ctx.obj))
+
+
+def _guests(ws: Workspace, places: list) -> None:  # list[ServerPlace]
+    """Attach a lab guest to every smoke server with a port, check what it sees."""
+    from dcn.cloud import admin_connection
+    from dcn.lab import Lab
+    from dcn.workloads import attach, check
+
+    if not Lab(ws.state_dir, ws.deployment.name).nodes():
+        render.out.print("[dim]no lab: servers have no guest to check[/]")
+        return
+    conn = admin_connection(ws)
+    table = render.Table(
+        "server", "host", "port address", "DHCP", "gateway", "metadata", "config drive"
+    )
+    bad = []
+    for place in places:
+        if not place.networked:
+            continue
+        workload, lease = attach(ws, place.name, conn)
+        r = check(ws, workload, lease, conn)
+        bad += [] if r.ok else [r.server]
+        dhcp = r.dhcp_ip or "none"
+        table.add_row(
+            r.server,
+            r.host,
+            r.fixed_ip,
+            (f"[green]{dhcp}[/]" if r.dhcp_ip == r.fixed_ip else f"[red]{dhcp}[/]")
+            + f" {r.dhcp_seconds:.1f}s",
+            "-" if r.gateway is None else _replies(r.gateway, r.gateway_replies),
+            r.metadata if r.metadata in ("ok", "n/a") else f"[red]{render.escape(r.metadata)}[/]",
+            "yes" if r.config_drive else "no",
+        )
+    render.out.print(table)
+    if bad:
+        raise DcnError(
+            f"guests of {', '.join(bad)} did not get what their site promises",
+            hint="'dcn lab workload exec SERVER -- ip addr' looks inside; 'dcn health'",
+        )
+
+
+def _replies(gateway: str, replies: int) -> str:
+    from dcn.workloads import PINGS
+
+    style = "green" if replies else "red"
+    return f"[{style}]{gateway} {replies}/{PINGS}[/]"
 
 
 def _servers_table(places: list) -> None:  # list[ServerPlace]

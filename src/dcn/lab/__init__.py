@@ -23,6 +23,17 @@ from pathlib import Path
 
 from dcn.errors import DcnError
 from dcn.lab import fabric, fullhost, proxy, topology
+from dcn.lab.workload import (
+    Lease,
+    Workload,
+    attach_argv,
+    detach_argv,
+    parse_lease,
+    run_in_node,
+)
+from dcn.lab.workload import (
+    exec_argv as workload_exec_argv,
+)
 from dcn.paths import confined
 from dcn.plan.types import StackPlan
 
@@ -238,6 +249,50 @@ class Lab:
         if info is None:
             raise DcnError(f"no lab node named {hostname}", hint="'dcn lab status' lists the nodes")
         return info
+
+    def workloads(self) -> dict[str, Workload]:
+        """The attached workloads, by server id."""
+        manifest = self.checked_manifest() or {}
+        return {k: Workload(**v) for k, v in manifest.get("workloads", {}).items()}
+
+    def workload(self, server: str) -> Workload:
+        """An attached workload by server id or name."""
+        for w in self.workloads().values():
+            if server in (w.server, w.name):
+                return w
+        raise DcnError(
+            f"no workload is attached to server {server}",
+            hint=f"attach one: dcn lab workload attach {server}",
+        )
+
+    def attach(self, workload: Workload) -> Lease:
+        """Plug the workload into its node's br-int and let it ask DHCP for its address;
+        recorded first, so 'dcn lab workload detach' finds a half-made one."""
+        manifest = self.checked_manifest()
+        if manifest is None:
+            raise DcnError("no lab is up", hint="run 'dcn lab up'")
+        manifest.setdefault("workloads", {})[workload.server] = workload.as_dict()
+        self.write_manifest(manifest)
+        done = run_in_node(self.exec_argv(workload.node, attach_argv(workload)))
+        if done.returncode != 0:
+            raise DcnError(
+                f"lab workload for {workload.name} on {workload.node}: "
+                f"{(done.stderr.strip().splitlines() or ['failed'])[-1]}",
+                hint=f"'dcn lab workload detach {workload.name}' removes what was made",
+            )
+        return parse_lease(done.stdout)
+
+    def detach(self, workload: Workload) -> None:
+        if self.nodes().get(workload.node) is not None:
+            run_in_node(self.exec_argv(workload.node, detach_argv(workload)))
+        manifest = self.checked_manifest() or {}
+        manifest.get("workloads", {}).pop(workload.server, None)
+        if manifest:
+            self.write_manifest(manifest)
+
+    def workload_argv(self, workload: Workload, command: Sequence[str]) -> list[str]:
+        """argv running `command` inside the workload (its node, then its namespace)."""
+        return self.exec_argv(workload.node, workload_exec_argv(workload, command))
 
     def node_action(self, hostname: str, what: str) -> str:
         """Stop a node like a host losing power, start it, or reboot it."""

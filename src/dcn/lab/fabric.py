@@ -65,6 +65,27 @@ def build(topo: LabTopology, parts: Iterable[str] | None = None) -> None:
         for ns, commands in part.config.items():
             _batch(ns, commands)
         _batch(None, [c for c in part.host if not c.startswith("link add")])
+    for part in chosen:
+        for ns, interfaces in part.no_tx_offload.items():
+            for ifname in interfaces:
+                no_tx_offload(ns, ifname)
+
+
+def no_tx_offload(netns: str, ifname: str) -> None:
+    """Turn TX checksum offload off on a veth feeding a userspace Open vSwitch port:
+    the switch reads its packets with AF_PACKET, where TCP's partial checksums arrive
+    unfinished and the receiver drops them (ping passes, TCP does not)."""
+    result = subprocess.run(
+        ["ip", "netns", "exec", netns, "ethtool", "-K", ifname, "tx", "off"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise DcnError(
+            f"lab: 'ethtool -K {ifname} tx off' in {netns} failed: {result.stderr.strip()}",
+            hint="'dcn lab prereqs' installs ethtool; then 'dcn lab down' and 'dcn lab up'",
+        )
 
 
 def namespace_pids(ns: str) -> list[int]:

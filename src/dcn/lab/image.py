@@ -43,6 +43,9 @@ BASE_PACKAGES = (
     "procps",
     "ca-certificates",
     "sudo",
+    # lab workloads: busybox's udhcpc, ping and wget in a guest; ethtool for its veth
+    "busybox",
+    "ethtool",
 )
 DEFAULT_MIRRORS = (
     f"deb http://deb.debian.org/debian {SUITE} main",

@@ -48,7 +48,7 @@ def constraints_file() -> Path:
 
 
 #: what the machine needs to run full-host lab nodes (they bring everything else)
-FULLHOST_PACKAGES = ("iproute2", "openssh-client", "mmdebstrap", "systemd-container")
+FULLHOST_PACKAGES = ("iproute2", "ethtool", "openssh-client", "mmdebstrap", "systemd-container")
 
 
 def missing_packages(packages: tuple[str, ...] = FULLHOST_PACKAGES) -> list[str]:

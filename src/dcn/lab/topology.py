@@ -31,6 +31,8 @@ HOST_LINK_V4 = netaddr.IPNetwork("198.19.254.0/31")
 #: IPv6 uplinks, one /64 per leaf (only when a network is IPv6)
 UPLINKS_V6 = netaddr.IPNetwork("fd00:dcf:ffff::/48")
 IFNAME_MAX = 15
+#: the leaf router's bridge of the site's provider segments
+PROVIDER_BRIDGE = "br-prov"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,9 @@ class FabricPart:
     config: dict[str, list[str]] = field(default_factory=dict)
     #: commands in the machine's own namespace (its end of the fabric, its routes)
     host: list[str] = field(default_factory=list)
+    #: namespace -> interfaces whose TX checksum offload must be off (run last): a veth
+    #: feeding a userspace Open vSwitch port (AF_PACKET) passes TCP only without it
+    no_tx_offload: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, ns: str, kind: str, *commands: str) -> None:
         getattr(self, kind).setdefault(ns, []).extend(commands)
@@ -94,6 +99,10 @@ class LabTopology:
     @property
     def config(self) -> dict[str, list[str]]:
         return self._merged("config")
+
+    @property
+    def no_tx_offload(self) -> dict[str, list[str]]:
+        return self._merged("no_tx_offload")
 
     @property
     def host(self) -> list[str]:
@@ -209,7 +218,33 @@ def _site(topo: LabTopology, plan: StackPlan, any_v6: bool, spine_host: str) -> 
             part.host.append(f"route add {subnet.cidr} via {spine_host}")
         elif net6 is not None:
             part.add(spine, "config", f"route add {subnet.cidr} via {net6[2]}")
+    _provider(plan, leaf, spine, str(leaf_v4), part)
     _nodes(topo, plan, leaf, part)
+
+
+def _provider(plan: StackPlan, leaf: str, spine: str, leaf_v4: str, part: FabricPart) -> None:
+    """The site's provider segments on its leaf router: one bridge the computes' provider
+    NICs join, each segment's gateway on it (flat) or on its VLAN, and the spine's route
+    to each segment subnet, so a workload reaches its site's gateway without the spine
+    and other sites through it."""
+    network = plan.network
+    if not network.provider_interface or not network.provider_segments:
+        return
+    part.add(leaf, "links", f"link add name {PROVIDER_BRIDGE} type bridge")
+    part.add(leaf, "config", f"link set dev {PROVIDER_BRIDGE} up")
+    for seg in network.provider_segments:
+        device = PROVIDER_BRIDGE
+        if seg.vlan is not None:
+            device = _ifname(f"{PROVIDER_BRIDGE}.{seg.vlan}")
+            part.add(
+                leaf,
+                "links",
+                f"link add link {PROVIDER_BRIDGE} name {device} type vlan id {seg.vlan}",
+            )
+            part.add(leaf, "config", f"link set dev {device} up")
+        part.add(leaf, "config", f"addr add {_prefixed(seg.gateway, seg.cidr)} dev {device}")
+        if netaddr.IPNetwork(seg.cidr).version == 4:
+            part.add(spine, "config", f"route add {seg.cidr} via {leaf_v4}")
 
 
 def _nodes(topo: LabTopology, plan: StackPlan, leaf: str, part: FabricPart) -> None:
@@ -246,6 +281,17 @@ def _nodes(topo: LabTopology, plan: StackPlan, leaf: str, part: FabricPart) -> N
             if net == "ctlplane" and subnet.gateway:
                 cfg.append(f"route add default via {subnet.gateway}")
             interfaces[ifname] = addrs
+        uplink = plan.network.provider_interface
+        if uplink and plan.network.provider_segments and "ovs" in node.services:
+            # no address: the NIC is a port of the node's br-provider
+            peer = _ifname(f"pv{n_index}")
+            part.add(ns, "links", f"link add name {uplink} type veth peer name {peer} netns {leaf}")
+            part.config[leaf] += [
+                f"link set dev {peer} master {PROVIDER_BRIDGE}",
+                f"link set dev {peer} up",
+            ]
+            part.no_tx_offload.setdefault(leaf, []).append(peer)
+            cfg.append(f"link set dev {uplink} up")
         ssh = node.ssh_address
         if ssh is None:
             raise DcnError(

@@ -17,6 +17,8 @@ from dcn.model.ipints import canonical_address, canonical_network, network_range
 
 SiteName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,61}[a-z0-9]$|^[a-z]$")]
 NetName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,30}$")]
+#: a Linux interface name (the kernel keeps 15 characters)
+InterfaceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$")]
 #: networks with TripleO-compatible meaning; others may be declared too
 WELL_KNOWN_NETWORKS = ("ctlplane", "internal_api", "tenant", "storage", "external")
 VIP_NETWORKS_DEFAULT = ("ctlplane", "internal_api", "storage", "external")
@@ -181,6 +183,9 @@ class Sdn(_Strict):
     #: openvswitch module), ``netdev`` (userspace: hosts without the module, such as
     #: lab nodes), or ``auto``: the kernel's where the node can load the module
     datapath: Literal["auto", "system", "netdev"] = "auto"
+    #: the NIC of each compute that carries the site's provider segments (a port of
+    #: ``br-provider``); unset, workloads at the site reach only each other
+    provider_interface: InterfaceName | None = None
 
 
 class InstanceMetadata(_Strict):

@@ -12,11 +12,17 @@ from collections.abc import Iterator, Mapping
 import netaddr
 
 from dcn.errors import DcnError
-from dcn.model.description import Deployment, Site, Subnet
+from dcn.model.description import Deployment, ProviderNetwork, Site, Subnet
 from dcn.model.ipints import address_int, network_range
 from dcn.model.nodes import Node
 from dcn.model.roles import ROLES
-from dcn.plan.types import NodeAddressing, RoutePlan, SiteNetworkPlan, SubnetPlan
+from dcn.plan.types import (
+    NodeAddressing,
+    ProviderSegmentPlan,
+    RoutePlan,
+    SiteNetworkPlan,
+    SubnetPlan,
+)
 
 VIP_KEY = "__vip__"
 
@@ -196,4 +202,23 @@ def plan_site_network(
         subnets=subnets,
         nodes={n.hostname: NodeAddressing(n.hostname, addresses[n.hostname], n.mac) for n in nodes},
         vips=vips,
+        provider_interface=site.sdn.provider_interface,
+        provider_segments=provider_segments(deployment, site.name),
+    )
+
+
+def provider_segments(deployment: Deployment, site: str) -> tuple[ProviderSegmentPlan, ...]:
+    """The site's segments of the workload provider networks, by network name."""
+    return tuple(
+        ProviderSegmentPlan(
+            network=net.name,
+            physnet=seg.physical_network,
+            vlan=seg.vlan,
+            cidr=seg.subnet,
+            gateway=seg.gateway_ip,
+        )
+        for net in sorted(deployment.workload_networks, key=lambda n: n.name)
+        if isinstance(net, ProviderNetwork)
+        for seg in net.segments
+        if seg.site == site
     )

@@ -14,6 +14,7 @@ from dcn.plan.types import (
     NodeAddressing,
     NodePlan,
     ProcessSpec,
+    ProviderSegmentPlan,
     RoutePlan,
     SiteNetworkPlan,
     StackPlan,
@@ -59,6 +60,8 @@ def _network(d: dict[str, Any]) -> SiteNetworkPlan:
         subnets={k: _subnet(v) for k, v in d["subnets"].items()},
         nodes={k: NodeAddressing(**v) for k, v in d["nodes"].items()},
         vips=dict(d.get("vips") or {}),
+        provider_interface=d.get("provider_interface"),
+        provider_segments=tuple(ProviderSegmentPlan(**x) for x in d.get("provider_segments") or ()),
     )
 
 

@@ -85,6 +85,18 @@ class NodeAddressing:
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderSegmentPlan:
+    """A site's segment of a workload provider network, as its router sees it: the
+    gateway it holds on the segment (untagged for flat, on the VLAN for vlan)."""
+
+    network: str
+    physnet: str
+    vlan: int | None
+    cidr: str
+    gateway: str
+
+
+@dataclass(frozen=True, slots=True)
 class SiteNetworkPlan:
     site: str
     subnets: dict[str, SubnetPlan]
@@ -92,6 +104,10 @@ class SiteNetworkPlan:
     nodes: dict[str, NodeAddressing]
     #: network -> virtual IP (control plane only)
     vips: dict[str, str] = field(default_factory=dict)
+    #: the NIC of the site's computes on br-provider (``sdn.provider_interface``)
+    provider_interface: str | None = None
+    #: the site's segments of the workload provider networks
+    provider_segments: tuple[ProviderSegmentPlan, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

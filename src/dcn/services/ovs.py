@@ -5,7 +5,8 @@ Debian's ``openvswitch-switch.service`` groups ovsdb-server and ovs-vswitchd (ea
 from the local database: where the southbound database is, the tunnel endpoint (the
 node's internal API address, geneve), the chassis name (nova's host name, which is
 what neutron binds ports to), the datapath of its bridges, and the bridge of the
-site's provider network (``ovn-bridge-mappings``).
+site's provider network (``ovn-bridge-mappings``) with the site's provider NIC as its
+port (``sdn.provider_interface``).
 
 Datapath (``sdn.datapath``): ``system`` (the kernel's openvswitch module) or ``netdev``
 (userspace); ``auto``, the default, decides on the node when the step runs: the
@@ -88,7 +89,13 @@ def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
     choose = _AUTO if chosen == "auto" else f"dp={chosen}"
     script = _CHASSIS.format(choose=choose, vsctl=VSCTL, bridge=PROVIDER_BRIDGE)
     ids = [f'external_ids:{k}="{v}"' for k, v in sorted(chassis_settings(ctx).items())]
-    args = ("--may-exist", "add-br", PROVIDER_BRIDGE, "--", "set", "Open_vSwitch", ".", *ids)
+    uplink = ctx.site.sdn.provider_interface
+    # the NIC carrying the site's provider segments becomes a port of br-provider
+    port = ("--", "--may-exist", "add-port", PROVIDER_BRIDGE, uplink) if uplink else ()
+    args = (
+        *("--may-exist", "add-br", PROVIDER_BRIDGE, *port),
+        *("--", "set", "Open_vSwitch", ".", *ids),
+    )
     command = ("/bin/sh", "-c", script, "dcn-chassis", *args)
     return (StepSpec(name="chassis", command=command, phase="post"),)
 

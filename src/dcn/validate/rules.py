@@ -54,7 +54,7 @@ RULES: dict[str, tuple[str, Severity, str]] = {
     "DCN402": ("metadata-unreachable", E, "no config drive and no route to metadata"),
     "DCN403": ("edge-storage", E, "non-ephemeral instance storage at an edge"),
     "DCN404": ("dvr-unsupported", E, "DVR with an SDN mechanism that has no DVR"),
-    "DCN405": ("sdn-not-deployed", W, "an SDN mechanism other than ovn (the only one deployed)"),
+    "DCN405": ("sdn-not-deployed", E, "an SDN mechanism other than ovn (the only one deployed)"),
     "DCN501": ("liveness-flapping", W, "service_down_time under twice report_interval"),
     "DCN601": ("override-unknown-file", E, "config_overrides for a file dcn does not render"),
     "DCN602": ("override-syntax", E, "an override section, option or value a parser misreads"),
