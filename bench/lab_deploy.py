@@ -6,7 +6,11 @@ parallel; each site's own time too), first server ACTIVE in both edge AZs, for
 full-host nodes an edge compute rebooted until a new server is ACTIVE there, then one
 more edge site added to the running cloud (lab grows, site deployed, registered).
 Memory: the summed PSS of every process in the lab's network
-namespaces, sampled every 2 s; the peak is printed.
+namespaces, sampled every 2 s; the peak is printed, and the part of it that networking
+adds (Open vSwitch, OVN, neutron's OVN workers, the metadata agents and their haproxy).
+Networking: from the start of the edge deploys to both edge guests holding their DHCP
+lease (the smoke servers' guests), and the packets site-local guest traffic loses
+during a 20 s cut of an edge site's uplink (drill edge-site-loss at dcn1).
 
     .venv/bin/python bench/lab_deploy.py [--keep]
 
@@ -17,6 +21,7 @@ end (unless --keep). Prints figures; asserts nothing about speed.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import threading
@@ -38,20 +43,37 @@ EXTRA_SITE = """
 """
 
 
+#: processes networking adds (matched in the command line)
+NETWORKING = (
+    "ovsdb-server",
+    "ovs-vswitchd",
+    "ovn-northd",
+    "ovn-controller",
+    "neutron-ovn-metadata-agent",
+    "haproxy",
+    "neutron-periodic-workers",
+    "neutron-ovn-maintenance-worker",
+    "ovnmeta_offload",
+    "privsep-helper",
+)
+
+
 class MemorySampler(threading.Thread):
-    """Peak of the summed PSS of every process in namespaces named dcn-<name>-*."""
+    """Peak of the summed PSS of every process in namespaces named dcn-<name>-*, and of
+    the networking processes among them."""
 
     def __init__(self, deployment: str) -> None:
         super().__init__(daemon=True)
         self.prefix = f"dcn-{deployment}-"
         self.peak = 0
+        self.networking = 0
         self.stop = threading.Event()
 
     def sample(self) -> int:
         """Summed PSS (shared pages split between their users; RSS would count a
         gunicorn worker's pages shared with its master twice)."""
         names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-        total = 0
+        total = networking = 0
         for line in names.splitlines():
             ns = line.split()[0] if line.strip() else ""
             if not ns.startswith(self.prefix):
@@ -63,7 +85,15 @@ class MemorySampler(threading.Thread):
                 except OSError:
                     continue
                 m = re.search(r"^Pss:\s+(\d+) kB", status, re.M)
-                total += int(m.group(1)) * 1024 if m else 0
+                pss = int(m.group(1)) * 1024 if m else 0
+                total += pss
+                try:
+                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+                except OSError:
+                    cmdline = b""
+                if any(name.encode() in cmdline for name in NETWORKING):
+                    networking += pss
+        self.networking = max(self.networking, networking)
         return total
 
     def run(self) -> None:
@@ -109,8 +139,10 @@ def main() -> None:
             out = dcn("edge deploys dcn0 + dcn1 (parallel)", "deploy", "dcn0", "dcn1")
             for site, secs in re.findall(r"│ (dcn\d) +│ \d+ +│ deployed.*?│ +\d+ +│ (\d+)s", out):
                 print(f"  {site} on its own{'':<27} {float(secs):7.1f} s")
-            dcn("first server ACTIVE in both edge AZs", "smoke")
+            dcn("first server ACTIVE in both edge AZs (+ guests)", "smoke")
             to_active = sum(s for label, s in figures if label != "prerequisites")
+            leases = sum(s for label, s in figures[-2:])
+            print(f"{'edge deploys start to both guests DHCP':<40} {leases:7.1f} s")
             print(f"{'from prerequisites in place to ACTIVE':<40} {to_active:7.1f} s")
             if "fullhost" in run.dcn("lab", "status", "--format", "json", what="lab status"):
                 started = time.monotonic()
@@ -127,6 +159,28 @@ def main() -> None:
             print(f"{'one more edge site, to a server ACTIVE':<40} {took:7.1f} s")
             sampler.peak = max(sampler.peak, sampler.sample())
             print(f"{'peak memory of the lab (PSS sum)':<40} {sampler.peak / 2**30:7.2f} GiB")
+            mib = sampler.networking / 2**20
+            print(f"{'  of it networking (OVS, OVN, metadata)':<40} {mib:7.0f} MiB")
+            out = run.dcn(
+                "drill",
+                "run",
+                "edge-site-loss",
+                "--site",
+                "dcn1",
+                "--cut",
+                "20",
+                "--format",
+                "json",
+                what="drill edge-site-loss",
+            )
+            (report,) = json.loads(out)
+            f = report["figures"]
+            print(
+                f"{'site-local pings lost in a 20 s cut':<40} "
+                f"{f.get('gateway_pings_lost')}/{f.get('gateway_pings_sent')} to the gateway, "
+                f"{f.get('peer_pings_lost')}/{f.get('peer_pings_sent')} to the other guest"
+            )
+            print(f"{'metadata back after heal':<40} {f.get('metadata_back_after_heal')} s")
         finally:
             sampler.stop.set()
 

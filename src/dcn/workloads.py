@@ -101,7 +101,7 @@ def check(ws: Workspace, workload: Workload, lease: Lease, conn: Any) -> GuestRe
     metadata = "n/a"
     spec = ws.deployment.site(site) if site else None
     if spec is not None and spec.instance_metadata.metadata_route:
-        metadata = _metadata(lab, workload) if lease.address else "failed: no address"
+        metadata = metadata_probe(lab, workload) if lease.address else "failed: no address"
     server = conn.compute.get_server(workload.server)
     return GuestReport(
         server=workload.name,
@@ -125,7 +125,7 @@ FETCH = (
 )
 
 
-def _metadata(lab: Lab, workload: Workload) -> str:
+def metadata_probe(lab: Lab, workload: Workload) -> str:
     """Fetch the server's metadata from the guest; it must carry the server's uuid."""
     fetch = ["python3", "-c", FETCH, METADATA_URL, str(METADATA_TIMEOUT)]
     done = run_in_node(lab.workload_argv(workload, fetch), timeout=METADATA_TIMEOUT * 4)

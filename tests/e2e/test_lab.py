@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from dcn.cloud import admin_connection, ensure_image_and_flavor, list_servers
+from dcn.cloud import admin_connection, list_servers
 from dcn.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,12 +116,13 @@ def test_a_server_is_active_in_each_edge_zone_on_a_host_of_its_site(lab: Lab) ->
         assert server.site == site
 
 
-def test_a_server_port_binds_on_its_edge_computes_ovn_chassis(lab: Lab) -> None:
-    """ML2/OVN: each edge compute is a chassis named as nova's host; a server with a
-    port on a flat provider network of its site's physnet goes ACTIVE, its port bound
-    to that host (no PortBindingFailed)."""
+def test_smoke_servers_are_on_their_sites_segment_and_their_guests_answer(lab: Lab) -> None:
+    """ML2/OVN with a routed provider network: each edge compute is a chassis named as
+    nova's host; the deploy created the network with a segment and subnet per site;
+    each smoke server's port is bound on its site's compute with an address of its
+    site's segment; its guest got that address by DHCP, pings its site's gateway, and
+    at dcn1 (metadata route) reads its own metadata; dcn0's server has a config drive."""
     conn = admin_connection(lab.ws())
-    site, host = "dcn0", "dcn0-distributedcompute-0"
     chassis = lab.dcn(
         "lab",
         "exec",
@@ -133,32 +134,60 @@ def test_a_server_port_binds_on_its_edge_computes_ovn_chassis(lab: Lab) -> None:
         "Chassis",
     ).stdout.split()
     assert sorted(chassis) == ["dcn0-distributedcompute-0", "dcn1-distributedcompute-0"]
-    net = conn.network.find_network("e2e-provider-dcn0") or conn.network.create_network(
-        name="e2e-provider-dcn0",
-        provider_network_type="flat",
-        provider_physical_network=f"physnet-{site}",
-    )
-    if not list(conn.network.subnets(network_id=net.id)):
-        conn.network.create_subnet(
-            network_id=net.id, ip_version=4, cidr="10.250.0.0/24", gateway_ip="10.250.0.1"
-        )
-    image, _ = ensure_image_and_flavor(conn)
+    net = conn.network.find_network("edge-provider")
+    assert net is not None
+    segments = {s.physical_network: s for s in conn.network.segments(network_id=net.id)}
+    assert set(segments) == {"physnet-dcn0", "physnet-dcn1"}
+    subnets = {s.segment_id: s for s in conn.network.subnets(network_id=net.id)}
+    cidr = {"dcn0": "198.18.64.0/24", "dcn1": "198.18.65.0/24"}
+    for site in EDGES:
+        subnet = subnets[segments[f"physnet-{site}"].id]
+        assert subnet.cidr == cidr[site] and subnet.is_dhcp_enabled
+        assert subnet.gateway_ip == cidr[site].replace("0/24", "1")
     # the control plane's deploy ensured flavors a normal project can boot (a disk)
     flavor = conn.compute.find_flavor("dcn.tiny")
     assert flavor is not None and flavor.disk >= 1
-    server = conn.compute.create_server(
-        name="e2e-port-dcn0",
-        image_id=image.id,
-        flavor_id=flavor.id,
-        networks=[{"uuid": net.id}],
-        availability_zone=site,
-    )
-    server = conn.compute.wait_for_server(server, status="ACTIVE", wait=180)
-    (port,) = list(conn.network.ports(device_id=server.id))
-    assert port.binding_host_id == host
-    assert port.binding_vif_type == "ovs"
-    assert port.status in ("ACTIVE", "DOWN")  # DOWN: the fake driver plugs no interface
-    conn.compute.delete_server(server)
+    guests = {w.split()[0] for w in lab.dcn("lab", "workload", "list").stdout.splitlines()}
+    for site in EDGES:
+        server = conn.compute.find_server(f"dcn-smoke-{site}")
+        (port,) = list(conn.network.ports(device_id=server.id))
+        assert port.binding_host_id == f"{site}-distributedcompute-0"
+        assert port.binding_vif_type == "ovs"
+        (ip,) = [x["ip_address"] for x in port.fixed_ips]
+        assert ip.startswith(cidr[site][: -len("0/24")])
+        assert f"dcn-smoke-{site}" in guests
+        inside = lab.dcn("lab", "workload", "exec", f"dcn-smoke-{site}", "ip", "-4", "addr").stdout
+        assert f"inet {ip}/24" in inside
+        ping = lab.dcn(
+            "lab",
+            "workload",
+            "exec",
+            f"dcn-smoke-{site}",
+            "busybox",
+            "ping",
+            "-c",
+            "2",
+            "-W",
+            "2",
+            subnet_gateway(cidr[site]),
+        ).stdout
+        assert "0% packet loss" in ping
+    meta = lab.dcn(
+        "lab",
+        "workload",
+        "exec",
+        "dcn-smoke-dcn1",
+        "python3",
+        "-c",
+        "import urllib.request as u; print(u.urlopen("
+        "'http://169.254.169.254/openstack/latest/meta_data.json', timeout=10).read().decode())",
+    ).stdout
+    assert json.loads(meta)["uuid"] == conn.compute.find_server("dcn-smoke-dcn1").id
+    assert str(conn.compute.find_server("dcn-smoke-dcn0").config_drive).lower() == "true"
+
+
+def subnet_gateway(cidr: str) -> str:
+    return cidr.replace("0/24", "1")
 
 
 def test_status_shows_every_site_deployed(lab: Lab) -> None:
@@ -206,10 +235,16 @@ def test_edge_site_loss_drill_with_a_short_cut(lab: Lab) -> None:
     """The seed's edge-loss claims on the real cloud: servers stay ACTIVE, the other
     site works during the cut, computes reconnect by themselves."""
     out = lab.dcn(
-        "drill", "run", "edge-site-loss", "--site", "dcn0", "--cut", "20", "--format", "json"
+        "drill", "run", "edge-site-loss", "--site", "dcn1", "--cut", "20", "--format", "json"
     ).stdout
     (report,) = json.loads(out)
     claims = {c["claim"]: c for c in report["claims"]}
+    # the data plane: two guests at dcn1 ping their gateway and each other through the
+    # cut (site-local: nothing lost), metadata (over the WAN) fails and comes back
+    figures = report["figures"]
+    assert figures["gateway_pings_sent"] and figures["peer_pings_sent"]
+    assert claims["edge-data-plane"]["held"] is True, claims["edge-data-plane"]
+    assert claims["metadata-route"]["held"] is True, claims["metadata-route"]
     assert claims["edge-keeps-running"]["held"] is True, claims["edge-keeps-running"]
     assert claims["edge-isolated"]["held"] is True, claims["edge-isolated"]
     assert claims["reconnect"]["held"] is True, claims["reconnect"]
@@ -218,7 +253,7 @@ def test_edge_site_loss_drill_with_a_short_cut(lab: Lab) -> None:
     listed = lab.dcn("drill", "list").stdout
     assert "edge-site-loss" in listed
     health = {r["site"]: r for r in json.loads(lab.dcn("health", "--format", "json").stdout)}
-    assert health["dcn0"]["reachable"]
+    assert health["dcn1"]["reachable"]
 
 
 def test_second_deploy_changes_nothing(lab: Lab) -> None:

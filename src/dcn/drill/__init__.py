@@ -36,6 +36,11 @@ CLAIMS = {
     "cp-no-api": "A failure of the central control plane affects all DCN edge sites: no "
     "control plane API or CLI operations can be executed.",
     "threshold": "Outage thresholds are typically considered to be 15 seconds.",
+    "edge-data-plane": "When there is a network failure that disconnects the edge off the "
+    "central site, there is no SLA for recovery time but only what the provider networks "
+    "or a particular SDN choice can guarantee.",
+    "metadata-route": "Otherwise, the latter [cloud-init] requires a route for the provider "
+    "routers to forward data to the metadata service.",
 }
 
 Say = Callable[[str], None]
@@ -149,8 +154,11 @@ class Drill:
         except Exception:
             return False
 
-    def boot(self, az: str, name: str, wait: float = BOOT_WAIT) -> tuple[str, str, float | None]:
-        """Create a server in `az`; (id, final status, seconds to ACTIVE)."""
+    def boot(
+        self, az: str, name: str, wait: float = BOOT_WAIT, network_id: str | None = None
+    ) -> tuple[str, str, float | None]:
+        """Create a server in `az` (with a port on `network_id`, else none); (id, final
+        status, seconds to ACTIVE)."""
         started = time.monotonic()
         try:
             image, flavor = ensure_image_and_flavor(self.conn)
@@ -158,7 +166,7 @@ class Drill:
                 name=name,
                 image_id=image.id,
                 flavor_id=flavor.id,
-                networks="none",
+                networks=[{"uuid": network_id}] if network_id else "none",
                 availability_zone=az,
             )
         except Exception as exc:

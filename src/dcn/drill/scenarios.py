@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 
 from dcn.drill import POLL, RECOVERY_WAIT, Drill, Report, Say
+from dcn.drill.dataplane import DataPlane
 from dcn.errors import DcnError
 from dcn.lab import faults
 from dcn.workspace import Workspace
@@ -16,7 +17,9 @@ def edge_site_loss(d: Drill, site: str, other: str, cut: float) -> None:
     hosts = d.hosts(site)
     pids = d.compute_pids(hosts)
     created: list[str] = []
+    plane = DataPlane(d, site)
     try:
+        guests = plane.setup(created)
         sid, status, _ = d.boot(site, f"drill-{site}-before")
         created.append(sid)
         d.attempt(f"boot a server in {site} before the cut", status)
@@ -24,10 +27,14 @@ def edge_site_loss(d: Drill, site: str, other: str, cut: float) -> None:
             raise DcnError(f"cannot start the drill: a server in {site} is {status}")
         statuses: set[str] = set()
         down_after = None
+        if guests:
+            plane.start(cut)
         with d.cut(site):
             t_cut = time.monotonic()
             stop_at = t_cut + cut
             accepted_stop = False
+            if guests:
+                plane.during()
             try:
                 d.conn.compute.stop_server(sid)
                 accepted_stop = True
@@ -62,6 +69,8 @@ def edge_site_loss(d: Drill, site: str, other: str, cut: float) -> None:
                 time.sleep(POLL)
         d.report.figures["cut_seconds"] = cut
         d.report.figures["compute_marked_down_after"] = down_after
+        if guests:
+            plane.after()
         up = d.wait_reported(hosts, d.healed_at, RECOVERY_WAIT)
         d.report.figures["computes_up_after_heal"] = up
         d.log(f"{site}'s computes up {up}s after heal" if up is not None else "computes not up")
@@ -115,7 +124,10 @@ def edge_site_loss(d: Drill, site: str, other: str, cut: float) -> None:
             up is not None and up <= 15,
             f"computes up {up}s after the uplink returned (threshold 15 s)",
         )
+        if guests:
+            plane.claims()
     finally:
+        plane.close()
         d.cleanup(created)
 
 
@@ -126,7 +138,9 @@ def control_plane_loss(d: Drill, cut: float) -> None:
     hosts = [h for e in edges for h in d.hosts(e)]
     pids = d.compute_pids(hosts)
     created: list[str] = []
+    plane = DataPlane(d, _data_plane_site(d, edges))
     try:
+        guests = plane.setup(created)
         servers = {}
         for e in edges:
             sid, status, _ = d.boot(e, f"drill-{e}-before")
@@ -134,11 +148,18 @@ def control_plane_loss(d: Drill, cut: float) -> None:
             servers[e] = sid
             d.attempt(f"boot a server in {e} before the cut", status)
         api_during = None
+        if guests:
+            plane.start(cut)
         with d.cut(cp.name):
+            t_cut = time.monotonic()
             time.sleep(min(3.0, cut))
             api_during = d.api_ok()
             d.attempt("an API call during the cut", "succeeded" if api_during else "failed")
-            time.sleep(max(0.0, cut - 3.0))
+            if guests:
+                plane.during()
+            time.sleep(max(0.0, cut - (time.monotonic() - t_cut)))
+        if guests:
+            plane.after()
         t_heal = time.monotonic()
         deadline = t_heal + RECOVERY_WAIT
         while not d.api_ok() and time.monotonic() < deadline:
@@ -170,8 +191,20 @@ def control_plane_loss(d: Drill, cut: float) -> None:
             up is not None and not restarted,
             f"computes up {up}s after the API; restarted processes: {restarted or 'none'}",
         )
+        if guests:
+            plane.claims()
     finally:
+        plane.close()
         d.cleanup(created)
+
+
+def _data_plane_site(d: Drill, edges: list[str]) -> str:
+    """The edge whose guests a control-plane drill watches: one on the metadata route
+    (metadata is what a control-plane loss takes from guests), else the first."""
+    routed = [
+        e for e in edges if (s := d.dep.site(e)) is not None and s.instance_metadata.metadata_route
+    ]
+    return (routed or edges)[0]
 
 
 def service_outage(d: Drill, service: str, seconds: float, kill: bool) -> None:
