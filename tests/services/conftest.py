@@ -50,6 +50,7 @@ def outputs(**changes: Any) -> ControlPlaneOutputs:
             "PlacementInternal": _endpoint(8778),
             "NeutronInternal": _endpoint(9696),
             "NovaInternal": _endpoint(8774, suffix="/v2.1"),
+            "NovaMetadataInternal": _endpoint(8775),
         },
         all_nodes_config={
             "enabled_services": ["mariadb", "rabbitmq", "keystone", "nova_api"],

@@ -20,6 +20,11 @@ APIS = {
     "placement_api": ("/etc/placement/gunicorn.conf.py", "placement.wsgi.api:application", 8778),
     "neutron_server": ("/etc/neutron/gunicorn.conf.py", "neutron.wsgi.api:application", 9696),
     "nova_api": ("/etc/nova/gunicorn.conf.py", "nova.wsgi.osapi_compute:application", 8774),
+    "nova_metadata": (
+        "/etc/nova/metadata/gunicorn.conf.py",
+        "nova.wsgi.metadata:application",
+        8775,
+    ),
 }
 
 

@@ -5,15 +5,21 @@ from __future__ import annotations
 import pytest
 
 from dcn.errors import DcnError
-from dcn.model.description import Deployment
+from dcn.model.description import Deployment, InstanceMetadata
 from dcn.model.roles import ROLES
 from dcn.plan.types import FileSpec
 from dcn.services.base import RenderContext
-from dcn.services.catalog import SECRETS, SERVICES, secrets_for, service
+from dcn.services.catalog import SECRETS, SERVICES, node_services, secrets_for, service
 from dcn.services.render import SECRET_MODES, referenced_secrets
-from tests.services.conftest import make_ctx
+from tests.services.conftest import make_ctx, with_site
 
-EDGE_ALLOWED = {"RabbitPassword", "NovaPassword", "NeutronPassword", "PlacementPassword"}
+EDGE_ALLOWED = {
+    "RabbitPassword",
+    "NovaPassword",
+    "NeutronPassword",
+    "PlacementPassword",
+    "NeutronMetadataProxySharedSecret",
+}
 NEVER_AT_EDGE = {
     "MysqlRootPassword",
     "AdminPassword",
@@ -27,7 +33,7 @@ NEVER_AT_EDGE = {
 
 def role_files(role: str, ctx: RenderContext) -> dict[str, FileSpec]:
     files: dict[str, FileSpec] = {}
-    for name in ROLES[role].services:
+    for name in node_services(role, ctx.site):
         files.update(service(name).files(ctx))
     return files
 
@@ -71,13 +77,18 @@ def test_rendering_is_deterministic(
     assert svc.files(again) == svc.files(ctx)
 
 
-def test_edge_compute_receives_only_what_it_needs(edge: RenderContext) -> None:
-    files = role_files("DistributedCompute", edge)
+@pytest.mark.parametrize("route", [False, True])
+def test_edge_compute_receives_only_what_it_needs(edge: RenderContext, route: bool) -> None:
+    metadata = InstanceMetadata(config_drive=not route, metadata_route=route)
+    ctx = with_site(edge, instance_metadata=metadata)
+    files = role_files("DistributedCompute", ctx)
     used = {s for f in files.values() for s in f.secrets}
-    assert used == {"NeutronPassword", "NovaPassword", "RabbitPassword"}
+    # the metadata agent's shared secret only where it runs
+    shared = {"NeutronMetadataProxySharedSecret"} if route else set()
+    assert used == {"NeutronPassword", "NovaPassword", "RabbitPassword"} | shared
     assert used <= EDGE_ALLOWED
     assert not used & NEVER_AT_EDGE
-    assert secrets_for(ROLES["DistributedCompute"].services) == tuple(sorted(used))
+    assert secrets_for(node_services("DistributedCompute", ctx.site)) == tuple(sorted(used))
 
 
 def test_services_sharing_a_file_on_a_node_render_it_identically(

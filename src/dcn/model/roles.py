@@ -30,11 +30,16 @@ CONTROL_PLANE_SERVICES = (
     "ovn_central",
     "neutron_server",
     "nova_api",
+    "nova_metadata",
     "nova_conductor",
     "nova_scheduler",
 )
-#: Open vSwitch and ovn-controller first: nova-compute's ports bind on the chassis
-COMPUTE_SERVICES = ("ovs", "ovn_controller", "nova_compute")
+#: Open vSwitch and ovn-controller first: nova-compute's ports bind on the chassis;
+#: the metadata agent only at sites with a metadata route (its ``runs_at``)
+COMPUTE_SERVICES = ("ovs", "ovn_controller", "ovn_metadata_agent", "nova_compute")
+#: a compute of the control-plane site runs no metadata agent (yet): the control
+#: plane's outputs list a role's services whatever its site chose (`runs_at`)
+CENTRAL_COMPUTE_SERVICES = tuple(s for s in COMPUTE_SERVICES if s != "ovn_metadata_agent")
 ALL_NETWORKS = ("ctlplane", "internal_api", "tenant", "storage", "external")
 COMPUTE_NETWORKS = ("ctlplane", "internal_api", "tenant", "storage")
 
@@ -51,7 +56,7 @@ ROLES: dict[str, RoleDef] = {
         RoleDef(
             "Compute",
             ("control-plane",),
-            COMPUTE_SERVICES,
+            CENTRAL_COMPUTE_SERVICES,
             COMPUTE_NETWORKS,
             "%stackname%-novacompute-%index%",
         ),

@@ -18,7 +18,6 @@ from dcn.lines import join_lines
 from dcn.model.description import Deployment, Site
 from dcn.model.fleet import edge_leaves_text, site_model_digest
 from dcn.model.nodes import Node, expand
-from dcn.model.roles import ROLES
 from dcn.network import plan_site_network
 from dcn.plan.outputs import control_plane_outputs
 from dcn.plan.types import (
@@ -33,7 +32,7 @@ from dcn.plan.types import (
     digest_of,
 )
 from dcn.services.base import RenderContext
-from dcn.services.catalog import service
+from dcn.services.catalog import node_services, service
 
 Pinned = Mapping[str, Mapping[str, str]]
 #: packages whose code decides what a plan contains
@@ -149,7 +148,7 @@ def _node_plans(
     plans = []
     for node in nodes:
         addresses = network.nodes[node.hostname].addresses
-        services = ROLES[node.role].services
+        services = node_services(node.role, site)
         ctx = RenderContext(
             deployment=deployment,
             site=site,

@@ -179,6 +179,9 @@ class CatalogService:
     packages: tuple[str, ...] = ()
     #: units of those packages its processes run as (`ProcessSpec.packaged_unit`)
     packaged_units: tuple[str, ...] = ()
+    #: deployed on its roles' nodes only at sites where this holds (None: at every
+    #: site): a choice of the site's, such as the metadata route, rather than a role
+    runs_at: Callable[[Site], bool] | None = None
     #: every secret its files reference, sorted: derived by the catalog from the
     #: fields above (`dcn.services.catalog.service`); left out of a declaration
     secrets: tuple[str, ...] = ()
@@ -186,6 +189,10 @@ class CatalogService:
     @property
     def tripleo_names(self) -> tuple[str, ...]:
         return self.tripleo or (self.name,)
+
+    def runs_at_site(self, site: Site) -> bool:
+        """Whether its roles' nodes at `site` run it."""
+        return self.runs_at is None or self.runs_at(site)
 
     def files(self, ctx: RenderContext) -> dict[str, FileSpec]:
         return self.render_files(ctx)

@@ -20,6 +20,7 @@ from types import ModuleType
 
 import dcn.services
 from dcn.errors import DcnError
+from dcn.model.description import Site
 from dcn.model.roles import ROLES
 from dcn.secrets.catalog import Secret, SecretKind, new_value
 from dcn.services.base import (
@@ -176,6 +177,12 @@ def service(name: str) -> Service:
         raise DcnError(
             f"unknown service {name!r}", hint="catalog services: " + ", ".join(SERVICES)
         ) from None
+
+
+def node_services(role: str, site: Site) -> tuple[str, ...]:
+    """The services a node of `role` at `site` runs, in deploy order: its role's, less
+    those deployed only at sites of a choice this site did not make (`runs_at`)."""
+    return tuple(name for name in ROLES[role].services if SERVICES[name].runs_at_site(site))
 
 
 def secrets_for(services: Iterable[str]) -> tuple[str, ...]:

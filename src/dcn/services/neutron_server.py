@@ -124,7 +124,9 @@ def ml2_sections(ctx: RenderContext) -> dict[str, dict[str, Any]]:
             "ovn_nb_connection": ovn_connection(ctx, NB_PORT),
             "ovn_sb_connection": ovn_connection(ctx, SB_PORT),
             "ovn_l3_scheduler": "leastloaded",
-            "ovn_metadata_enabled": False,
+            # a metadata port per network for the metadata agents (sites with a
+            # metadata route; elsewhere instances read their config drive)
+            "ovn_metadata_enabled": True,
         },
     }
 

@@ -12,16 +12,19 @@ neutron, glance); the control plane and compute each extend it once:
 Placement is reached as the ``nova`` service user (it holds the same service role a
 ``placement`` user would), so ``PlacementPassword`` stays on the control plane. An
 edge compute's secrets are NovaPassword, NeutronPassword and RabbitPassword.
+
+The metadata API (`dcn.services.nova_metadata`) reads the controllers' nova.conf too:
+it answers only requests neutron's metadata proxies signed with the shared secret, so
+that secret is in the controllers' nova.conf and never in a compute's.
 """
 
 from __future__ import annotations
 
 import shlex
 
-from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, StepSpec
+from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, StepSpec, secret_ref
 from dcn.services import ini
 from dcn.services.base import (
-    INTERNAL,
     CatalogService,
     Database,
     Endpoint,
@@ -54,8 +57,8 @@ CONFDIR = "/etc/nova"
 CONF = config_file(f"{CONFDIR}/nova.conf")
 STATE = "/var/lib/nova"
 ENDPOINT = Endpoint("Nova", 8774, "/v2.1")
-#: TripleO's nova_metadata: the metadata API, internal only
-METADATA_ENDPOINT = Endpoint("NovaMetadata", 8775, interfaces=(INTERNAL,), service="nova_metadata")
+#: what neutron's metadata proxies sign an instance's id with (TripleO's name)
+METADATA_SECRET = "NeutronMetadataProxySharedSecret"
 #: one user for the API, cell and cell0 databases (cells v2)
 DATABASE = Database("nova", "NovaDbPassword", ("nova_api", "nova", "nova_cell0"))
 IDENTITY = Identity("nova", "compute", ENDPOINT, "nova", "NovaPassword")
@@ -71,7 +74,8 @@ API = WsgiApi(
 
 #: what every nova service's nova.conf references: the nova and neutron users, the broker
 COMPUTE_SECRETS = (IDENTITY.secret, "NeutronPassword", "RabbitPassword")
-CONTROL_PLANE_SECRETS = (*COMPUTE_SECRETS, DATABASE.secret)
+#: a controller's nova.conf adds the database and the metadata proxies' shared secret
+CONTROL_PLANE_SECRETS = (*COMPUTE_SECRETS, DATABASE.secret, METADATA_SECRET)
 
 
 def common_sections(ctx: RenderContext) -> ini.Sections:
@@ -102,10 +106,17 @@ def common_sections(ctx: RenderContext) -> ini.Sections:
 
 
 def control_plane_sections(ctx: RenderContext) -> ini.Sections:
-    """nova.conf of a controller, shared by nova-api, nova-conductor and nova-scheduler."""
+    """nova.conf of a controller, shared by nova-api, its metadata API, nova-conductor
+    and nova-scheduler."""
     sections = common_sections(ctx)
     return {
         **sections,
+        # the metadata API trusts an instance id only with the proxy's signature
+        "neutron": {
+            **sections["neutron"],
+            "service_metadata_proxy": True,
+            "metadata_proxy_shared_secret": secret_ref(METADATA_SECRET),
+        },
         "api_database": {
             "connection": db_connection(ctx, DATABASE.user, DATABASE.secret, "nova_api")
         },
@@ -239,10 +250,9 @@ NOVA_API = CatalogService(
     render_processes=api_processes,
     render_dirs=dirs,
     render_steps=api_steps,
-    tripleo=("nova_api", "nova_metadata"),
     database=DATABASE,
     identity=IDENTITY,
-    endpoints=(ENDPOINT, METADATA_ENDPOINT),
+    endpoints=(ENDPOINT,),
     references=CONTROL_PLANE_SECRETS,
     probes=(Probe("nova", endpoint=ENDPOINT.internal),),
 )

@@ -30,19 +30,26 @@ class WsgiApi:
     #: the service's EndpointMap row: clients use its Internal entry, whose port (the
     #: declared one unless the outputs say otherwise) is the listening port
     endpoint: Endpoint
-    #: directory holding the service's config; gunicorn.conf.py goes there
+    #: directory holding the service's config
     confdir: str
     workers: int = 1
     #: environment for the workers (where the service finds its config files)
     env: dict[str, str] = field(default_factory=dict)
+    #: where gunicorn runs and finds its gunicorn.conf.py (empty: `confdir`); another
+    #: directory when two APIs share a confdir (nova's compute and metadata APIs)
+    rundir: str = ""
 
     @property
     def port(self) -> int:
         return self.endpoint.port
 
     @property
+    def workdir(self) -> str:
+        return self.rundir or self.confdir
+
+    @property
     def conf_path(self) -> str:
-        return f"{self.confdir}/gunicorn.conf.py"
+        return f"{self.workdir}/gunicorn.conf.py"
 
     def conf(self, ctx: RenderContext) -> FileSpec:
         settings: dict[str, object] = {
@@ -74,7 +81,7 @@ class WsgiApi:
         return ProcessSpec(
             name=self.name,
             command=(f"{ctx.venv}/bin/gunicorn",),
-            workdir=self.confdir,
+            workdir=self.workdir,
             health_port=api_port(ctx, self.endpoint.internal, self.port),
             after=BACKENDS,
         )
