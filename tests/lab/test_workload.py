@@ -68,7 +68,10 @@ def test_lease_parsing() -> None:
 
 
 def test_ping_summary() -> None:
-    out = "--- 198.18.64.1 ping statistics ---\n5 packets transmitted, 4 packets received, 20% packet loss\n"
+    out = (
+        "--- 198.18.64.1 ping statistics ---\n"
+        "5 packets transmitted, 4 packets received, 20% packet loss\n"
+    )
     assert received(out) == (5, 4)
     assert received("ping: sendto: Network unreachable\n") == (0, 0)
     assert ping_command("198.18.64.1", 3)[:2] == ["busybox", "ping"]

@@ -118,20 +118,25 @@ def ml2_of(ctx: RenderContext) -> configparser.ConfigParser:
 
 
 def test_ml2_ovn_with_provider_networks(controller: RenderContext) -> None:
-    """OVN binds ports; flat and VLAN provider networks on any physnet; no project
-    networks unless a site tunnels; the OVN databases wherever ovn_dbs runs."""
+    """OVN binds ports; flat and VLAN provider networks on any physnet; projects get
+    geneve networks (their traffic reaches sites that tunnel); the OVN databases
+    wherever ovn_dbs runs."""
     ml2 = ml2_of(controller)
     assert ml2["ml2"]["mechanism_drivers"] == "ovn"
     assert ml2["ml2"]["type_drivers"] == "geneve,flat,vlan"
-    assert ml2["ml2"]["project_network_types"] == ""
+    assert ml2["ml2"]["project_network_types"] == "geneve"
     assert ml2["ml2_type_flat"]["flat_networks"] == "*"
     assert ml2["ovn"]["ovn_nb_connection"] == f"tcp:{CONTROLLER_IP}:6641"
     assert ml2["ovn"]["ovn_sb_connection"] == f"tcp:{CONTROLLER_IP}:6642"
 
 
-def test_ml2_tunnelling_site_gets_geneve_project_networks(controller: RenderContext) -> None:
+def test_project_networks_do_not_depend_on_tunnelling(controller: RenderContext) -> None:
     ml2 = ml2_of(with_site(controller, sdn=Sdn(mechanism="ovn", tunnelling=True)))
-    assert ml2["ml2"]["project_network_types"] == "geneve"
+    assert (
+        ml2["ml2"]["project_network_types"]
+        == "geneve"
+        == ml2_of(controller)["ml2"]["project_network_types"]
+    )
     assert ml2["ml2_type_geneve"]["vni_ranges"] == "1:65536"
 
 

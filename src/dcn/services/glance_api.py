@@ -83,7 +83,16 @@ def dirs(ctx: RenderContext) -> tuple[DirSpec, ...]:
 
 def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
     conf = f"{CONFDIR}/glance-api.conf"
-    return (StepSpec("db-sync", manage(ctx, "glance-manage", "--config-file", conf, "db_sync")),)
+    # the metadata definitions glance ships (resource types, namespaces), as every
+    # deployment tool loads them; again for a new release, which may bring new ones
+    metadefs = f"{ctx.venv}/etc/glance/metadefs"
+    return (
+        StepSpec("db-sync", manage(ctx, "glance-manage", "--config-file", conf, "db_sync")),
+        StepSpec(
+            "load-metadefs",
+            manage(ctx, "glance-manage", "--config-file", conf, "db_load_metadefs", metadefs),
+        ),
+    )
 
 
 SERVICE = CatalogService(

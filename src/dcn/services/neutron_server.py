@@ -106,12 +106,17 @@ def vlan_physnets(ctx: RenderContext) -> list[str]:
 
 def ml2_sections(ctx: RenderContext) -> dict[str, dict[str, Any]]:
     """ML2 with the OVN mechanism driver: flat and VLAN provider networks on any physical
-    network, geneve for project networks where a site tunnels."""
-    tunnels = ctx.site.sdn.tunnelling
+    network, geneve for project networks.
+
+    A project can always create its own (geneve) networks, routers and ports: they are
+    API objects of the control plane's OVN. Their traffic reaches a compute only where
+    its chassis joins the geneve mesh, which is what a site's ``sdn.tunnelling``
+    chooses (the seed advises against it at the edge: DCN401).
+    """
     return {
         "ml2": {
             "type_drivers": ["geneve", "flat", "vlan"],
-            "project_network_types": ["geneve"] if tunnels else "",  # was tenant_network_types
+            "project_network_types": ["geneve"],  # was tenant_network_types
             "mechanism_drivers": "ovn",
             "extension_drivers": "port_security",
             "overlay_ip_version": 4,

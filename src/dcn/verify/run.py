@@ -163,8 +163,8 @@ def discover(ws: Workspace, conn: Any, creds: Any, workspace: Path) -> TempestIn
         workspace=str(workspace),
         network_extensions=extensions,
         fixed_network=fixed,
-        # neutron has a project network type only where the control plane tunnels
-        project_networks=bool(cp and cp.sdn.tunnelling),
+        # neutron always offers projects geneve networks (dcn.services.neutron_server)
+        project_networks=True,
     )
 
 
@@ -328,15 +328,5 @@ def verify(ws: Workspace, regex: str | None = None, timeout: float = DEFAULT_TIM
             hint=f"list what a regex selects with: cd {lay.workspace} && "
             f"{installed.bin('tempest')} run --list-tests --regex REGEX; its log: {lay.log}",
         )
-    notices = []
-    if not inputs.project_networks:
-        notices.append(
-            "the control plane's neutron gives projects no network of their own "
-            "(sdn.tunnelling is off there): Tempest's tests that create networks fail, "
-            + (
-                f"servers use {inputs.fixed_network}"
-                if inputs.fixed_network
-                else "and servers have no network to boot on"
-            )
-        )
+    notices: list[str] = []
     return Outcome(results, installed.version, regex, len(EXCLUSIONS), lay.report, notices)
