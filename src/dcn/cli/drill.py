@@ -27,9 +27,9 @@ def show_report(report: dict[str, Any], drill_id: int | None = None) -> None:
     for a in report["attempts"]:
         table.add_row(f"{a['t']:.1f}", a["action"], a["outcome"], a["detail"])
     render.out.print(table)
-    figures = render.Table("figure", "seconds")
+    figures = render.Table("figure", "value")
     for name, value in report["figures"].items():
-        figures.add_row(name, "-" if value is None else f"{value:.1f}")
+        figures.add_row(name, _figure(name, value))
     render.out.print(figures)
     claims = render.Table("claim of the seed", "held", "evidence")
     for c in report["claims"]:
@@ -129,3 +129,14 @@ def compare(ctx: typer.Context, first: int, second: int) -> None:
     for key in sorted({*claims_a, *claims_b}):
         table.add_row(f"claim {key}", str(claims_a.get(key)), str(claims_b.get(key)))
     render.out.print(table)
+
+
+def _figure(name: str, value: float | None) -> str:
+    """A figure with its unit: packet counts and yes/no flags are not seconds."""
+    if value is None:
+        return "-"
+    if name.endswith(("_sent", "_lost")):
+        return f"{value:.0f} packets"
+    if name == "metadata_during_cut":
+        return "served" if value else "failed"
+    return f"{value:.1f} s"
