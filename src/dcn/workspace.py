@@ -16,12 +16,11 @@ from dcn.export import build_export, read_export, write_export
 from dcn.model.description import Deployment
 from dcn.model.fleet import Fleet
 from dcn.model.loader import LoadedDescription, ParseCache, load_yaml
-from dcn.model.roles import ROLES
 from dcn.plan.engine import ControlPlaneSource, Planner, SitePlanResult
 from dcn.plan.overrides import unused_overrides
 from dcn.plan.serialize import plan_from_json
 from dcn.plan.types import ExportVersion, StackPlan
-from dcn.services.catalog import ALL_TRIPLEO_STYLE, generate, secrets_for
+from dcn.services.catalog import ALL_TRIPLEO_STYLE, generate, node_services, secrets_for
 from dcn.state.keyfile import default_key_path
 from dcn.state.store import Store
 from dcn.validate import ValidationResult, validate
@@ -168,7 +167,7 @@ class Workspace:
         if found is None:
             names = ", ".join(s.name for s in self.deployment.sites)
             raise DcnError(f"no site named {site}", hint=f"sites: {names}")
-        return secrets_for({svc for role in found.roles for svc in ROLES[role].services})
+        return secrets_for({svc for role in found.roles for svc in node_services(role, found)})
 
     def edge_secret_names(self, site: str | None) -> tuple[str, ...]:
         """Secrets an edge site needs (one site, or every edge of the description)."""

@@ -256,6 +256,27 @@ def test_edge_site_loss_drill_with_a_short_cut(lab: Lab) -> None:
     assert health["dcn1"]["reachable"]
 
 
+def test_tempest_passes_the_network_area(lab: Lab) -> None:
+    """`dcn verify`: Tempest (installed on first use) against the deployed cloud, its
+    network tests (networks, subnets, ports, security groups, routers) with no failure;
+    tempest.conf holds the admin password and is the operator's alone."""
+    out = lab.dcn(
+        "verify",
+        "--regex",
+        r"^tempest\.api\.network\.(test_networks|test_ports|test_security_groups|test_routers)",
+        "--format",
+        "json",
+        check=False,
+    )
+    doc = json.loads(out.stdout)
+    network = next(a for a in doc["areas"] if a["area"] == "network")
+    assert network["passed"] >= 20, network
+    assert network["failed"] == 0, network
+    assert out.returncode == 0
+    conf = lab.state / "tempest" / "workspace" / "etc" / "tempest.conf"
+    assert conf.stat().st_mode & 0o077 == 0
+
+
 def test_second_deploy_changes_nothing(lab: Lab) -> None:
     before = lab.units("dcn1-distributedcompute-0")
     out = lab.dcn("deploy", "dcn1").stdout

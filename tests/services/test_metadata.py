@@ -191,7 +191,7 @@ def test_the_agent_runs_only_at_metadata_route_sites(edge: RenderContext) -> Non
     routed = with_site(edge, instance_metadata=METADATA_ROUTE).site
     drive = with_site(edge, instance_metadata=InstanceMetadata()).site
     both = with_site(edge, instance_metadata=InstanceMetadata(metadata_route=True)).site
-    for role in ("DistributedCompute", "DistributedComputeScaleOut"):
+    for role in ("Compute", "DistributedCompute", "DistributedComputeScaleOut"):
         assert node_services(role, routed) == (
             "ovs",
             "ovn_controller",
@@ -201,8 +201,6 @@ def test_the_agent_runs_only_at_metadata_route_sites(edge: RenderContext) -> Non
         assert node_services(role, both)[2] == "ovn_metadata_agent"
         assert "ovn_metadata_agent" not in node_services(role, drive)
     assert node_services("Controller", drive)[7:9] == ("nova_api", "nova_metadata")
-    # a control-plane compute: none yet (the outputs list a role's services)
-    assert "ovn_metadata_agent" not in node_services("Compute", routed)
 
 
 @pytest.fixture(scope="module")

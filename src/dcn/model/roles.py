@@ -37,9 +37,6 @@ CONTROL_PLANE_SERVICES = (
 #: Open vSwitch and ovn-controller first: nova-compute's ports bind on the chassis;
 #: the metadata agent only at sites with a metadata route (its ``runs_at``)
 COMPUTE_SERVICES = ("ovs", "ovn_controller", "ovn_metadata_agent", "nova_compute")
-#: a compute of the control-plane site runs no metadata agent (yet): the control
-#: plane's outputs list a role's services whatever its site chose (`runs_at`)
-CENTRAL_COMPUTE_SERVICES = tuple(s for s in COMPUTE_SERVICES if s != "ovn_metadata_agent")
 ALL_NETWORKS = ("ctlplane", "internal_api", "tenant", "storage", "external")
 COMPUTE_NETWORKS = ("ctlplane", "internal_api", "tenant", "storage")
 
@@ -56,7 +53,7 @@ ROLES: dict[str, RoleDef] = {
         RoleDef(
             "Compute",
             ("control-plane",),
-            CENTRAL_COMPUTE_SERVICES,
+            COMPUTE_SERVICES,
             COMPUTE_NETWORKS,
             "%stackname%-novacompute-%index%",
         ),

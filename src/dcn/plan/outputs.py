@@ -91,6 +91,8 @@ def _placement(
 ) -> dict[str, list[_Member]]:
     """TripleO service -> the nodes running it, in node order, on the service network."""
     placement: dict[str, list[_Member]] = {}
+    # what the nodes run: a service may run only at sites of some choice (runs_at)
+    site = deployment.site(network.site)
     for node in nodes:
         addressing = network.nodes.get(node.hostname)
         addresses = addressing.addresses if addressing else {}
@@ -105,7 +107,7 @@ def _placement(
         member = _Member(
             node.hostname, ip, f"{node.hostname}.{deployment.dns_label(net)}.{deployment.domain}"
         )
-        for svc in ROLES[node.role].services:
+        for svc in catalog.node_services(node.role, site) if site else ROLES[node.role].services:
             for name in TRIPLEO_SERVICES.get(svc, (svc,)):
                 placement.setdefault(name, []).append(member)
     return dict(sorted(placement.items()))
