@@ -48,6 +48,7 @@ def test_variables_are_the_deploys_for_every_service() -> None:
     assert {"mariadb-server", "rabbitmq-server", "python3-venv"} <= set(variables["dcn_packages"])
     # the image keeps every package unit stopped: a node starts those it runs itself
     assert variables["dcn_packaged_units"] == [
+        "haproxy.service",
         "mariadb.service",
         "openvswitch-switch.service",
         "ovn-central.service",

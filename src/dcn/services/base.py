@@ -177,7 +177,9 @@ class CatalogService:
     probes: tuple[Probe, ...] = ()
     #: Debian packages the service needs on a host
     packages: tuple[str, ...] = ()
-    #: units of those packages its processes run as (`ProcessSpec.packaged_unit`)
+    #: units of those packages: those its processes run as (`ProcessSpec.packaged_unit`,
+    #: with dcn's drop-in) and those it keeps stopped (a daemon the package starts that
+    #: the service does not use)
     packaged_units: tuple[str, ...] = ()
     #: deployed on its roles' nodes only at sites where this holds (None: at every
     #: site): a choice of the site's, such as the metadata route, rather than a role

@@ -132,5 +132,7 @@ SERVICE = CatalogService(
     # haproxy: one per metadata namespace, spawned by the agent; iptables: the agent's
     # checksum rule on netdev bridges; ethtool: ovnmeta-offload
     packages=("haproxy", "iptables", "ethtool"),
+    # the agent starts its own haproxy per namespace; Debian's haproxy.service stays off
+    packaged_units=("haproxy.service",),
     runs_at=metadata_routed,
 )
