@@ -18,7 +18,16 @@ def test_targets_are_the_internal_endpoints_and_the_broker(tmp_path: Path) -> No
     vip = central.network.vips["internal_api"]
     assert goals["keystone"] == f"{vip}:5000"
     assert goals["nova"] == f"{vip}:8774"
-    assert set(goals) == {"keystone", "placement", "glance", "neutron", "nova", "broker"}
+    assert goals["nova-metadata"] == f"{vip}:8775"
+    assert set(goals) == {
+        "keystone",
+        "placement",
+        "glance",
+        "neutron",
+        "nova",
+        "nova-metadata",
+        "broker",
+    }
     host, port = goals["broker"].rsplit(":", 1)
     assert port == "5672"
     assert host in central.outputs.all_nodes_config["oslo_messaging_rpc_node_names"]

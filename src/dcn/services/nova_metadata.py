@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dcn.plan.types import FileSpec, ProcessSpec
 from dcn.services import nova
-from dcn.services.base import INTERNAL, CatalogService, Endpoint, RenderContext
+from dcn.services.base import INTERNAL, CatalogService, Endpoint, Probe, RenderContext
 from dcn.services.render import file_spec
 from dcn.services.wsgi import WsgiApi
 
@@ -77,4 +77,6 @@ SERVICE = CatalogService(
     render_dirs=nova.dirs,
     endpoints=(ENDPOINT,),
     references=nova.CONTROL_PLANE_SECRETS,
+    # what a metadata-route site's agents forward to, over the WAN
+    probes=(Probe("nova-metadata", endpoint=ENDPOINT.internal),),
 )
