@@ -13,7 +13,7 @@ from typing import Any
 
 from dcn.errors import DcnError
 from dcn.plan.types import secret_ref
-from dcn.services.base import RenderContext
+from dcn.services.base import Endpoint, RenderContext
 from dcn.services.render import url_host
 
 #: the project every service user lives in, as TripleO and kolla name it
@@ -55,11 +55,20 @@ def region(ctx: RenderContext) -> str:
     return str(ctx.outputs.global_config.get("keystone_region") or DEFAULT_REGION)
 
 
+def on_node(ctx: RenderContext, host: str) -> bool:
+    """Whether an address is held by this node: one of its own, or a VIP of its site on
+    a network it is attached to (where the site's VIPs are placed: the lab puts them on
+    the first controller)."""
+    if host in ctx.addresses.values():
+        return True
+    return any(vip == host and net in ctx.addresses for net, vip in ctx.network.vips.items())
+
+
 def listen_addresses(ctx: RenderContext, client_host: str | None) -> tuple[str, ...]:
-    """Where a control-plane listener binds: the node's internal address, plus the VIP
-    clients are told to use when that VIP is one of this site's (it is on the node)."""
+    """Where a control-plane listener binds: the node's internal address, plus the address
+    clients are told to use when it is on the node (a VIP of this site)."""
     own = ctx.internal_ip
-    if client_host and client_host != own and client_host in ctx.network.vips.values():
+    if client_host and client_host != own and on_node(ctx, client_host):
         return (own, client_host)
     return (own,)
 
@@ -69,11 +78,19 @@ def api_port(ctx: RenderContext, endpoint_name: str, default_port: int) -> int:
     return int(ctx.outputs.endpoint_map.get(endpoint_name, {}).get("port") or default_port)
 
 
-def api_listen(ctx: RenderContext, endpoint_name: str, default_port: int) -> tuple[str, ...]:
-    """``host:port`` binds for the API behind an EndpointMap entry."""
-    port = api_port(ctx, endpoint_name, default_port)
-    client_host = ctx.outputs.endpoint_map.get(endpoint_name, {}).get("host_nobrackets")
-    return tuple(f"{url_host(h)}:{port}" for h in listen_addresses(ctx, client_host))
+def api_listen(ctx: RenderContext, endpoint: Endpoint) -> tuple[str, ...]:
+    """``host:port`` binds for an API: the node's internal address, and every address
+    its EndpointMap entries (Internal, Public, Admin: the URLs keystone's catalog gives
+    clients) name that is on this node, each with its entry's port. Addresses elsewhere
+    (another site's VIP, a name) are served by the nodes that hold them."""
+    port = api_port(ctx, endpoint.internal, endpoint.port)
+    binds = [(ctx.internal_ip, port)]
+    for interface in endpoint.interfaces:
+        entry = ctx.outputs.endpoint_map.get(f"{endpoint.name}{interface}") or {}
+        host = entry.get("host_nobrackets")
+        if host and on_node(ctx, host):
+            binds.append((host, int(entry.get("port") or port)))
+    return tuple(dict.fromkeys(f"{url_host(h)}:{p}" for h, p in binds))
 
 
 def db_host(ctx: RenderContext) -> str:

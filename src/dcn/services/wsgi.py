@@ -27,8 +27,9 @@ class WsgiApi:
     name: str
     #: ``module:callable``
     app: str
-    #: the service's EndpointMap row: clients use its Internal entry, whose port (the
-    #: declared one unless the outputs say otherwise) is the listening port
+    #: the service's EndpointMap row: the API listens on every address its entries
+    #: (Internal, Public, Admin) name that is on the node; the Internal entry's port
+    #: (the declared one unless the outputs say otherwise) is the one health checks use
     endpoint: Endpoint
     #: directory holding the service's config
     confdir: str
@@ -54,7 +55,7 @@ class WsgiApi:
     def conf(self, ctx: RenderContext) -> FileSpec:
         settings: dict[str, object] = {
             "wsgi_app": self.app,
-            "bind": list(api_listen(ctx, self.endpoint.internal, self.port)),
+            "bind": list(api_listen(ctx, self.endpoint)),
             "proc_name": self.name,
             "workers": self.workers,
             "worker_class": "gthread",
