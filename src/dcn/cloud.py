@@ -1,7 +1,8 @@
 """Talk to the deployed cloud from the operator's machine (openstacksdk, admin).
 
 The admin credentials come from the state store and the keystone URL from the control
-plane's recorded outputs; nothing is written to disk (no clouds.yaml on the machine).
+plane's recorded outputs; nothing is written to disk here (`dcn credentials` writes a
+clouds.yaml or openrc for the operator's own tools: `dcn.credentials`).
 """
 
 from __future__ import annotations
@@ -41,9 +42,13 @@ def api_errors(doing: str) -> Iterator[None]:
         ) from None
 
 
+#: the keystone interfaces an operator's tools may use (EndpointMap suffix by name)
+INTERFACES = {"internal": "Internal", "public": "Public"}
+
+
 @dataclass(frozen=True, slots=True)
 class AdminCredentials:
-    """The cloud's admin login: keystone's internal URL (no version), password, region."""
+    """The cloud's admin login: keystone's URL (no version) on `interface`, password, region."""
 
     auth_url: str
     password: str = field(repr=False)
@@ -51,13 +56,22 @@ class AdminCredentials:
     username: str = "admin"
     project: str = "admin"
     domain: str = "Default"
+    #: the catalog interface the URL is from, and the one clients should use
+    interface: str = "internal"
 
 
 def admin_credentials(ws: Workspace) -> AdminCredentials:
-    """From the state store and the control plane's recorded outputs (never a file)."""
+    """From the state store and the control plane's recorded outputs (never a file), for
+    dcn's own calls: internal endpoints, and only where the deployment's hosts are."""
     from dcn.deploy import connection_for
 
     connection_for(ws)  # the lab is up, or real hosts are meant: never a lab address outside
+    return recorded_credentials(ws)
+
+
+def recorded_credentials(ws: Workspace, interface: str = "internal") -> AdminCredentials:
+    """The admin login on keystone's `interface` endpoint, from the state store and the
+    control plane's deployed generation; reaches no host (`dcn credentials` writes it)."""
     cp = ws.deployment.control_plane
     record = ws.store.latest_generation(ws.deployment.name, cp.name) if cp else None
     if record is None or record.status != GenerationStatus.DEPLOYED:
@@ -69,7 +83,14 @@ def admin_credentials(ws: Workspace) -> AdminCredentials:
         )
     outputs = plan_from_json(record.plan_json()).outputs
     assert outputs is not None
-    auth_url = outputs.endpoint_map["KeystoneInternal"]["uri_no_suffix"]
+    key = f"Keystone{INTERFACES[interface]}"
+    entry = outputs.endpoint_map.get(key) or {}
+    auth_url = entry.get("uri_no_suffix")
+    if not auth_url:
+        raise DcnError(
+            f"the control plane's outputs have no {key} endpoint",
+            hint=f"re-plan and deploy the control plane: 'dcn deploy {record.stack}'",
+        )
     password = ws.store.get_secrets(ws.deployment.name).get("AdminPassword")
     if not password:
         raise DcnError("no AdminPassword in the state store", hint="run 'dcn deploy' first")
@@ -77,11 +98,13 @@ def admin_credentials(ws: Workspace) -> AdminCredentials:
         auth_url=auth_url,
         password=password,
         region=str(outputs.global_config.get("keystone_region") or "regionOne"),
+        interface=interface,
     )
 
 
 def connect(creds: AdminCredentials, timeout: float | None = None) -> Any:
-    """An openstacksdk connection as admin, through the internal endpoints."""
+    """An openstacksdk connection as admin, through the credentials' interface (dcn's own
+    calls: internal)."""
     import openstack  # slow to import; only commands that talk to the cloud need it
 
     return openstack.connect(
@@ -92,8 +115,8 @@ def connect(creds: AdminCredentials, timeout: float | None = None) -> Any:
         user_domain_name=creds.domain,
         project_domain_name=creds.domain,
         region_name=creds.region,
-        interface="internal",
-        identity_interface="internal",
+        interface=creds.interface,
+        identity_interface=creds.interface,
         compute_api_version=COMPUTE_MICROVERSION,
         load_yaml_config=False,
         load_envvars=False,

@@ -222,13 +222,14 @@ def secrets_list(
 
 def _register_operations() -> None:
     """Commands that touch hosts live in their own modules (imported lazily inside)."""
-    from dcn.cli import drill, lab, operate, secrets_state, verify
+    from dcn.cli import credentials, drill, lab, operate, secrets_state, verify
 
     secrets_state.register(secrets_app, state_app)
     app.add_typer(lab.app, name="lab")
     app.add_typer(drill.app, name="drill")
     operate.register(app)
     verify.register(app)
+    credentials.register(app)
 
 
 _register_operations()
