@@ -92,7 +92,6 @@ def render_openrc(cloud: str, creds: AdminCredentials) -> str:
         "OS_PROJECT_DOMAIN_NAME": creds.domain,
         "OS_REGION_NAME": creds.region,
         "OS_INTERFACE": creds.interface,
-        "OS_ENDPOINT_TYPE": f"{creds.interface}URL",
         "OS_IDENTITY_API_VERSION": str(IDENTITY_API_VERSION),
     }
     clear = (
