@@ -150,7 +150,11 @@ def main() -> None:
                 boot_server(run, "after-reboot", "dcn0")
                 took = time.monotonic() - started
                 print(f"{'rebooted edge node to a new server ACTIVE':<40} {took:7.1f} s")
-            run.desc.write_text(run.desc.read_text() + EXTRA_SITE)
+            # one more site, in the sites list (workload_networks follow the sites)
+            text = run.desc.read_text()
+            run.desc.write_text(
+                text.replace("\nworkload_networks:", EXTRA_SITE + "\nworkload_networks:", 1)
+            )
             started = time.monotonic()
             dcn("  lab grows by dcn2", "lab", "up", "--skip-prereqs")
             dcn("  deploy dcn2", "deploy", "dcn2")
