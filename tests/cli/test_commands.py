@@ -156,3 +156,16 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     proc = run(tmp_path / "state", "plan", file=tmp_path / "nope.yaml", ok=False)
     assert proc.returncode == 2 and "does not exist" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_lab_down_needs_no_valid_description(tmp_path: Path) -> None:
+    """The manifest says what a lab is: a description broken since 'lab up' must not
+    keep its lab running."""
+    broken = tmp_path / "dcn.yaml"
+    broken.write_text("sites: [{name: central, kind: nonsense}]\n")
+    state = tmp_path / "state"
+    proc = run(state, "lab", "down", file=broken)
+    assert "no lab is up" in proc.stdout
+    # other lab commands still need the description, and say why
+    status = run(state, "plan", file=broken, ok=False)
+    assert status.returncode != 0 and "Traceback" not in status.stderr

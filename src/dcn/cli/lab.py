@@ -64,8 +64,10 @@ def up(
 
 @app.command("down")
 def down(ctx: typer.Context) -> None:
-    """Stop every lab process and remove exactly what `lab up` created."""
-    removed = _lab(ctx.obj).down(_say)
+    """Stop every lab process and remove exactly what `lab up` created (its manifest says
+    what: this works even when the description no longer validates)."""
+    ws: Workspace = ctx.obj
+    removed = Lab(ws.state_dir, "").down(_say)
     render.out.print(f"lab down: {len(removed)} namespaces removed" if removed else "no lab is up")
 
 
