@@ -6,6 +6,7 @@ The CLI only parses flags and calls these; tests and other tools can do the same
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -22,6 +23,7 @@ from dcn.plan.serialize import plan_from_json
 from dcn.plan.types import ExportVersion, StackPlan
 from dcn.services.catalog import ALL_TRIPLEO_STYLE, generate, node_services, secrets_for
 from dcn.state.keyfile import default_key_path
+from dcn.state.records import GenerationRecord, GenerationStatus, StatusRow
 from dcn.state.store import Store
 from dcn.validate import ValidationResult, validate
 from dcn.validate.memo import ValidationMemo
@@ -36,6 +38,95 @@ class ExportResult:
     scope: str
     for_site: str | None
     secret_names: tuple[str, ...]
+
+
+#: site names shown in one line before "and N more"
+SHOWN_NAMES = 8
+
+
+def name_list(sites: Sequence[str], shown: int = SHOWN_NAMES) -> str:
+    """``a, b, c and 12 more``: many names in a readable line."""
+    more = len(sites) - shown
+    return ", ".join(sites[:shown]) + (f" and {more} more" if more > 0 else "")
+
+
+def deploy_command(sites: Sequence[str]) -> str:
+    """The exact command that deploys `sites`, every one of them (the control plane
+    first: the deployer orders it so)."""
+    return "dcn deploy " + " ".join(shlex.quote(s) for s in sites)
+
+
+@dataclass(frozen=True, slots=True)
+class SiteNext:
+    """What a site needs next, from what the state store knows (no host is asked)."""
+
+    site: str
+    #: the exact command to run; "" when the site is deployed as planned
+    command: str = ""
+    #: why, in a few words; "" when nothing is needed
+    reason: str = ""
+    #: the control-plane generation whose (since changed) outputs the site's nodes run
+    stale_outputs_of: int | None = None
+    #: the sites `command` deploys
+    deploys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StaleEdges:
+    """Edges whose deployed generation consumed other outputs than the control plane's
+    deployed generation publishes: their nodes run with old endpoints, nodes, config."""
+
+    control_plane: str
+    #: the control plane's deployed generation
+    generation: int
+    #: edge -> the control-plane generation whose outputs it consumed
+    consumed: dict[str, int]
+
+    @property
+    def sites(self) -> list[str]:
+        return list(self.consumed)
+
+    @property
+    def command(self) -> str:
+        return deploy_command(self.sites)
+
+    def short_command(self) -> str:
+        """The command for a narrow column: exact for a few edges, shortened for many."""
+        if len(self.sites) <= 3:
+            return self.command
+        return f"dcn deploy {' '.join(self.sites[:2])} ... ({len(self.sites)} edges, below)"
+
+    def line(self, now: bool = True) -> str:
+        gens = sorted(set(self.consumed.values()))
+        cp = self.control_plane
+        which = (
+            f"{cp} generation {gens[0]}'s outputs"
+            if len(gens) == 1
+            else f"outputs of {cp} generations {', '.join(map(str, gens))}"
+        )
+        return (
+            f"edges {'now' if now else 'still'} stale (they consumed {which}; "
+            f"{cp} is deployed at generation "
+            f"{self.generation}): {name_list(self.sites)}; run: {self.command}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StaleExport:
+    """An export file written from control-plane outputs that have changed since."""
+
+    stack: str
+    path: str
+    generation: int
+    #: the control plane's deployed generation
+    current: int
+    command: str
+
+    def line(self) -> str:
+        return (
+            f"export {self.path} ({self.stack} gen {self.generation}) is stale: "
+            f"{self.stack} is at gen {self.current}; re-run: {self.command}"
+        )
 
 
 class Workspace:
@@ -120,10 +211,106 @@ class Workspace:
         for warning in imported.warnings:
             if warning not in self.notices:
                 self.notices.append(warning)
+        if imported.version is not None:
+            self._note_older_import(path, imported.version)
         version = imported.version or ExportVersion("external", 0, imported.outputs.digest())
         self.store.ensure_secrets(self.fleet.name, [], generate)
         self.store.import_secrets(self.fleet.name, imported.secrets)
         return ControlPlaneSource(imported.outputs, version)
+
+    def _note_older_import(self, path: Path, version: ExportVersion) -> None:
+        """A notice when this state store deployed the exported control plane again since
+        the file was written (only when the same store manages both)."""
+        known = self.store.deployed_generations(self.fleet.name).get(version.stack)
+        if (
+            known is None
+            or known.outputs_digest in (None, version.digest)
+            or known.number <= version.generation
+        ):
+            return
+        notice = (
+            f"the export {path} holds {version.stack} generation {version.generation}, "
+            f"but {version.stack} generation {known.number} (other outputs) is deployed "
+            f"since: refresh it with 'dcn export {version.stack} -o {shlex.quote(str(path))} "
+            f"--force' from the control plane's description, then 'dcn plan'"
+        )
+        if notice not in self.notices:
+            self.notices.append(notice)
+
+    def stale_edges(self) -> StaleEdges | None:
+        """Edges of the description whose deployed generation consumed other outputs than
+        the control plane's deployed generation (None: every deployed edge is current)."""
+        dep = self.deployment
+        cp = dep.control_plane
+        if cp is None or dep.control_plane_export is not None:
+            return None
+        deployed = self.store.deployed_generations(dep.name)
+        current = deployed.get(cp.name)
+        if current is None or current.outputs_digest is None:
+            return None
+        consumed = {}
+        for edge in dep.edges:
+            rec = deployed.get(edge.name)
+            used = rec.consumed_export if rec else None
+            if used and used.stack == cp.name and used.digest != current.outputs_digest:
+                consumed[edge.name] = used.generation
+        return StaleEdges(cp.name, current.number, consumed) if consumed else None
+
+    def next_steps(self) -> dict[str, SiteNext]:
+        """Per site of the description: the command that converges it, and why."""
+        dep = self.deployment
+        latest = {r.site: r for r in self.store.status_rows(dep.name)}
+        deployed = self.store.deployed_generations(dep.name)
+        marks = self.store.redeploy_marks(dep.name)
+        cp = dep.control_plane if dep.control_plane_export is None else None
+        cp_deployed = deployed.get(cp.name) if cp else None
+        cp_latest = latest.get(cp.name) if cp else None
+        # an edge is deployed only against a deployed control plane's newest plan
+        cp_pending = cp is not None and (
+            cp_latest is None or cp_latest.status is not GenerationStatus.DEPLOYED
+        )
+        steps = {}
+        for site in dep.sites:
+            is_edge = not site.is_control_plane
+            reason, behind = _needs_deploy(
+                latest.get(site.name),
+                deployed.get(site.name),
+                marks.get(site.name),
+                cp_deployed if is_edge else None,
+            )
+            if not reason:
+                steps[site.name] = SiteNext(site.name)
+                continue
+            sites = [site.name]
+            if is_edge and cp is not None and cp_pending:
+                sites = [cp.name, site.name]
+                reason += f"; {cp.name}'s newest generation is not deployed: it goes first"
+            steps[site.name] = SiteNext(
+                site.name, deploy_command(sites), reason, behind, tuple(sites)
+            )
+        return steps
+
+    def stale_exports(self) -> list[StaleExport]:
+        """Export files (still there) written from older outputs than the control plane's
+        deployed generation publishes."""
+        dep = self.deployment
+        cp = dep.control_plane
+        if cp is None:
+            return []
+        current = self.store.deployed_generations(dep.name).get(cp.name)
+        if current is None or current.outputs_digest is None:
+            return []
+        found = []
+        for rec in self.store.exports(dep.name, cp.name):
+            if rec.digest == current.outputs_digest or rec.generation >= current.number:
+                continue
+            path = Path(rec.path)
+            if not (path.exists() or (self.file.parent / path).exists()):
+                continue  # removed since: nothing reads it any more
+            scope = " --all-secrets" if rec.scope == "full" else ""
+            command = f"dcn export {cp.name} -o {shlex.quote(rec.path)} --force{scope}"
+            found.append(StaleExport(cp.name, rec.path, rec.generation, current.number, command))
+        return found
 
     def recorded_plans(self) -> dict[str, StackPlan]:
         """The newest recorded plan of every stack (what was planned or deployed last)."""
@@ -223,3 +410,47 @@ class Workspace:
             scope,
         )
         return ExportResult(output, source.version, scope, for_site, tuple(names))
+
+
+def _needs_deploy(
+    latest: StatusRow | None,
+    deployed: GenerationRecord | None,
+    mark: str | None,
+    control_plane: GenerationRecord | None,
+) -> tuple[str, int | None]:
+    """Why a site needs a deploy ("" if it does not) and, for an edge whose nodes run
+    with outputs the control plane no longer publishes, the generation they came from."""
+    if latest is None:
+        return "not planned yet", None
+    if latest.status is GenerationStatus.FAILED:
+        return f"generation {latest.generation} failed", None
+    if latest.status is GenerationStatus.DEPLOYING:
+        return f"generation {latest.generation} is deploying (or its run was interrupted)", None
+    if latest.status in (GenerationStatus.REMOVING, GenerationStatus.REMOVED):
+        return "", None
+    used = deployed.consumed_export if deployed else None
+    if (
+        control_plane is not None
+        and control_plane.outputs_digest
+        and used is not None
+        and used.stack == control_plane.stack
+        and used.digest != control_plane.outputs_digest
+    ):
+        return (
+            f"its nodes run with {used.stack} generation {used.generation}'s outputs; "
+            f"{used.stack} is deployed at generation {control_plane.number}",
+            used.generation,
+        )
+    if mark:
+        return f"redeploy: {mark}", None
+    if latest.status is GenerationStatus.PLANNED:
+        if deployed is None:
+            return f"generation {latest.generation} planned, never deployed", None
+        return (
+            f"generation {latest.generation} planned (the description changed); "
+            f"generation {deployed.number} is deployed",
+            None,
+        )
+    if latest.stale and latest.consumed is not None:
+        return f"consumed older {latest.consumed.stack} outputs ({latest.consumed})", None
+    return "", None

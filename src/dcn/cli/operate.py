@@ -11,7 +11,7 @@ from dcn.cli import render
 from dcn.deploy import Deployer, SiteOutcome
 from dcn.deploy.runner import StepEvent
 from dcn.errors import DcnError
-from dcn.workspace import Workspace
+from dcn.workspace import StaleEdges, Workspace
 
 _print_lock = threading.Lock()
 _STYLE = {"changed": "yellow", "failed": "bold red", "unreachable": "bold red", "ok": "dim"}
@@ -32,7 +32,9 @@ def _progress(verbose: bool):
     return on_step
 
 
-def _summary(outcomes: list[SiteOutcome]) -> None:
+def _summary(
+    outcomes: list[SiteOutcome], stale: StaleEdges | None = None, now: bool = True
+) -> None:
     table = render.Table("site", "generation", "result", "changes", "time", "next")
     for o in outcomes:
         result = (
@@ -44,6 +46,8 @@ def _summary(outcomes: list[SiteOutcome]) -> None:
             o.site, str(o.generation), result, str(o.changed), f"{o.seconds:.0f}s", o.next_command
         )
     render.out.print(table)
+    if stale:
+        render.out.print(f"[yellow]{render.escape(stale.line(now))}[/]")
 
 
 def register(app: typer.Typer) -> None:
@@ -58,8 +62,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Deploy sites through Ansible: each site's plan onto its nodes, edges in parallel."""
         ws: Workspace = ctx.obj
-        outcomes = Deployer(ws, _progress(verbose)).run(sites, parallel)
-        _summary(outcomes)
+        deployer = Deployer(ws, _progress(verbose))
+        outcomes = deployer.run(sites, parallel)
+        cp = ws.deployment.control_plane
+        _summary(outcomes, deployer.stale_edges, now=bool(cp and cp.name in sites))
         failed = [o for o in outcomes if not o.ok]
         if failed:
             render.err.print(

@@ -7,17 +7,21 @@ from typing import Any
 from rich.table import Table
 
 from dcn.cli import render
-from dcn.workspace import Workspace
+from dcn.workspace import Workspace, deploy_command, name_list
 
 
 def status_data(ws: Workspace) -> list[dict[str, Any]]:
     """One row per site of the description, with what the state store knows of it."""
     dep = ws.deployment
     rows = {r.site: r for r in ws.store.status_rows(dep.name)}
+    deployed = ws.store.deployed_generations(dep.name)
     marks = ws.store.redeploy_marks(dep.name)
+    steps = ws.next_steps()
     data = []
     for site in dep.sites:
         r = rows.get(site.name)
+        d = deployed.get(site.name)
+        step = steps[site.name]
         data.append(
             {
                 "site": site.name,
@@ -26,10 +30,15 @@ def status_data(ws: Workspace) -> list[dict[str, Any]]:
                 "nodes": r.nodes if r else sum(spec.size for spec in site.roles.values()),
                 "status": str(r.status) if r else "not planned",
                 "generation": r.generation if r else None,
+                "deployed_generation": d.number if d else None,
                 "export": r.consumed_export if r else None,
                 "stale": bool(r and r.stale),
                 #: why the nodes need a redeploy (secrets rotated), or None
                 "redeploy": marks.get(site.name),
+                #: the exact command that converges the site, or None; and why
+                "next": step.command or None,
+                "reason": step.reason or None,
+                "deploys": list(step.deploys),
                 "updated": r.updated_at.isoformat(timespec="seconds") if r else None,
             }
         )
@@ -38,11 +47,12 @@ def status_data(ws: Workspace) -> list[dict[str, Any]]:
 
 def show_status(ws: Workspace, as_json: bool) -> None:
     data = status_data(ws)
+    exports = ws.stale_exports()
     if as_json:
         render.print_json(data)
         return
     table = Table(title=f"deployment {ws.deployment.name}", title_justify="left")
-    for col in ("site", "kind", "AZ", "nodes", "status", "gen", "consumed export", "stale"):
+    for col in ("site", "kind", "AZ", "nodes", "status", "gen", "consumed export", "stale", "next"):
         table.add_column(col)
     for row in data:
         stale = "[red]STALE[/]" if row["stale"] else ("no" if row["kind"] == "edge" else "")
@@ -56,6 +66,7 @@ def show_status(ws: Workspace, as_json: bool) -> None:
             str(row["generation"] or "-"),
             row["export"] or "",
             stale,
+            render.escape(row["next"] or ""),
         )
     render.out.print(table)
     redeploy = [r for r in data if r["redeploy"]]
@@ -64,13 +75,19 @@ def show_status(ws: Workspace, as_json: bool) -> None:
         reasons = sorted({r["redeploy"] for r in redeploy})
         render.out.print(
             f"{len(sites)} sites need a redeploy ({'; '.join(reasons)}): "
-            f"run 'dcn deploy {' '.join(sites[:5])}{' ...' if len(sites) > 5 else ''}'"
+            f"run '{deploy_command(sites)}'"
         )
-    stale = [r["site"] for r in data if r["stale"]]
+    stale = ws.stale_edges()
     if stale:
+        render.out.print(render.escape(stale.line(now=False)))
+    for export in exports:
+        render.out.print(f"[yellow]{render.escape(export.line())}[/]")
+    todo = [r["site"] for r in data if r["next"]]
+    if todo and not (stale and todo == stale.sites):  # else the line above says it all
+        # one command for all: the deployer puts the control plane first
+        names = list(dict.fromkeys(n for r in data for n in r["deploys"]))
         render.out.print(
-            f"{len(stale)} sites consumed an older control-plane export: "
-            f"re-plan them with 'dcn plan {' '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}'"
+            f"{len(todo)} sites need a deploy ({name_list(todo)}): run '{deploy_command(names)}'"
         )
 
 

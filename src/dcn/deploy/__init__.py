@@ -37,7 +37,7 @@ from dcn.plan.serialize import plan_from_json
 from dcn.plan.types import NodePlan, StackPlan
 from dcn.services.catalog import generate
 from dcn.state.records import GenerationStatus
-from dcn.workspace import Workspace
+from dcn.workspace import StaleEdges, Workspace
 
 SSH_PORT = 22
 #: any of these set means: deploy onto real hosts over SSH (no lab)
@@ -109,6 +109,9 @@ class Deployer:
         self.connection = connection or connection_for(ws)
         #: set on Ctrl-C: ansible-runner stops the runs of the other sites' threads
         self.cancel = threading.Event()
+        #: after a run: edges whose nodes run with outputs the control plane no longer
+        #: publishes (for the summary; a control-plane deploy that changed them makes them)
+        self.stale_edges: StaleEdges | None = None
 
     def _check_lab_addresses(self, plan: StackPlan) -> list[str]:
         """In the lab, every node must be reached inside the lab's own subnets."""
@@ -243,7 +246,14 @@ class Deployer:
                     # then records its generation as failed
                     self.cancel.set()
                     raise
+            self._note_stale_edges(outcomes, deploying_cp)
             return outcomes
+
+    def _note_stale_edges(self, outcomes: list[SiteOutcome], deploying_cp: bool) -> None:
+        """Summary data only: which edges now need a deploy, on the control plane's row."""
+        self.stale_edges = self.ws.stale_edges()
+        if self.stale_edges and deploying_cp and outcomes and outcomes[0].ok:
+            outcomes[0].next_command = self.stale_edges.short_command()
 
     def _control_plane_group(self) -> dict[str, dict[str, str]]:
         cp = self.dep.control_plane

@@ -152,6 +152,24 @@ def latest_query(deployment: str) -> Select[Any]:
     )
 
 
+def deployed_query(deployment: str) -> Select[Any]:
+    """Like `metadata_query`, the newest *deployed* generation of each stack only: what
+    runs on its nodes (a newer generation may be planned, failed or deploying)."""
+    stack, dep = aliased(Stack), aliased(Deployment)
+    newest = (
+        select(Generation.stack_id, func.max(Generation.number).label("value"))
+        .join(stack, Generation.stack_id == stack.id)
+        .join(dep, stack.deployment_id == dep.id)
+        .where(dep.name == deployment, Generation.status == GenerationStatus.DEPLOYED)
+        .group_by(Generation.stack_id)
+        .subquery()
+    )
+    return metadata_query(deployment).join(
+        newest,
+        (newest.c.stack_id == Generation.stack_id) & (newest.c.value == Generation.number),
+    )
+
+
 def heads_query(deployment: str) -> Select[Any]:
     """(id, stack, number, input digest, plan digest) of each stack's newest generation:
     what planning compares, without the columns it does not need."""

@@ -91,3 +91,25 @@ def latest_export(session: Session, deployment: str, stack: str) -> ExportRecord
     )
     row = session.execute(query).first()
     return ExportRecord(*row) if row else None
+
+
+def exports(session: Session, deployment: str, stack: str) -> list[ExportRecord]:
+    """The newest export written to each path, newest first (a path written again with
+    --force holds only its last export)."""
+    query = (
+        select(
+            Export.stack,
+            Export.generation,
+            Export.digest,
+            Export.path,
+            Export.scope,
+            Export.created_at,
+        )
+        .join(Deployment, Export.deployment_id == Deployment.id)
+        .where(Deployment.name == deployment, Export.stack == stack)
+        .order_by(Export.id.desc())
+    )
+    newest: dict[str, ExportRecord] = {}
+    for row in session.execute(query):
+        newest.setdefault(row.path, ExportRecord(*row))
+    return list(newest.values())

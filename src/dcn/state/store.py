@@ -212,6 +212,12 @@ class Store:
             row = s.execute(generations.stack_query(deployment, stack, number)).first()
         return generations.to_record(row, self._plan_text) if row else None
 
+    def deployed_generations(self, deployment: str) -> dict[str, GenerationRecord]:
+        """The newest deployed generation of every stack that has one (one query)."""
+        with self._read() as s:
+            rows = s.execute(generations.deployed_query(deployment))
+            return {r.name: generations.to_record(r, self._plan_text) for r in rows}
+
     def set_status(
         self,
         deployment: str,
@@ -268,6 +274,11 @@ class Store:
     def latest_export(self, deployment: str, stack: str) -> ExportRecord | None:
         with self._read() as s:
             return journal.latest_export(s, deployment, stack)
+
+    def exports(self, deployment: str, stack: str) -> list[ExportRecord]:
+        """The last export written to each path, newest first."""
+        with self._read() as s:
+            return journal.exports(s, deployment, stack)
 
     # -- secrets ------------------------------------------------------------------
 
