@@ -16,8 +16,9 @@ from dcn.cli import render
 from dcn.cli.operate import _summary
 from dcn.cli.status import show_status, status_data
 from dcn.deploy import Deployer, SiteOutcome
+from dcn.nextsteps import StaleEdges, deploy_command, name_list
 from dcn.state.records import GenerationStatus
-from dcn.workspace import StaleEdges, Workspace, deploy_command, name_list
+from dcn.workspace import Workspace
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dcn-basic.yaml"
 

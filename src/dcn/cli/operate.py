@@ -11,7 +11,8 @@ from dcn.cli import render
 from dcn.deploy import Deployer, SiteOutcome
 from dcn.deploy.runner import StepEvent
 from dcn.errors import DcnError
-from dcn.workspace import StaleEdges, Workspace
+from dcn.nextsteps import StaleEdges
+from dcn.workspace import Workspace
 
 _print_lock = threading.Lock()
 _STYLE = {"changed": "yellow", "failed": "bold red", "unreachable": "bold red", "ok": "dim"}

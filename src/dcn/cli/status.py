@@ -7,7 +7,8 @@ from typing import Any
 from rich.table import Table
 
 from dcn.cli import render
-from dcn.workspace import Workspace, deploy_command, name_list
+from dcn.nextsteps import deploy_command, name_list
+from dcn.workspace import Workspace
 
 
 def status_data(ws: Workspace) -> list[dict[str, Any]]:

@@ -31,13 +31,14 @@ from dcn.deploy import bundle, networks, runner
 from dcn.errors import DcnError
 from dcn.lab import Connection, Lab
 from dcn.lab.prereqs import DEFAULT_VENV, venv_stamp
+from dcn.nextsteps import StaleEdges
 from dcn.node import source
 from dcn.plan.engine import SitePlanResult
 from dcn.plan.serialize import plan_from_json
 from dcn.plan.types import NodePlan, StackPlan
 from dcn.services.catalog import generate
 from dcn.state.records import GenerationStatus
-from dcn.workspace import StaleEdges, Workspace
+from dcn.workspace import Workspace
 
 SSH_PORT = 22
 #: any of these set means: deploy onto real hosts over SSH (no lab)
