@@ -138,3 +138,12 @@ def test_drop_in_of_a_group_unit_sets_no_restart_policy() -> None:
     assert not any(line.startswith(("Restart", "StartLimit")) for line in lines(text))
     assert any(line.startswith("ExecStartPre=+/bin/sh -c ") for line in lines(text))
     assert '"DCN_DIGEST=d2"' in text
+
+
+def test_an_api_gives_its_workers_less_time_than_its_unit_gives_it() -> None:
+    """gunicorn kills workers that ignore SIGTERM (neutron's, once its hash ring runs)
+    before systemd kills the master and leaves them behind."""
+    from dcn.deploy.units import STOP_TIMEOUT
+    from dcn.services.wsgi import GRACEFUL_SECONDS
+
+    assert int(STOP_TIMEOUT) >= GRACEFUL_SECONDS + 5

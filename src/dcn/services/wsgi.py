@@ -18,6 +18,9 @@ from dcn.services.base import Endpoint, RenderContext
 from dcn.services.common import BACKENDS, api_listen, api_port
 from dcn.services.render import file_spec
 
+#: seconds a stopping API gives its workers (less than the units' TimeoutStopSec)
+GRACEFUL_SECONDS = 10
+
 
 @dataclass(frozen=True, slots=True)
 class WsgiApi:
@@ -62,6 +65,12 @@ class WsgiApi:
             "threads": 4,
             "keepalive": 0,
             "timeout": 120,
+            # bounded graceful stop: on SIGTERM the master waits this long for its
+            # workers, then kills them. Inside the unit's 20 s stop timeout, because a
+            # neutron API worker ignores SIGTERM once ML2/OVN's hash ring runs (oslo's
+            # signal handler replaces gunicorn's): systemd then killed the master alone
+            # and, unable to kill a container's cgroup, left the worker to block reboots
+            "graceful_timeout": GRACEFUL_SECONDS,
             "control_socket_disable": True,
             "accesslog": "-",
             "errorlog": "-",
