@@ -175,8 +175,8 @@ def zone_network(ws: Workspace, az: str) -> str | None:
     with a segment at the zone's site (None: the site has none; the server gets no
     port)."""
     sites = [s.name for s in ws.deployment.edges if s.az == az]
-    found = ws.deployment.segments_by_site().get(sites[0]) if sites else None
-    return found[0][0].name if found else None
+    found = ws.deployment.first_segment(sites[0]) if sites else None
+    return found[0].name if found else None
 
 
 def _boot_in_zones(ws: Workspace, zones: list[str]) -> list[ServerPlace]:

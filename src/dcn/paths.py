@@ -84,3 +84,23 @@ def private_temp(directory: Path, name: str, data: bytes | str, *, sync: bool = 
         tmp.unlink(missing_ok=True)
         raise
     return tmp
+
+
+def write_private(path: Path, text: str) -> None:
+    """`text` at `path`, 0600 from its first byte: a private temporary file beside it
+    moved into place, so a reader never sees half a file nor a wider mode. Missing
+    folders are made 0700."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = private_temp(path.parent, path.name, text)
+    try:
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def private_opener(path: str, flags: int) -> int:
+    """An `open(..., opener=)` for files only their owner reads: 0600 whatever the
+    umask, never through a link."""
+    fd = os.open(path, flags | os.O_NOFOLLOW, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd

@@ -12,11 +12,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from dcn.cloud import ServerPort, server_port
+from dcn.cloud import ServerPort, host_sites, server_port
 from dcn.errors import DcnError
 from dcn.lab import Lab
 from dcn.lab.workload import Lease, Workload, names, ping_command, received, run_in_node
-from dcn.model.description import Deployment, ProviderNetwork, Segment
 from dcn.workspace import Workspace
 
 METADATA_URL = "http://169.254.169.254/openstack/latest/meta_data.json"
@@ -55,12 +54,6 @@ class GuestReport:
         return {**asdict(self), "ok": self.ok}
 
 
-def site_segment(deployment: Deployment, site: str) -> tuple[ProviderNetwork, Segment] | None:
-    """The first workload provider network with a segment at the site, and that segment."""
-    found = deployment.segments_by_site().get(site)
-    return found[0] if found else None
-
-
 def workload_for(port: ServerPort) -> Workload:
     netns, veth = names(port.port)
     return Workload(
@@ -91,8 +84,8 @@ def attach(ws: Workspace, server: str, conn: Any = None) -> tuple[Workload, Leas
 def check(ws: Workspace, workload: Workload, lease: Lease, conn: Any) -> GuestReport:
     """Gateway, metadata and config drive as the guest of `workload` sees them."""
     lab = Lab(ws.state_dir, ws.deployment.name)
-    site = _site_of(ws, workload.node)
-    found = site_segment(ws.deployment, site)
+    site = host_sites(ws).get(workload.node, "")
+    found = ws.deployment.first_segment(site)
     gateway = found[1].gateway_ip if found else None
     replies = 0
     if gateway and lease.address:
@@ -135,10 +128,3 @@ def metadata_probe(lab: Lab, workload: Workload) -> str:
     if workload.server not in done.stdout:
         return "failed: the document does not name this server"
     return "ok"
-
-
-def _site_of(ws: Workspace, hostname: str) -> str:
-    for name, plan in ws.recorded_plans().items():
-        if any(n.hostname == hostname for n in plan.nodes):
-            return name
-    return ""

@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING
 
 from dcn.lab.workload import Workload, ping_command, received
-from dcn.workloads import METADATA_URL, metadata_probe, site_segment
+from dcn.workloads import METADATA_URL, attach, metadata_probe
 
 if TYPE_CHECKING:
     from dcn.drill import Drill
@@ -39,9 +39,7 @@ class DataPlane:
     def setup(self, created: list[str]) -> bool:
         """Boot two servers on the site's segment and give each a guest; False (logged)
         when the site has no segment or a guest gets no address."""
-        from dcn.workloads import attach
-
-        found = site_segment(self.d.dep, self.site)
+        found = self.d.dep.first_segment(self.site)
         site = self.d.dep.site(self.site)
         if found is None or site is None:
             self.d.log(f"{self.site} has no workload segment: no data plane to measure")

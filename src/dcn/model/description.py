@@ -401,6 +401,12 @@ class Deployment(_Strict):
                     out.setdefault(seg.site, []).append((net, seg))
         return out
 
+    def first_segment(self, site: str) -> tuple[ProviderNetwork, Segment] | None:
+        """The first provider network with a segment at the site, and that segment: what
+        a server at the site boots on."""
+        found = self.segments_by_site().get(site)
+        return found[0] if found else None
+
     def network_is_provisioning(self, name: str) -> bool:
         net = self.networks[name]
         return net.provisioning if net.provisioning is not None else name == "ctlplane"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from dcn.state.lookup import ensure_deployment, stack_id
@@ -74,8 +74,9 @@ def record_export(
         )
 
 
-def latest_export(session: Session, deployment: str, stack: str) -> ExportRecord | None:
-    query = (
+def _exports_query(deployment: str, stack: str) -> Select:
+    """The stack's exports, newest first, as `ExportRecord` fields."""
+    return (
         select(
             Export.stack,
             Export.generation,
@@ -87,29 +88,18 @@ def latest_export(session: Session, deployment: str, stack: str) -> ExportRecord
         .join(Deployment, Export.deployment_id == Deployment.id)
         .where(Deployment.name == deployment, Export.stack == stack)
         .order_by(Export.id.desc())
-        .limit(1)
     )
-    row = session.execute(query).first()
+
+
+def latest_export(session: Session, deployment: str, stack: str) -> ExportRecord | None:
+    row = session.execute(_exports_query(deployment, stack).limit(1)).first()
     return ExportRecord(*row) if row else None
 
 
 def exports(session: Session, deployment: str, stack: str) -> list[ExportRecord]:
     """The newest export written to each path, newest first (a path written again with
     --force holds only its last export)."""
-    query = (
-        select(
-            Export.stack,
-            Export.generation,
-            Export.digest,
-            Export.path,
-            Export.scope,
-            Export.created_at,
-        )
-        .join(Deployment, Export.deployment_id == Deployment.id)
-        .where(Deployment.name == deployment, Export.stack == stack)
-        .order_by(Export.id.desc())
-    )
     newest: dict[str, ExportRecord] = {}
-    for row in session.execute(query):
+    for row in session.execute(_exports_query(deployment, stack)):
         newest.setdefault(row.path, ExportRecord(*row))
     return list(newest.values())

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dcn.errors import DcnError
-from dcn.paths import private_temp
+from dcn.paths import private_opener, private_temp
 
 MARKER = "installed.json"
 #: pip resolving and downloading ~60 wheels; a bound, not an expectation
@@ -118,12 +118,6 @@ def _tail(text: str) -> str:
     return "\n".join(lines[-TAIL_LINES:])
 
 
-def _private(path: str, flags: int) -> int:
-    fd = os.open(path, flags | os.O_NOFOLLOW, 0o600)
-    os.fchmod(fd, 0o600)
-    return fd
-
-
 def _step(run: Run, cmd: list[str], log: Path, doing: str) -> None:
     """Run one install step with its output appended to `log`; a failure shows the
     output's last lines (pip prints no secret) and where the rest is."""
@@ -139,7 +133,7 @@ def _step(run: Run, cmd: list[str], log: Path, doing: str) -> None:
             f"{doing}: {exc.strerror or exc}", hint="is python3-venv installed?"
         ) from None
     output = (proc.stdout or "") + (proc.stderr or "")
-    with open(log, "a", encoding="utf-8", opener=_private) as handle:
+    with open(log, "a", encoding="utf-8", opener=private_opener) as handle:
         handle.write(f"$ {' '.join(cmd)}\n{output}\n")
     if proc.returncode != 0:
         raise DcnError(

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dcn.errors import DcnError
-from dcn.paths import private_temp
+from dcn.paths import private_opener, write_private
 from dcn.redact import MASK
 from dcn.verify import install
 from dcn.verify.areas import DEFAULT_REGEX
@@ -168,12 +168,6 @@ def discover(ws: Workspace, conn: Any, creds: Any, workspace: Path) -> TempestIn
     )
 
 
-def write_private(path: Path, text: str) -> None:
-    """`text` at `path`, 0600 from its first byte (a new file moved into place)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.replace(private_temp(path.parent, path.name, text), path)
-
-
 def _env(lay: Layout, installed: install.Installed) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "TEMPEST_"))}
     env["HOME"] = str(lay.home)
@@ -226,18 +220,11 @@ def init_workspace(installed: install.Installed, lay: Layout) -> None:
         )
 
 
-def _private(path: str, flags: int) -> int:
-    """An opener for files of the run: 0600 whatever the umask."""
-    fd = os.open(path, flags | os.O_NOFOLLOW, 0o600)
-    os.fchmod(fd, 0o600)
-    return fd
-
-
 def _tempest(installed: install.Installed, lay: Layout, regex: str, timeout: float) -> None:
     """Run Tempest with its results to the stream file and the rest to the log."""
     with (
-        open(lay.stream, "wb", opener=_private) as out,
-        open(lay.log, "wb", opener=_private) as err,
+        open(lay.stream, "wb", opener=private_opener) as out,
+        open(lay.log, "wb", opener=private_opener) as err,
     ):
         proc = subprocess.Popen(
             tempest_command(installed, lay, regex),
