@@ -355,3 +355,38 @@ def test_no_provider_nic_no_wiring(tmp_path: Path) -> None:
     topo = topology.build("basic", plans)
     assert not topo.no_tx_offload
     assert not any("provider" in c for cmds in topo.links.values() for c in cmds)
+
+
+def test_a_node_added_to_a_site_leaves_every_other_part_as_it_was(tmp_path: Path) -> None:
+    """Scale-out in a running lab: the new node is one more part; the other nodes' and
+    the leaves' commands are the same as before, so nothing running is touched."""
+    data = basic_data()
+    before = topology.build("lab", plan_data(data, tmp_path / "a"))
+    data["sites"][1]["roles"]["DistributedCompute"]["count"] = 2
+    after = topology.build("lab", plan_data(data, tmp_path / "b"))
+    new = set(after.parts) - set(before.parts)
+    assert new == {topology.node_part("dcn0-distributedcompute-1")}
+    for key, part in before.parts.items():
+        assert after.parts[key] == part, key
+    added = after.parts[topology.node_part("dcn0-distributedcompute-1")]
+    assert added.namespaces == ["dcn-lab-dcn0-distributedcompute-1"]
+    # its links to the leaf do not reuse a name an existing node's links have
+    leaf = after.leaves["dcn0"]
+    existing = {
+        c.split()[-3]
+        for p in before.parts.values()
+        for c in p.links.get(leaf, [])
+        + [c2 for ns, cmds in p.links.items() for c2 in cmds if c2.endswith(f"netns {leaf}")]
+    }
+    ours = {c.split()[-3] for c in added.links["dcn-lab-dcn0-distributedcompute-1"]}
+    assert ours and not ours & existing
+
+
+def test_each_node_is_a_part_of_its_own(tmp_path: Path) -> None:
+    topo = topology.build("lab", plan_file(BASIC, tmp_path))
+    for node in topo.nodes:
+        part = topo.parts[topology.node_part(node.hostname)]
+        assert part.namespaces == [node.netns]
+        assert not part.routers
+    sites = [k for k in topo.parts if k and not k.startswith("node:")]
+    assert sites == ["central", "dcn0", "dcn1"]

@@ -108,7 +108,8 @@ class Lab:
 
     def up(self, plans: Sequence[StackPlan], say: Say, image: Path) -> topology.LabTopology:
         """Build the fabric and boot every node from `image` (the plans of every site,
-        control plane first). On a running lab, only sites it does not have yet are added."""
+        control plane first). On a running lab, only the sites and the nodes it does not
+        have yet are added (a site scaled out gets its new nodes; nothing else moves)."""
         manifest = self.checked_manifest()
         topo = topology.build(
             self.deployment, plans, (manifest or {}).get("sites") if manifest else None
@@ -130,16 +131,18 @@ class Lab:
             if broken:
                 raise DcnError(
                     f"lab nodes are down: {', '.join(broken)}",
-                    hint="'dcn lab down' then 'dcn lab up' rebuilds the lab",
+                    hint="start them ('dcn lab node start NODE'), or 'dcn lab down' then "
+                    "'dcn lab up' to rebuild the lab",
                 )
-            new_parts = [k for k in topo.parts if k and k not in manifest["sites"]]
+            have = {topology.node_part(h) for h in manifest["nodes"]} | set(manifest["sites"])
+            new_parts = [k for k in topo.parts if k and k not in have]
             if not new_parts:
                 say("already up")
                 return topo
         # recorded before anything is created, so a failed build is removed by 'down'
         for key in new_parts:
             manifest["namespaces"] += topo.parts[key].namespaces
-            if key:
+            if key in topo.leaves:
                 manifest["sites"][key] = topo.indices[key]
                 # a cut link loses its routes; healing puts these back
                 manifest.setdefault("routes", {})[key] = {
@@ -147,33 +150,95 @@ class Lab:
                     for ns, cmds in topo.parts[key].config.items()
                     if ns in (topo.spine, topo.leaves[key])
                 }
+                # the machine's own routes to the site: removing the site deletes them
+                manifest.setdefault("host_routes", {})[key] = [
+                    c for c in topo.parts[key].host if c.startswith("route add ")
+                ]
         self.write_manifest(manifest)
         fabric.build(topo, new_parts)
-        sites = [k for k in new_parts if k]
-        say(f"fabric: {len(sites)} sites added ({', '.join(sites)})")
-        self._boot(topo, plans, sites, manifest, image, say)
+        sites = [k for k in new_parts if k in topo.leaves]
+        if sites:
+            say(f"fabric: {len(sites)} sites added ({', '.join(sites)})")
+        hostnames = [n.hostname for n in topo.nodes if topology.node_part(n.hostname) in new_parts]
+        self._boot(topo, plans, hostnames, manifest, image, say)
         return topo
 
+    def remove_nodes(self, hostnames: Sequence[str], say: Say) -> list[str]:
+        """Power nodes off for good: their machines, roots, namespaces (the links to the
+        leaf go with them) and host keys. The rest of the lab is not touched."""
+        manifest = self.checked_manifest()
+        if manifest is None:
+            return []
+        removed = []
+        for hostname in hostnames:
+            entry = manifest["nodes"].get(hostname)
+            if entry is None:
+                continue
+            fullhost.stop(entry)
+            self._stop_all([entry["netns"]])
+            fabric.remove([entry["netns"]], None)
+            manifest["namespaces"] = [n for n in manifest["namespaces"] if n != entry["netns"]]
+            del manifest["nodes"][hostname]
+            self.write_manifest(manifest)
+            self._forget(entry["ssh_address"])
+            removed.append(hostname)
+            say(f"node {hostname} removed")
+        return removed
+
+    def remove_site(self, site: str, say: Say) -> list[str]:
+        """Remove a site from the lab: its nodes, its leaf router (the spine's end of its
+        uplink and the spine's routes through it go with it) and the machine's routes."""
+        manifest = self.checked_manifest()
+        if manifest is None:
+            return []
+        nodes = sorted(h for h, e in manifest["nodes"].items() if e["site"] == site)
+        removed = self.remove_nodes(nodes, say)
+        manifest = self.checked_manifest() or manifest
+        if site not in manifest["sites"]:
+            return removed
+        leaf = topology.netns_name(self.deployment or manifest["deployment"], f"leaf-{site}")
+        self._stop_all([leaf])
+        fabric.remove([leaf], None)
+        fabric.host_commands(
+            [
+                c.replace("route add ", "route del ", 1)
+                for c in manifest.get("host_routes", {}).get(site, [])
+            ]
+        )
+        manifest["namespaces"] = [n for n in manifest["namespaces"] if n != leaf]
+        for key in ("sites", "routes", "host_routes"):
+            manifest.get(key, {}).pop(site, None)
+        manifest["cut"] = [s for s in manifest.get("cut", []) if s != site]
+        self.write_manifest(manifest)
+        say(f"site {site} removed from the lab")
+        return removed
+
     def _known(self, address: str, key: str) -> None:
+        self._forget(address)  # a node built again at an address has a new key
         with open(self.dir / "known_hosts", "a") as known:
             known.write(f"{address} ssh-ed25519 {key}\n")
+
+    def _forget(self, address: str) -> None:
+        path = self.dir / "known_hosts"
+        if path.exists():
+            kept = [ln for ln in path.read_text().splitlines() if ln.split(" ", 1)[0] != address]
+            path.write_text("".join(f"{ln}\n" for ln in kept))
 
     def _boot(
         self,
         topo: topology.LabTopology,
         plans: Sequence[StackPlan],
-        sites: list[str],
+        hostnames: list[str],
         manifest: dict,
         image: Path,
         say: Say,
     ) -> None:
-        """Boot each new site's nodes as full hosts, with the lab's proxy as their way out."""
+        """Boot these nodes as full hosts, with the lab's proxy as their way out."""
         leaves = sorted({s.cidr for p in plans for s in p.network.subnets.values()})
         proxy_url = proxy.start(str(topology.HOST_LINK_V4[0]), leaves, self.dir / "proxy")
         public_key = self._client_key()
-        for lab_node in topo.nodes:
-            if lab_node.site not in sites:
-                continue
+        for hostname in hostnames:
+            lab_node = topo.node(hostname)
             node_dir = confined(self.dir / "nodes", lab_node.hostname)
             entry, key = fullhost.start(lab_node, node_dir, image, public_key, proxy_url)
             self._known(lab_node.ssh_address, key)

@@ -33,6 +33,13 @@ def _batch(netns: str | None, commands: Iterable[str]) -> None:
     _ip([*(["-n", netns] if netns else []), "-batch", "-"], stdin=lines + "\n")
 
 
+def host_commands(commands: Iterable[str]) -> None:
+    """``ip`` commands in the machine's own namespace (its routes into the lab); one
+    that fails (a route already gone) does not stop the others."""
+    for command in commands:
+        subprocess.run(["ip", *command.split()], capture_output=True, check=False)
+
+
 def existing_namespaces() -> set[str]:
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False)
     return {line.split()[0] for line in out.stdout.splitlines() if line.strip()}

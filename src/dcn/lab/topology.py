@@ -17,6 +17,7 @@ kernel allows 15 characters) and only need to be unique inside their namespace.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -48,9 +49,11 @@ class LabNode:
 
 @dataclass(slots=True)
 class FabricPart:
-    """The commands of one part of the fabric: the spine (key ``""``) or one site.
+    """The commands of one part of the fabric: the spine (key ``""``), one site's leaf
+    (its name) or one node (``node_part(hostname)``).
 
-    Parts are built on their own, so a site added to a running lab is one more part.
+    Parts are built and removed on their own, so a site or a node added to a running
+    lab is one more part, and a node removed takes only its own part with it.
     """
 
     namespaces: list[str] = field(default_factory=list)
@@ -80,7 +83,7 @@ class LabTopology:
     #: site -> leaf router namespace
     leaves: dict[str, str]
     nodes: list[LabNode]
-    #: "" (spine and the machine's link) and one part per site
+    #: "" (spine and the machine's link), one part per site, one per node
     parts: dict[str, FabricPart] = field(default_factory=dict)
     #: site -> its uplink index on the spine (stable as sites are added)
     indices: dict[str, int] = field(default_factory=dict)
@@ -129,6 +132,17 @@ def netns_name(deployment: str, name: str) -> str:
 
 def _ifname(base: str) -> str:
     return base[:IFNAME_MAX]
+
+
+def node_part(hostname: str) -> str:
+    """The key of a node's own part of the fabric (site names hold no ``:``)."""
+    return f"node:{hostname}"
+
+
+def _tag(hostname: str) -> str:
+    """Six characters naming a node's links on its leaf: the same for the node whatever
+    its position in the plan, so adding or removing other nodes renames nothing."""
+    return hashlib.blake2s(hostname.encode(), digest_size=3).hexdigest()
 
 
 def _prefixed(address: str, cidr: str) -> str:
@@ -219,7 +233,7 @@ def _site(topo: LabTopology, plan: StackPlan, any_v6: bool, spine_host: str) -> 
         elif net6 is not None:
             part.add(spine, "config", f"route add {subnet.cidr} via {net6[2]}")
     _provider(plan, leaf, spine, str(leaf_v4), part)
-    _nodes(topo, plan, leaf, part)
+    _nodes(topo, plan, leaf)
 
 
 def _provider(plan: StackPlan, leaf: str, spine: str, leaf_v4: str, part: FabricPart) -> None:
@@ -247,15 +261,18 @@ def _provider(plan: StackPlan, leaf: str, spine: str, leaf_v4: str, part: Fabric
             part.add(spine, "config", f"route add {seg.cidr} via {leaf_v4}")
 
 
-def _nodes(topo: LabTopology, plan: StackPlan, leaf: str, part: FabricPart) -> None:
+def _nodes(topo: LabTopology, plan: StackPlan, leaf: str) -> None:
+    """Each node's namespace, its links to the leaf's bridges and its addresses: one
+    part per node."""
     vips = dict(plan.network.vips)
     # the VIPs live on the first controller (the node running the APIs behind them)
     holder = plan.api_node()
     vip_holder = holder.hostname if holder else None
-    for n_index, node in enumerate(plan.nodes):
+    for node in plan.nodes:
         ns = netns_name(topo.deployment, node.hostname)
-        part.namespaces.append(ns)
+        part = topo.parts[node_part(node.hostname)] = FabricPart(namespaces=[ns])
         part.links[ns] = []
+        tag = _tag(node.hostname)
         cfg = ["link set dev lo up"]
         interfaces: dict[str, list[str]] = {}
         for k_index, (net, subnet) in enumerate(sorted(plan.network.subnets.items())):
@@ -263,12 +280,14 @@ def _nodes(topo: LabTopology, plan: StackPlan, leaf: str, part: FabricPart) -> N
             if address is None:
                 continue
             ifname = _ifname(net)
-            peer = _ifname(f"n{n_index}-{k_index}")
+            peer = _ifname(f"n{tag}-{k_index}")
             part.add(ns, "links", f"link add name {ifname} type veth peer name {peer} netns {leaf}")
-            part.config[leaf] += [
+            part.add(
+                leaf,
+                "config",
                 f"link set dev {peer} master {_ifname(f'br-{net}')}",
                 f"link set dev {peer} up",
-            ]
+            )
             nodad = " nodad" if subnet.ip_version == 6 else ""
             addrs = [_prefixed(address, subnet.cidr)]
             cfg += [f"addr add {addrs[0]} dev {ifname}{nodad}", f"link set dev {ifname} up"]
@@ -276,27 +295,27 @@ def _nodes(topo: LabTopology, plan: StackPlan, leaf: str, part: FabricPart) -> N
                 host_bits = 32 if subnet.ip_version == 4 else 128
                 addrs.append(f"{vips[net]}/{host_bits}")
                 cfg.append(f"addr add {addrs[-1]} dev {ifname}{nodad}")
-            family = ""
-            cfg += [f"{family}route add {r.destination} via {r.nexthop}" for r in subnet.routes]
+            cfg += [f"route add {r.destination} via {r.nexthop}" for r in subnet.routes]
             if net == "ctlplane" and subnet.gateway:
                 cfg.append(f"route add default via {subnet.gateway}")
             interfaces[ifname] = addrs
         uplink = plan.network.provider_interface
         if uplink and plan.network.provider_segments and "ovs" in node.services:
             # no address: the NIC is a port of the node's br-provider
-            peer = _ifname(f"pv{n_index}")
+            peer = _ifname(f"p{tag}")
             part.add(ns, "links", f"link add name {uplink} type veth peer name {peer} netns {leaf}")
-            part.config[leaf] += [
+            part.add(
+                leaf,
+                "config",
                 f"link set dev {peer} master {PROVIDER_BRIDGE}",
                 f"link set dev {peer} up",
-            ]
+            )
             part.no_tx_offload.setdefault(leaf, []).append(peer)
             cfg.append(f"link set dev {uplink} up")
-        ssh = node.ssh_address
-        if ssh is None:
+        if node.ssh_address is None:
             raise DcnError(
                 f"lab node {node.hostname} has no ctlplane address",
                 hint="give the site a ctlplane subnet",
             )
         part.config[ns] = cfg
-        topo.nodes.append(LabNode(plan.site, node.hostname, ns, ssh, interfaces))
+        topo.nodes.append(LabNode(plan.site, node.hostname, ns, node.ssh_address, interfaces))
