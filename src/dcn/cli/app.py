@@ -222,7 +222,7 @@ def secrets_list(
 
 def _register_operations() -> None:
     """Commands that touch hosts live in their own modules (imported lazily inside)."""
-    from dcn.cli import credentials, drill, lab, operate, secrets_state, verify
+    from dcn.cli import credentials, decommission, drill, lab, operate, secrets_state, verify
 
     secrets_state.register(secrets_app, state_app)
     app.add_typer(lab.app, name="lab")
@@ -230,6 +230,7 @@ def _register_operations() -> None:
     operate.register(app)
     verify.register(app)
     credentials.register(app)
+    decommission.register(app)
 
 
 _register_operations()

@@ -18,7 +18,7 @@ _print_lock = threading.Lock()
 _STYLE = {"changed": "yellow", "failed": "bold red", "unreachable": "bold red", "ok": "dim"}
 
 
-def _progress(verbose: bool):
+def progress(verbose: bool):
     def on_step(site: str, e: StepEvent) -> None:
         if e.outcome == "skipped" or (e.outcome == "ok" and not verbose):
             return
@@ -60,11 +60,22 @@ def register(app: typer.Typer) -> None:
         verbose: Annotated[
             bool, typer.Option("-v", "--verbose", help="show unchanged steps")
         ] = False,
+        force: Annotated[
+            bool,
+            typer.Option(
+                "--force",
+                help="a site scaled in: delete the servers on the computes leaving it, and "
+                "retire computes that do not answer from the cloud only",
+            ),
+        ] = False,
     ) -> None:
-        """Deploy sites through Ansible: each site's plan onto its nodes, edges in parallel."""
+        """Deploy sites through Ansible: each site's plan onto its nodes, edges in parallel.
+        Computes a site's plan no longer has are retired first (servers refused unless
+        --force; compute services, resource providers, aggregate membership removed)."""
         ws: Workspace = ctx.obj
-        deployer = Deployer(ws, _progress(verbose))
-        outcomes = deployer.run(sites, parallel)
+        deployer = Deployer(ws, progress(verbose))
+        deployer.say = lambda message: render.out.print(render.escape(message))
+        outcomes = deployer.run(sites, parallel, force=force)
         cp = ws.deployment.control_plane
         _summary(outcomes, deployer.stale_edges, now=bool(cp and cp.name in sites))
         failed = [o for o in outcomes if not o.ok]

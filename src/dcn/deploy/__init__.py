@@ -27,7 +27,7 @@ from pathlib import Path
 
 import netaddr
 
-from dcn.deploy import bundle, networks, runner
+from dcn.deploy import bundle, networks, retire, runner
 from dcn.errors import DcnError
 from dcn.lab import Connection, Lab
 from dcn.lab.prereqs import DEFAULT_VENV, venv_stamp
@@ -113,6 +113,10 @@ class Deployer:
         #: after a run: edges whose nodes run with outputs the control plane no longer
         #: publishes (for the summary; a control-plane deploy that changed them makes them)
         self.stale_edges: StaleEdges | None = None
+        #: site -> its computes leaving the cloud in this run (a scale-in)
+        self.removals: dict[str, retire.Retirement] = {}
+        #: what the run says besides the steps (a scale-in's progress)
+        self.say: Callable[[str], None] = lambda _message: None
 
     def _check_lab_addresses(self, plan: StackPlan) -> list[str]:
         """In the lab, every node must be reached inside the lab's own subnets."""
@@ -183,7 +187,42 @@ class Deployer:
 
     # -- the run -------------------------------------------------------------------
 
-    def run(self, sites: Sequence[str], parallel: int = 2) -> list[SiteOutcome]:
+    def _check_removals(self, results: dict[str, SitePlanResult], force: bool) -> list[str]:
+        """Computes a site's new plan drops: refused while servers run on them (unless
+        `force`), before any host is touched; kept in `removals` for the run."""
+        from dcn import cloud
+
+        deployed = self.ws.store.deployed_generations(self.dep.name)
+        problems = []
+        conn = None
+        for name, result in results.items():
+            record = deployed.get(name)
+            before = plan_from_json(record.plan_json()) if record else None
+            gone = retire.removed_nodes(before, result.plan)
+            if not gone:
+                continue
+            retire.refuse_controllers(name, gone)
+            job = retire.Retirement(name, gone, force)
+            if conn is None:
+                conn = cloud.admin_connection(self.ws)
+            with cloud.api_errors(f"checking the servers on {name}'s computes being removed"):
+                try:
+                    retire.check(
+                        conn,
+                        job,
+                        None,
+                        f"{name}'s computes being removed ({', '.join(job.hosts)})",
+                        f"add --force to 'dcn deploy {name}'",
+                    )
+                except DcnError as exc:
+                    problems.append(f"{exc.message} ({exc.hint})")
+                    continue
+            self.removals[name] = job
+        return problems
+
+    def run(
+        self, sites: Sequence[str], parallel: int = 2, force: bool = False
+    ) -> list[SiteOutcome]:
         ordered = self._check_sites(sites)
         self._check_export_age()
         cp = self.dep.control_plane
@@ -212,6 +251,7 @@ class Deployer:
                         f"{name}: hosts unreachable over SSH: {', '.join(down)}; "
                         "bring them up ('dcn lab up' for the lab) and run again"
                     )
+            problems += self._check_removals({s: results[s] for s in ordered}, force)
             if problems:
                 raise DcnError(
                     "nothing was deployed:\n  " + "\n  ".join(problems),
@@ -240,7 +280,7 @@ class Deployer:
             edges = [results[s] for s in ordered if not (cp and s == cp.name)]
             with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
                 try:
-                    outcomes += list(pool.map(self._deploy, edges))
+                    outcomes += list(pool.map(self._deploy_site, edges))
                 except KeyboardInterrupt:
                     # ansible-playbook runs in a session of its own: Ctrl-C does not reach
                     # it; cancelling makes ansible-runner stop it, and each site's thread
@@ -255,6 +295,45 @@ class Deployer:
         self.stale_edges = self.ws.stale_edges()
         if self.stale_edges and deploying_cp and outcomes and outcomes[0].ok:
             outcomes[0].next_command = self.stale_edges.short_command()
+
+    def _deploy_site(self, result: SitePlanResult) -> SiteOutcome:
+        """An edge's deploy; its computes leaving the cloud are retired first, so that a
+        failed retirement keeps the deployed generation that still lists them (the next
+        run retires them again)."""
+        job = self.removals.get(result.site)
+        if job is None:
+            return self._deploy(result)
+        from dcn import cloud
+
+        site, number = result.site, result.generation
+        try:
+            with cloud.api_errors(f"retiring {site}'s computes"):
+                reachable = {n.hostname for n in job.nodes} - {
+                    d.split(" ", 1)[0] for d in unreachable(_only(result.plan, job.nodes))
+                }
+                retire.retire_nodes(
+                    self.ws,
+                    self.connection,
+                    cloud.admin_connection(self.ws),
+                    job,
+                    lambda e: self.on_step(site, e),
+                    self.say,
+                    sorted(reachable),
+                )
+        except DcnError as exc:
+            message = f"retiring {', '.join(job.hosts)} failed: {exc.message} ({exc.hint})"
+            self.ws.store.set_status(self.dep.name, site, number, GenerationStatus.FAILED, message)
+            return SiteOutcome(
+                site, False, number, message=message, next_command=f"dcn deploy {site}"
+            )
+        for line in job.done.lines():
+            self.ws.store.add_event(self.dep.name, site, "retire", line, generation=number)
+        outcome = self._deploy(result)
+        retired = f"retired {', '.join(job.hosts)}"
+        if job.unreachable:
+            retired += f" (not cleaned, unreachable: {', '.join(job.unreachable)})"
+        outcome.message = f"{retired}; {outcome.message}"
+        return outcome
 
     def _control_plane_group(self) -> dict[str, dict[str, str]]:
         cp = self.dep.control_plane
@@ -361,6 +440,13 @@ class Deployer:
                 dep, site, number, GenerationStatus.FAILED, outcome.message, run_id=run_id
             )
         return outcome
+
+
+def _only(plan: StackPlan, nodes: Sequence[NodePlan]) -> StackPlan:
+    """The plan with just these nodes (to probe nodes that left the plan)."""
+    import dataclasses
+
+    return dataclasses.replace(plan, nodes=tuple(nodes))
 
 
 def sweep_runs(state_dir: Path) -> None:
