@@ -13,6 +13,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Enum,
+    Float,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -28,7 +29,8 @@ from dcn.state.records import GenerationStatus
 
 #: 2: site_seen and drill (new tables only: created by create_all)
 #: 3: secret values sealed (AES-GCM, key file), secret.imported, redeploy marks
-SCHEMA_VERSION = 3
+#: 4: rollout and rollout_site (new tables only: created by create_all)
+SCHEMA_VERSION = 4
 
 _NAME = 255
 _DIGEST = 80
@@ -214,3 +216,47 @@ class Drill(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ok: Mapped[bool] = mapped_column(default=False)
     report: Mapped[str] = mapped_column(Text)
+
+
+class Rollout(Base):
+    """One `dcn rollout`: its options and how it ended; its sites are in `rollout_site`."""
+
+    __tablename__ = "rollout"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("deployment.id", ondelete="CASCADE"), index=True
+    )
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: JSON: max_parallel, canary, max_failures, smoke (what --resume runs with again)
+    options: Mapped[str] = mapped_column(Text)
+    #: running | done | stopped | interrupted
+    status: Mapped[str] = mapped_column(String(16))
+    #: the process running it (a running rollout whose process is gone was interrupted);
+    #: the token tells this process's own rollouts from a dead one's with a reused pid
+    pid: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(_NAME))
+    token: Mapped[str] = mapped_column(String(64))
+
+
+class RolloutSite(Base):
+    """One site of a rollout: its wave, the generations before and after, its result
+    (None while it has none yet: not reached, or its wave is under way)."""
+
+    __tablename__ = "rollout_site"
+    __table_args__ = (UniqueConstraint("rollout_id", "site"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rollout_id: Mapped[int] = mapped_column(
+        ForeignKey("rollout.id", ondelete="CASCADE"), index=True
+    )
+    site: Mapped[str] = mapped_column(String(_NAME))
+    wave: Mapped[int] = mapped_column(Integer)
+    generation_before: Mapped[int | None] = mapped_column(Integer)
+    generation_after: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the site's deploy (Ansible), as the deployer measured it
+    seconds: Mapped[float | None] = mapped_column(Float)
+    #: ok | failed | gate-failed | not-started
+    result: Mapped[str | None] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text, default="")

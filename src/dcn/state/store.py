@@ -9,7 +9,7 @@ The SQL itself lives in the topic modules (generations, stored_secrets, journal,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import partial
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from dcn import redact
 from dcn.errors import StateError
 from dcn.plan.types import ExportVersion
-from dcn.state import generations, journal, observations, redeploy, stored_secrets
+from dcn.state import generations, journal, observations, redeploy, rollouts, stored_secrets
 from dcn.state import lock as locks
 from dcn.state.backup import backup_sqlite
 from dcn.state.connect import WRITE_OPTION, create, db_error
@@ -39,6 +39,7 @@ from dcn.state.records import (
     PlanHead,
     StatusRow,
 )
+from dcn.state.rollouts import RolloutRecord, RolloutStatus, SiteResult
 from dcn.state.sealing import SecretBox
 
 
@@ -411,3 +412,69 @@ class Store:
         """Break the deployment's lock whoever holds it (`dcn state unlock`)."""
         with self._write() as s:
             return locks.force_release(s, deployment)
+
+    # -- rollouts -------------------------------------------------------------------
+
+    def start_rollout(
+        self, deployment: str, options: Mapping[str, Any], waves: Sequence[Sequence[str]]
+    ) -> int:
+        """Record a new rollout run by this process, every site in its wave; return its
+        id. Refused while another rollout of the deployment runs."""
+        with self._write() as s:
+            return rollouts.start(s, deployment, options, waves)
+
+    def resume_rollout(self, deployment: str) -> RolloutRecord:
+        """Take over the latest rollout to continue its remaining sites (refused when it
+        runs, is done, or there is none)."""
+        with self._write() as s:
+            rollout_id = rollouts.claim(s, deployment)
+        found = self.rollout(deployment, rollout_id)
+        assert found is not None
+        return found
+
+    def rollout_wave_started(
+        self,
+        rollout_id: int,
+        wave: int,
+        sites: Sequence[str],
+        before: Mapping[str, int | None],
+        at: datetime,
+    ) -> None:
+        """A wave's sites start (their deployed generations `before`)."""
+        with self._write() as s:
+            rollouts.wave_started(s, rollout_id, wave, sites, before, at)
+
+    def rollout_site(
+        self,
+        rollout_id: int,
+        site: str,
+        result: SiteResult | None,
+        message: str,
+        *,
+        generation_after: int | None = None,
+        seconds: float | None = None,
+    ) -> None:
+        """A site's deploy outcome (result None: deployed, its wave's gate to come) or
+        its final result."""
+        with self._write() as s:
+            rollouts.site_update(
+                s,
+                rollout_id,
+                site,
+                result=result,
+                message=message,
+                generation_after=generation_after,
+                seconds=seconds,
+            )
+
+    def finish_rollout(self, rollout_id: int, status: RolloutStatus, not_started: str = "") -> None:
+        """The rollout ends as `status`; stopped, its unreached sites are "not started"
+        with `not_started` as their message."""
+        with self._write() as s:
+            rollouts.finish(s, rollout_id, status, not_started)
+
+    def rollout(self, deployment: str, rollout_id: int | None = None) -> RolloutRecord | None:
+        """One rollout with its sites (None: the latest); a running one whose process is
+        gone reads as interrupted."""
+        with self._read() as s:
+            return rollouts.get(s, deployment, rollout_id)
