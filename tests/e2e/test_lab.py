@@ -455,6 +455,136 @@ def test_rotated_secrets_reach_every_service(lab: Lab) -> None:
     assert servers["after-rotation"].site == "dcn0"
 
 
+def _boot_on(lab: Lab, name: str, zone: str) -> None:
+    """A server on the zone's segment, in `zone` (``AZ`` or ``AZ:HOST``), ACTIVE."""
+    from dcn.cloud import ensure_image_and_flavor, zone_network
+
+    conn = admin_connection(lab.ws())
+    image, flavor = ensure_image_and_flavor(conn)
+    network = conn.network.find_network(zone_network(lab.ws(), zone.split(":")[0]))
+    server = conn.compute.create_server(
+        name=name,
+        image_id=image.id,
+        flavor_id=flavor.id,
+        networks=[{"uuid": network.id}],
+        availability_zone=zone,
+    )
+    conn.compute.wait_for_server(server, status="ACTIVE", wait=300)
+
+
+def _cloud_hosts(lab: Lab) -> dict[str, set[str]]:
+    """Which hosts nova, placement and neutron still know, and each aggregate's hosts."""
+    conn = admin_connection(lab.ws())
+    found = {
+        "services": {s.host for s in conn.compute.services(binary="nova-compute")},
+        "providers": {r.name for r in conn.placement.resource_providers()},
+        "agents": {a.host for a in conn.network.agents()},
+    }
+    for agg in conn.compute.aggregates():
+        found[f"aggregate {agg.name}"] = set(agg.hosts or [])
+    return found
+
+
+def _set_count(lab: Lab, site: str, count: int) -> None:
+    text = lab.file.read_text()
+    at = text.index(f"  - name: {site}\n")
+    old = text.index("DistributedCompute: {count: ", at)
+    end = text.index("}", old)
+    lab.file.write_text(text[:old] + f"DistributedCompute: {{count: {count}" + text[end:])
+
+
+def test_a_site_scales_out_and_back_in(lab: Lab) -> None:
+    """A compute added to dcn0 is built by lab up and registered by deploy, nothing else
+    restarting; removing it is refused while a server runs there, then forced: nova,
+    placement, neutron and the aggregate forget it and its lab node is gone."""
+    new = "dcn0-distributedcompute-1"
+    others = ["central-controller-0", "dcn0-distributedcompute-0", "dcn1-distributedcompute-0"]
+    procs_before = {h: _pids(lab.units(h)) for h in others}
+    _set_count(lab, "dcn0", 2)
+    lab.dcn("lab", "up")
+    assert new in {n.hostname for n in _lab_nodes(lab)}
+    lab.dcn("deploy", "dcn0")
+    hosts = _cloud_hosts(lab)
+    assert new in hosts["services"] and new in hosts["aggregate dcn0"]
+    for host in others:
+        assert _pids(lab.units(host)) == procs_before[host], f"{host} was restarted"
+
+    _boot_on(lab, "on-the-leaving-compute", f"dcn0:{new}")
+    _set_count(lab, "dcn0", 1)
+    refused = lab.dcn("deploy", "dcn0", check=False)
+    text = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "Traceback" not in text
+    assert "on-the-leaving-compute" in text and "--force" in text
+    assert new in _cloud_hosts(lab)["services"], "a refused scale-in touched nothing"
+
+    out = lab.dcn("deploy", "dcn0", "--force").stdout
+    assert f"retired {new}" in out
+    for what, names in _cloud_hosts(lab).items():
+        assert new not in names, f"{new} left in {what}"
+    assert new not in {n.hostname for n in _lab_nodes(lab)}
+    names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert f"dcn-lab-{new}" not in names
+    servers = {s.name for s in list_servers(lab.ws())}
+    assert "on-the-leaving-compute" not in servers and "dcn-smoke-dcn0" in servers
+
+
+def test_an_address_change_reaches_the_node(lab: Lab) -> None:
+    """A new planned address for dcn0's compute: deploy refuses while the node does not
+    hold it; lab up moves the interface; deploy then renders and runs on it."""
+    host, address = "dcn0-distributedcompute-0", "198.18.17.50"
+    text = lab.file.read_text()
+    at = text.index("  - name: dcn0\n")
+    old = text.index("DistributedCompute: {count: 1}", at)
+    pinned = (
+        f"DistributedCompute: {{count: 1, nodes: [{{hostname: {host}, "
+        f"addresses: {{internal_api: {address}}}}}]}}"
+    )
+    lab.file.write_text(text[:old] + pinned + text[old + len("DistributedCompute: {count: 1}") :])
+    refused = lab.dcn("deploy", "dcn0", check=False)
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "Traceback" not in said
+    assert f"does not hold its planned internal_api {address}" in said
+    assert "dcn lab up" in said
+    assert f"+{address}/24 on internal_api" in lab.dcn("lab", "up").stdout
+    lab.dcn("deploy", "dcn0")
+    assert address in (lab.node_root(host) / "etc/nova/nova.conf").read_text()
+    conn = admin_connection(lab.ws())
+    states = {s.host: s.state for s in conn.compute.services(binary="nova-compute")}
+    assert states[host] == "up"
+
+
+def test_a_site_gone_from_the_description_is_shown_and_decommissioned(lab: Lab) -> None:
+    """dcn1 removed from the description is not hidden; decommission is refused while
+    its smoke server runs, then forced: the cloud, its nodes and the lab forget it."""
+    text = lab.file.read_text()
+    start = text.index("  - name: dcn1\n")
+    end = text.index("\n# ", start) + 1
+    text = text[:start] + text[end:]
+    text = "\n".join(ln for ln in text.splitlines() if "site: dcn1" not in ln) + "\n"
+    lab.file.write_text(text)
+    host = "dcn1-distributedcompute-0"
+
+    refused = lab.dcn("decommission", "dcn1", "--yes", check=False)
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "Traceback" not in said
+    assert "dcn-smoke-dcn1" in said and "--force" in said
+    assert host in _cloud_hosts(lab)["services"]
+
+    out = lab.dcn("decommission", "dcn1", "--yes", "--force").stdout
+    assert "dcn1 decommissioned" in out
+    hosts = _cloud_hosts(lab)
+    for what, names in hosts.items():
+        assert host not in names, f"{host} left in {what}"
+    assert "aggregate dcn1" not in hosts
+    conn = admin_connection(lab.ws())
+    assert not list(conn.network.segments(physical_network="physnet-dcn1"))
+    assert "dcn-smoke-dcn1" not in {s.name for s in list_servers(lab.ws())}
+    names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert "dcn-lab-leaf-dcn1" not in names and f"dcn-lab-{host}" not in names
+    assert lab.ws().store.latest_generation("lab", "dcn1").status == "removed"
+    assert "already decommissioned" in lab.dcn("decommission", "dcn1", "--yes").stdout
+
+
 def test_no_secret_in_any_output_or_readable_file(lab: Lab) -> None:
     secrets = [v for v in lab.ws().store.get_secrets("lab").values() if len(v) >= 8]
     assert secrets

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import netaddr
 
-from dcn.deploy import bundle, networks, retire, runner
+from dcn.deploy import addresses, bundle, networks, retire, runner
 from dcn.errors import DcnError
 from dcn.lab import Connection, Lab
 from dcn.lab.prereqs import DEFAULT_VENV, venv_stamp
@@ -250,6 +250,10 @@ class Deployer:
                     problems.append(
                         f"{name}: hosts unreachable over SSH: {', '.join(down)}; "
                         "bring them up ('dcn lab up' for the lab) and run again"
+                    )
+                else:
+                    problems += addresses.problems(
+                        self.connection, result.plan, self.connection.lab
                     )
             problems += self._check_removals({s: results[s] for s in ordered}, force)
             if problems:

@@ -136,8 +136,13 @@ class Lab:
                 )
             have = {topology.node_part(h) for h in manifest["nodes"]} | set(manifest["sites"])
             new_parts = [k for k in topo.parts if k and k not in have]
+            moved = self._readdress(topo, manifest, say)
             if not new_parts:
-                say("already up")
+                say(
+                    "already up"
+                    if not moved
+                    else f"{len(moved)} nodes moved to their planned addresses"
+                )
                 return topo
         # recorded before anything is created, so a failed build is removed by 'down'
         for key in new_parts:
@@ -162,6 +167,32 @@ class Lab:
         hostnames = [n.hostname for n in topo.nodes if topology.node_part(n.hostname) in new_parts]
         self._boot(topo, plans, hostnames, manifest, image, say)
         return topo
+
+    def _readdress(self, topo: topology.LabTopology, manifest: dict, say: Say) -> list[str]:
+        """Running nodes take the addresses their plan gives them now (an address change
+        in the description): what is not planned goes, what is planned comes."""
+        moved = []
+        for node in topo.nodes:
+            entry = manifest["nodes"].get(node.hostname)
+            if entry is None:
+                continue
+            changes = fabric.readdress(node.netns, node.interfaces)
+            if not changes:
+                continue
+            if entry["ssh_address"] != node.ssh_address:
+                self._rekey(entry["ssh_address"], node.ssh_address)
+                entry["ssh_address"] = node.ssh_address
+                self.write_manifest(manifest)
+            moved.append(node.hostname)
+            say(f"node {node.hostname}: {', '.join(changes)}")
+        return moved
+
+    def _rekey(self, old: str, new: str) -> None:
+        """The node's host key, known at its new address too."""
+        path = self.dir / "known_hosts"
+        lines = path.read_text().splitlines() if path.exists() else []
+        keys = [ln.split(" ", 1)[1] for ln in lines if ln.split(" ", 1)[0] == old]
+        path.write_text("".join(f"{ln}\n" for ln in lines + [f"{new} {k}" for k in keys]))
 
     def remove_nodes(self, hostnames: Sequence[str], say: Say) -> list[str]:
         """Power nodes off for good: their machines, roots, namespaces (the links to the

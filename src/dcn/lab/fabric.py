@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterable
+
+import netaddr
 
 from dcn.errors import DcnError
 from dcn.lab.topology import LabTopology
@@ -38,6 +41,54 @@ def host_commands(commands: Iterable[str]) -> None:
     that fails (a route already gone) does not stop the others."""
     for command in commands:
         subprocess.run(["ip", *command.split()], capture_output=True, check=False)
+
+
+def readdress(netns: str, planned: dict[str, list[str]]) -> list[str]:
+    """Give the interfaces of a node's namespace exactly their planned global addresses
+    (``addr/prefix``); return what changed ("+addr on if", "-addr on if")."""
+    out = subprocess.run(
+        ["ip", "-n", netns, "-j", "addr", "show"], capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        return []
+    live = {
+        link["ifname"]: {
+            f"{a['local']}/{a['prefixlen']}"
+            for a in link.get("addr_info", [])
+            if a.get("scope") == "global"
+        }
+        for link in json.loads(out.stdout or "[]")
+    }
+    adds, dels, changes = [], [], []
+    for ifname, addresses in sorted(planned.items()):
+        want = {str(netaddr.IPNetwork(a)) for a in addresses}
+        have = {str(netaddr.IPNetwork(a)): a for a in live.get(ifname, set())}
+        for new in sorted(want - set(have)):
+            nodad = " nodad" if netaddr.IPNetwork(new).version == 6 else ""
+            adds.append(f"addr add {new} dev {ifname}{nodad}")
+            changes.append(f"+{new} on {ifname}")
+        for gone in sorted(set(have) - want):
+            dels.append(f"addr del {have[gone]} dev {ifname}")
+            changes.append(f"-{gone} on {ifname}")
+    if dels:
+        # the new address comes first, so the subnet's routes (the default route) stay;
+        # promoted, it survives its subnet's old primary address going
+        subprocess.run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                netns,
+                "sysctl",
+                "-q",
+                "-w",
+                "net.ipv4.conf.all.promote_secondaries=1",
+            ],
+            capture_output=True,
+            check=False,
+        )
+    _batch(netns, adds + dels)
+    return changes
 
 
 def existing_namespaces() -> set[str]:

@@ -264,10 +264,6 @@ def _provider(plan: StackPlan, leaf: str, spine: str, leaf_v4: str, part: Fabric
 def _nodes(topo: LabTopology, plan: StackPlan, leaf: str) -> None:
     """Each node's namespace, its links to the leaf's bridges and its addresses: one
     part per node."""
-    vips = dict(plan.network.vips)
-    # the VIPs live on the first controller (the node running the APIs behind them)
-    holder = plan.api_node()
-    vip_holder = holder.hostname if holder else None
     for node in plan.nodes:
         ns = netns_name(topo.deployment, node.hostname)
         part = topo.parts[node_part(node.hostname)] = FabricPart(namespaces=[ns])
@@ -275,10 +271,12 @@ def _nodes(topo: LabTopology, plan: StackPlan, leaf: str) -> None:
         tag = _tag(node.hostname)
         cfg = ["link set dev lo up"]
         interfaces: dict[str, list[str]] = {}
+        # its own addresses, and the VIPs on the first controller (the APIs behind them)
+        held = plan.held_addresses(node)
         for k_index, (net, subnet) in enumerate(sorted(plan.network.subnets.items())):
-            address = node.addresses.get(net)
-            if address is None:
+            if net not in held:
                 continue
+            address, *vips = held[net]
             ifname = _ifname(net)
             peer = _ifname(f"n{tag}-{k_index}")
             part.add(ns, "links", f"link add name {ifname} type veth peer name {peer} netns {leaf}")
@@ -291,9 +289,9 @@ def _nodes(topo: LabTopology, plan: StackPlan, leaf: str) -> None:
             nodad = " nodad" if subnet.ip_version == 6 else ""
             addrs = [_prefixed(address, subnet.cidr)]
             cfg += [f"addr add {addrs[0]} dev {ifname}{nodad}", f"link set dev {ifname} up"]
-            if node.hostname == vip_holder and net in vips:
+            for vip in vips:
                 host_bits = 32 if subnet.ip_version == 4 else 128
-                addrs.append(f"{vips[net]}/{host_bits}")
+                addrs.append(f"{vip}/{host_bits}")
                 cfg.append(f"addr add {addrs[-1]} dev {ifname}{nodad}")
             cfg += [f"route add {r.destination} via {r.nexthop}" for r in subnet.routes]
             if net == "ctlplane" and subnet.gateway:

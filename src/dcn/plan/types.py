@@ -293,3 +293,14 @@ class StackPlan:
         """The first controller: it holds the VIPs and runs the control plane's one-off
         work (catalog, edge registration) and is where drills inject control-plane faults."""
         return next((n for n in self.nodes if "keystone" in n.services), None)
+
+    def held_addresses(self, node: NodePlan) -> dict[str, tuple[str, ...]]:
+        """Network -> the addresses the node must hold there: its own, and the VIPs on
+        the first controller (services bind to them; the lab puts them there too)."""
+        holder = self.api_node()
+        vips = self.network.vips if holder and holder.hostname == node.hostname else {}
+        return {
+            net: (address, *([vips[net]] if net in vips else []))
+            for net, address in node.addresses.items()
+            if net in self.network.subnets
+        }
