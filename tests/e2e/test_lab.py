@@ -199,6 +199,30 @@ def test_status_shows_every_site_deployed(lab: Lab) -> None:
         assert row["stale"] is False
 
 
+def test_the_real_openstack_client_works_with_dcn_credentials(lab: Lab) -> None:
+    """dcn credentials writes a 0600 clouds.yaml; the openstack client lists the smoke
+    servers through the public endpoints (the catalog's public interface is served)."""
+    clouds = lab.workdir / "clouds.yaml"
+    lab.dcn("credentials", "-o", str(clouds))
+    assert clouds.stat().st_mode & 0o077 == 0
+    refused = lab.dcn("credentials", "-o", str(clouds), check=False)
+    assert refused.returncode != 0 and "--force" in refused.stdout + refused.stderr
+    client = Path(sys.executable).parent / "openstack"
+    env = {**os.environ, "OS_CLIENT_CONFIG_FILE": str(clouds)}
+    listed = subprocess.run(
+        [str(client), "--os-cloud", "lab", "server", "list", "-f", "json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stderr
+    names = {s["Name"] for s in json.loads(listed.stdout)}
+    assert {f"dcn-smoke-{site}" for site in EDGES} <= names
+    secrets = lab.ws().store.get_secrets("lab").values()
+    assert not any(v in listed.stdout + listed.stderr for v in secrets if len(v) >= 8)
+
+
 def test_health_shows_every_site_reaching_the_control_plane(lab: Lab) -> None:
     rows = json.loads(lab.dcn("health", "--format", "json").stdout)
     by_site = {r["site"]: r for r in rows}
