@@ -223,6 +223,7 @@ def secrets_list(
 def _register_operations() -> None:
     """Commands that touch hosts live in their own modules (imported lazily inside)."""
     from dcn.cli import credentials, decommission, drill, lab, operate, secrets_state, verify
+    from dcn.cli.rollout import app as rollout_app
 
     secrets_state.register(secrets_app, state_app)
     app.add_typer(lab.app, name="lab")
@@ -231,6 +232,7 @@ def _register_operations() -> None:
     verify.register(app)
     credentials.register(app)
     decommission.register(app)
+    app.add_typer(rollout_app, name="rollout")
 
 
 _register_operations()

@@ -207,7 +207,8 @@ class _Run:
             detail = "; ".join(f"{s}: {p}" for s, p in sorted(problems.items()))
             text = f"wave {wave.number} gate failed after {took:.0f}s: {detail}"
         else:
-            text = f"wave {wave.number} gate passed in {took:.0f}s ({len(sites)} sites healthy)"
+            healthy = f"{len(sites)} site{'s' * (len(sites) != 1)} healthy"
+            text = f"wave {wave.number} gate passed in {took:.0f}s ({healthy})"
         self.on_event(Event("gate", wave.number, text, not problems))
         for site, o in deployed.items():
             if not problems:
