@@ -7,8 +7,8 @@ records and calls them.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from dcn.state.records import GenerationRecord, GenerationStatus, StatusRow
 
@@ -114,7 +114,7 @@ def needs_deploy(
     if latest.status is GenerationStatus.FAILED:
         return f"generation {latest.generation} failed", None
     if latest.status is GenerationStatus.DEPLOYING:
-        return f"generation {latest.generation} is deploying (or its run was interrupted)", None
+        return _deploying(latest.generation), None
     if latest.status in (GenerationStatus.REMOVING, GenerationStatus.REMOVED):
         return "", None
     used = deployed.consumed_export if deployed else None
@@ -143,3 +143,76 @@ def needs_deploy(
     if latest.stale and latest.consumed is not None:
         return f"consumed older {latest.consumed.stack} outputs ({latest.consumed})", None
     return "", None
+
+
+def _deploying(generation: int) -> str:
+    return f"generation {generation} is deploying (or its run was interrupted)"
+
+
+@dataclass(frozen=True, slots=True)
+class RunHolder:
+    """Who runs a generation that is `deploying`, as far as this machine can tell."""
+
+    #: alive | gone | elsewhere (another host: this one cannot tell)
+    state: str
+    pid: int | None = None
+    host: str | None = None
+
+    @property
+    def interrupted(self) -> bool:
+        return self.state == "gone"
+
+    def status(self) -> str:
+        """The status column: ``interrupted (pid N gone)``, or ``deploying``."""
+        if self.state == "gone":
+            return f"interrupted (pid {self.pid} gone)" if self.pid else "interrupted"
+        if self.state == "elsewhere":
+            return f"deploying (on {self.host})"
+        return "deploying"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"state": self.state, "pid": self.pid, "host": self.host}
+
+
+def deploying_step(step: SiteNext, generation: int, holder: RunHolder) -> SiteNext:
+    """What a `deploying` site needs, once its run's holder is known: a deploy again when
+    the dcn that ran it is gone (its hosts may be half-changed); else nothing but wait."""
+    tail = step.reason.removeprefix(_deploying(generation))  # "; the control plane first"
+    if holder.interrupted:
+        who = f"its dcn, pid {holder.pid}, is gone" if holder.pid else "no dcn holds its lock"
+        return replace(
+            step,
+            reason=f"generation {generation}'s deploy was interrupted ({who}); "
+            f"its hosts may be half-changed: deploy again{tail}",
+        )
+    if holder.state == "elsewhere":
+        return SiteNext(
+            step.site,
+            reason=f"generation {generation} is being deployed from {holder.host} "
+            f"(pid {holder.pid}); if that dcn is gone: dcn state unlock, then "
+            f"{deploy_command([step.site])}",
+        )
+    return SiteNext(
+        step.site, reason=f"generation {generation} is being deployed (pid {holder.pid})"
+    )
+
+
+def orphaned(statuses: Mapping[str, GenerationStatus], described: Iterable[str]) -> list[str]:
+    """Stacks (name -> newest generation's status) in the state store whose site the
+    description no longer has and that are not decommissioned: their hosts may still
+    run, and nothing else shows them."""
+    names = set(described)
+    return [
+        stack
+        for stack, status in statuses.items()
+        if stack not in names and status is not GenerationStatus.REMOVED
+    ]
+
+
+def decommission_command(site: str) -> str:
+    return f"dcn decommission {shlex.quote(site)}"
+
+
+def orphan_step(site: str, description: str) -> SiteNext:
+    """An orphaned stack's next command, and why."""
+    return SiteNext(site, decommission_command(site), f"in the state store, not in {description}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -76,6 +77,12 @@ def main_options(
     from dcn.cli import crash
 
     crash.state_dir = ws.state_dir  # crash reports go there when it is ours
+    # a dcn killed mid-deploy left its run: stop what still runs of it, delete its
+    # secrets (one listing of the runs' owner records; live owners' runs are left alone)
+    from dcn.deploy import runs
+
+    with contextlib.suppress(OSError):  # the deploy's own sweep tries again
+        runs.sweep(ws.state_dir)
 
 
 @app.command()

@@ -13,9 +13,7 @@ leaves "deploying" or "failed" behind and the next run converges from there.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import socket
 import threading
 import time
@@ -23,11 +21,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import netaddr
 
-from dcn.deploy import addresses, bundle, networks, retire, runner
+from dcn.deploy import addresses, bundle, networks, retire, runner, runs
 from dcn.errors import DcnError
 from dcn.lab import Connection, Lab
 from dcn.lab.prereqs import DEFAULT_VENV, venv_stamp
@@ -227,8 +224,9 @@ class Deployer:
         self._check_export_age()
         cp = self.dep.control_plane
         with self.ws.store.lock(self.dep.name, f"dcn deploy {' '.join(ordered)}"):
-            # under the lock: no other deploy of this state runs, so any run left is dead
-            sweep_runs(self.ws.state_dir)
+            # under the lock no other deploy of this state starts: runs without an owner
+            # record are dead too (every command sweeps those of dead owners)
+            runs.sweep(self.ws.state_dir, unowned=True)
             deploying_cp = bool(cp and cp.name in ordered)
             # edges are planned from the control plane's latest plan: plan it too
             managed_cp = cp is not None and self.dep.control_plane_export is None
@@ -451,23 +449,3 @@ def _only(plan: StackPlan, nodes: Sequence[NodePlan]) -> StackPlan:
     import dataclasses
 
     return dataclasses.replace(plan, nodes=tuple(nodes))
-
-
-def sweep_runs(state_dir: Path) -> None:
-    """Stop what a killed dcn left running (ansible-runner starts ansible-playbook in a
-    session of its own, so it outlives its parent) and delete the host variables it
-    could not (they hold secret values). Only processes naming one of this state's run
-    directories are touched."""
-    runs = [d.resolve() for d in (state_dir / "runs").glob("*")]
-    if not runs:
-        return
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            continue
-        if any(str(d) in cmdline for d in runs):
-            with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
-                os.kill(int(proc.name), signal.SIGTERM)
-    for run_dir in runs:
-        runner.clean(run_dir)

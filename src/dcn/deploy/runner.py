@@ -1,14 +1,19 @@
 """Run a playbook with ansible-runner and report each host's steps as they happen.
 
 The run's private directory (0700) holds the inventory and host variables, which carry
-secret values; they are deleted when the run ends, however it ends. Ansible's own
-``no_log`` keeps values out of the events and artifacts.
+secret values; they are deleted when the run ends, however it ends: by this process,
+or, if it was killed, by the next dcn command (`dcn.deploy.runs`, which the owner
+record written before any secret names the process for). Ansible's own ``no_log``
+keeps values out of the events and artifacts.
+
+ansible-playbook runs under `dcn.deploy.playbook_guard`, so that it (and its workers)
+dies with this process even when this process is killed with SIGKILL.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
+import shlex
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -18,10 +23,12 @@ from typing import Any
 
 import yaml
 
+from dcn.deploy import runs
 from dcn.lab import Connection
 from dcn.paths import write_confined
 
 PLAYBOOKS = Path(__file__).parent / "playbooks"
+GUARD = Path(__file__).parent / "playbook_guard.py"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +108,10 @@ def write_inventory(
     groups: Mapping[str, Mapping[str, Mapping[str, Any]]],
     host_vars: Mapping[str, Mapping[str, Any]],
 ) -> None:
-    """inventory/hosts.yml (groups -> host -> connection vars) and host_vars/<host>.yml."""
+    """inventory/hosts.yml (groups -> host -> connection vars) and host_vars/<host>.yml.
+
+    The run's owner record comes first: a kill from here on is cleaned up after."""
+    runs.claim(run_dir)
     inv = run_dir / "inventory"
     doc = {"all": {"children": {g: {"hosts": dict(h)} for g, h in groups.items()}}}
     write_confined(inv, ("hosts.yml",), ansible_yaml(doc), 0o600)
@@ -182,8 +192,10 @@ def run_playbook(
     on_step: OnStep,
     forks: int = 10,
     cancel: threading.Event | None = None,
+    playbooks: Path = PLAYBOOKS,
 ) -> RunResult:
-    """Run `playbook` (a file in dcn's playbooks) against the inventory in `run_dir`."""
+    """Run `playbook` (a file in `playbooks`, dcn's own by default) against the
+    inventory in `run_dir`."""
     import ansible_runner  # imported here: it is slow to import and only deploys need it
 
     result = RunResult(status="unknown")
@@ -207,13 +219,22 @@ def run_playbook(
         on_step(StepEvent(data["host"], str(data.get("task", "")), outcome, message))
         return True
 
+    runs.claim(run_dir)
     # extra variables go through a file too (a dict would be passed as JSON on the
     # command line, where it could be neither marked unsafe nor kept out of ps)
     write_confined(run_dir, ("env", "extravars"), ansible_yaml(dict(extravars)), 0o600)
     runner = ansible_runner.run(
         private_data_dir=str(run_dir),
-        project_dir=str(PLAYBOOKS),
-        playbook=str(PLAYBOOKS / playbook),
+        project_dir=str(playbooks),
+        # ansible-playbook under the guard, which dies with this process (PDEATHSIG).
+        # The kernel signals it when the *thread* that forked it exits: edges deploy in
+        # a ThreadPoolExecutor's threads, which live until the pool shuts down, after
+        # every run has ended. With `binary`, ansible-runner appends -i and -e but not
+        # the playbook: it goes on our part of the command line.
+        binary=sys.executable,
+        cmdline=shlex.join(
+            ["-I", str(GUARD), "--parent", str(os.getpid()), "--", str(playbooks / playbook)]
+        ),
         envvars=_envvars(conn, forks),
         event_handler=handler,
         cancel_callback=(lambda: cancel.is_set()) if cancel else None,
@@ -226,6 +247,6 @@ def run_playbook(
 
 
 def clean(run_dir: Path) -> None:
-    """Remove what holds secrets (inventory, extra vars); keep the artifacts (no_log'ed)."""
-    shutil.rmtree(run_dir / "inventory", ignore_errors=True)
-    shutil.rmtree(run_dir / "env", ignore_errors=True)
+    """Remove what holds secrets (inventory, extra vars) and the owner record; keep the
+    artifacts (no_log'ed)."""
+    runs.finish(run_dir)
