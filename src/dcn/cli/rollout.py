@@ -3,7 +3,7 @@ with a health gate after each wave, recorded and resumable."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -12,6 +12,10 @@ from dcn.cli import render
 from dcn.errors import DcnError
 from dcn.rollout.waves import DEFAULT_MAX_PARALLEL
 from dcn.workspace import Workspace
+
+if TYPE_CHECKING:
+    from dcn.rollout.launch import Prepared
+    from dcn.state.rollouts import RolloutRecord
 
 
 class _RunByDefault(TyperGroup):
@@ -122,7 +126,7 @@ def run(
     _run(ws, prepared, as_json, verbose)
 
 
-def _show_waves(prepared: Any, as_json: bool) -> None:  # launch.Prepared
+def _show_waves(prepared: Prepared, as_json: bool) -> None:
     resumed = prepared.resumed
     if as_json:
         render.print_json(
@@ -150,7 +154,7 @@ def _show_waves(prepared: Any, as_json: bool) -> None:  # launch.Prepared
     )
 
 
-def _run(ws: Workspace, prepared: Any, as_json: bool, verbose: bool) -> None:
+def _run(ws: Workspace, prepared: Prepared, as_json: bool, verbose: bool) -> None:
     from dcn.cli.operate import progress
     from dcn.rollout.launch import run as run_rollout
     from dcn.rollout.report import FAILED
@@ -191,7 +195,7 @@ def _options(options: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _report(record: Any, as_json: bool) -> None:  # RolloutRecord
+def _report(record: RolloutRecord, as_json: bool) -> None:
     from dcn.rollout.report import as_dict, next_command, site_state, totals
 
     if as_json:
