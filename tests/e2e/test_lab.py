@@ -447,7 +447,8 @@ def test_an_interrupted_deploy_converges_when_run_again(lab: Lab) -> None:
 
 
 def test_rotated_secrets_reach_every_service(lab: Lab) -> None:
-    """Rotate the broker's and nova's passwords, redeploy: the cloud works on the new ones.
+    """Rotate the broker's and nova's passwords, deploy central and roll the edges out
+    (a canary, then the rest, each wave health-gated): the cloud works on the new ones.
 
     A server booted afterwards needs the API (keystone with nova's new password), the
     scheduler and the edge's nova-compute talking over RabbitMQ with the new password
@@ -459,10 +460,24 @@ def test_rotated_secrets_reach_every_service(lab: Lab) -> None:
     assert all(before[n] != after[n] for n in ("RabbitPassword", "NovaPassword"))
     rows = json.loads(lab.dcn("status", "--format", "json").stdout)
     assert all(r["redeploy"] for r in rows)
+    refused = lab.dcn("rollout", check=False)
+    assert refused.returncode != 0 and "dcn deploy central" in refused.stdout + refused.stderr
     lab.dcn("deploy", "central")
-    lab.dcn("deploy", *EDGES, "--parallel", "2")
+    # the edges take the central change in waves: dcn0 alone first (the canary), each
+    # wave gated on its computes up and a server booted in its AZ
+    rolled = lab.dcn("rollout", "--canary", "1", "--smoke", "--format", "json")
+    report = json.loads(rolled.stdout)
+    assert report["status"] == "done"
+    waves = {s["site"]: s["wave"] for s in report["sites"]}
+    assert waves == {"dcn0": 1, "dcn1": 2}
+    assert all(s["result"] == "ok" and s["generation_after"] for s in report["sites"])
+    assert "wave 1 gate passed" in rolled.stderr and "wave 2 gate passed" in rolled.stderr
+    assert json.loads(lab.dcn("rollout", "show", "--format", "json").stdout)["id"] == report["id"]
+    assert "nothing to roll out" in lab.dcn("rollout").stdout
     rows = json.loads(lab.dcn("status", "--format", "json").stdout)
     assert not any(r["redeploy"] for r in rows)
+    assert not any(r["next"] for r in rows)
+    assert not any(s.name.startswith("dcn-rollout-") for s in list_servers(lab.ws()))
     from dcn.cloud import admin_connection, ensure_image_and_flavor
 
     conn = admin_connection(lab.ws())
