@@ -139,7 +139,7 @@ def test_a_state_dir_that_came_with_the_folder_is_refused(tmp_path: Path, comman
 
 _BOOM = """
 import dcn.cli.status as _status
-def _boom(ws, as_json):
+def _boom(ws, as_json, probe=False):
     value = ws.store.get_secrets(ws.deployment.name)["AdminPassword"]
     raise RuntimeError(
         f"bug with {value} in it, postgresql://dcn:hunter2pw@db.example.com/dcn\\n"

@@ -176,11 +176,24 @@ def export(
 
 
 @app.command()
-def status(ctx: typer.Context, fmt: FormatOpt = Format.text) -> None:
-    """One row per site: kind, AZ, nodes, status, generation, stale export."""
+def status(
+    ctx: typer.Context,
+    fmt: FormatOpt = Format.text,
+    probe: Annotated[
+        bool,
+        typer.Option(
+            "--probe",
+            help="real hosts: try every node's SSH port now (bounded, in parallel) "
+            "instead of showing when 'dcn health' last reached each site",
+        ),
+    ] = False,
+) -> None:
+    """One row per site: kind, AZ, nodes, status, generation, stale export, whether its
+    hosts can be reached, and the command to run next; stacks in the state store that
+    the description no longer has, too."""
     from dcn.cli.status import show_status
 
-    show_status(_ws(ctx), fmt is Format.json)
+    show_status(_ws(ctx), fmt is Format.json, probe=probe)
 
 
 @app.command()

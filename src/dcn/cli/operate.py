@@ -222,7 +222,14 @@ def _health(ws: Workspace, sites: list[str] | None, as_json: bool) -> None:
             + ("[green]up[/]" if s == "up" else f"[red]{s}[/]")
             for h, s in sorted(r.computes.items())
         ) or ("[red]" + r.api_error + "[/]" if r.api_error else "-")
+        site = f"{r.site} [bold yellow](orphaned)[/]" if r.orphaned else r.site
         table.add_row(
-            r.site, r.az, reach, endpoints, computes, "-" if r.servers is None else str(r.servers)
+            site, r.az, reach, endpoints, computes, "-" if r.servers is None else str(r.servers)
         )
     render.out.print(table)
+    for r in results:
+        if r.orphaned:  # never hidden: its hosts may still run
+            render.out.print(
+                f"[yellow]{r.site} is orphaned[/] ({render.escape(r.orphaned)}): "
+                f"run '{render.escape(r.next or '')}'"
+            )

@@ -1,4 +1,9 @@
-"""`dcn status` and `dcn secrets list`: fleet views from the state store."""
+"""`dcn status` and `dcn secrets list`: fleet views from the state store.
+
+Status tells the truth about each site: a deploy whose dcn is gone is interrupted, not
+deploying; whether its hosts can be reached now (`dcn.health.reach`); a stack the
+description dropped is shown as orphaned, never hidden.
+"""
 
 from __future__ import annotations
 
@@ -7,57 +12,135 @@ from typing import Any
 from rich.table import Table
 
 from dcn.cli import render
-from dcn.nextsteps import deploy_command, name_list
+from dcn.nextsteps import (
+    RunHolder,
+    deploy_command,
+    deploying_step,
+    name_list,
+    orphan_step,
+    orphaned,
+)
+from dcn.state.records import GenerationStatus, StatusRow
 from dcn.workspace import Workspace
 
 
-def status_data(ws: Workspace) -> list[dict[str, Any]]:
-    """One row per site of the description, with what the state store knows of it."""
+def _holders(ws: Workspace, deploying: list[StatusRow]) -> dict[str, RunHolder]:
+    """site -> who runs its `deploying` generation (only these rows cost a look)."""
+    if not deploying:
+        return {}
+    from dcn.deploy import runs
+
+    name = ws.deployment.name
+    before = ws.store.lock_info(name)
+    records = ws.store.latest_generations(name)  # after the lock: a run may have ended
+    holders = {}
+    for row in deploying:
+        record = records.get(row.site)
+        if record is None or record.status is not GenerationStatus.DEPLOYING:
+            continue
+        holders[row.site] = runs.holder(ws.state_dir, record, before)
+    if any(h.interrupted for h in holders.values()):
+        # a deploy that started after the first look holds the lock now: ask again
+        after = ws.store.lock_info(name)
+        if after != before:
+            for site, h in holders.items():
+                if h.interrupted:
+                    holders[site] = runs.holder(ws.state_dir, records[site], after)
+    return holders
+
+
+def status_data(ws: Workspace, probe: bool = False) -> list[dict[str, Any]]:
+    """One row per site of the description, with what the state store knows of it, and
+    one per stack the store has that the description no longer does (orphaned)."""
+    from dcn.health import reach
+
     dep = ws.deployment
-    rows = {r.site: r for r in ws.store.status_rows(dep.name)}
+    latest = ws.store.status_rows(dep.name)
+    rows = {r.site: r for r in latest}
     deployed = ws.store.deployed_generations(dep.name)
     marks = ws.store.redeploy_marks(dep.name)
     steps = ws.next_steps()
+    sites = {site.name: site for site in dep.sites}
+    lost = orphaned({r.site: r.status for r in latest}, sites)
+    holders = _holders(ws, [r for r in latest if r.status is GenerationStatus.DEPLOYING])
+    reached = reach(ws, [*sites, *lost], probe)
     data = []
-    for site in dep.sites:
-        r = rows.get(site.name)
-        d = deployed.get(site.name)
-        step = steps[site.name]
+    for name in [*sites, *lost]:
+        r = rows.get(name)
+        d = deployed.get(name)
+        holder = holders.get(name)
+        if name in lost:
+            step = orphan_step(name, str(ws.file))
+            status = text = "orphaned"
+            kind, az, nodes = rows[name].kind, rows[name].az, rows[name].nodes
+        else:
+            site = sites[name]
+            step = steps[name]
+            status = str(r.status) if r else "not planned"
+            text = status
+            if holder is not None and r is not None:
+                step = deploying_step(step, r.generation, holder)
+                status = "interrupted" if holder.interrupted else status
+                text = holder.status()
+            kind, az = site.kind, site.az
+            nodes = r.nodes if r else sum(spec.size for spec in site.roles.values())
+        where = reached[name]
         data.append(
             {
-                "site": site.name,
-                "kind": site.kind,
-                "az": site.az,
-                "nodes": r.nodes if r else sum(spec.size for spec in site.roles.values()),
-                "status": str(r.status) if r else "not planned",
+                "site": name,
+                "kind": kind,
+                "az": az,
+                "nodes": nodes,
+                #: the newest generation's status; interrupted: deploying, and the dcn
+                #: that ran it is gone; orphaned: not in the description any more
+                "status": status,
+                #: the status as the table shows it (with the gone dcn's pid)
+                "status_text": text,
+                "generation_status": str(r.status) if r else None,
                 "generation": r.generation if r else None,
                 "deployed_generation": d.number if d else None,
                 "export": r.consumed_export if r else None,
                 "stale": bool(r and r.stale),
                 #: why the nodes need a redeploy (secrets rotated), or None
-                "redeploy": marks.get(site.name),
+                "redeploy": marks.get(name),
                 #: the exact command that converges the site, or None; and why
                 "next": step.command or None,
                 "reason": step.reason or None,
                 "deploys": list(step.deploys),
+                #: who runs a deploying generation: alive | gone | elsewhere, pid, host
+                "run": holder.as_dict() if holder else None,
+                "orphaned": name in lost,
+                #: can its hosts be reached now (None: not checked), and what says so
+                "reachable": where.reachable,
+                "reach": where.text,
+                "last_seen": where.last_seen.isoformat(timespec="seconds")
+                if where.last_seen
+                else None,
                 "updated": r.updated_at.isoformat(timespec="seconds") if r else None,
             }
         )
     return data
 
 
-def show_status(ws: Workspace, as_json: bool) -> None:
-    data = status_data(ws)
+_REACH_STYLE = {True: "green", False: "red", None: "dim"}
+
+
+def show_status(ws: Workspace, as_json: bool, probe: bool = False) -> None:
+    data = status_data(ws, probe)
     exports = ws.stale_exports()
     if as_json:
         render.print_json(data)
         return
     table = Table(title=f"deployment {ws.deployment.name}", title_justify="left")
-    for col in ("site", "kind", "AZ", "nodes", "status", "gen", "consumed export", "stale", "next"):
+    columns = ("site", "kind", "AZ", "nodes", "status", "gen", "consumed export", "stale")
+    for col in (*columns, "reach", "next"):
         table.add_column(col)
     for row in data:
         stale = "[red]STALE[/]" if row["stale"] else ("no" if row["kind"] == "edge" else "")
-        status = row["status"] + (" [yellow](redeploy)[/]" if row["redeploy"] else "")
+        status = render.escape(row["status_text"])
+        if row["status"] in ("interrupted", "orphaned"):
+            status = f"[bold red]{status}[/]"
+        status += " [yellow](redeploy)[/]" if row["redeploy"] else ""
         table.add_row(
             row["site"],
             row["kind"],
@@ -67,6 +150,7 @@ def show_status(ws: Workspace, as_json: bool) -> None:
             str(row["generation"] or "-"),
             row["export"] or "",
             stale,
+            f"[{_REACH_STYLE[row['reachable']]}]{render.escape(row['reach'])}[/]",
             render.escape(row["next"] or ""),
         )
     render.out.print(table)
@@ -78,17 +162,30 @@ def show_status(ws: Workspace, as_json: bool) -> None:
             f"{len(sites)} sites need a redeploy ({'; '.join(reasons)}): "
             f"run '{deploy_command(sites)}'"
         )
+    cut_short = [r["site"] for r in data if r["status"] == "interrupted"]
+    if cut_short:
+        render.out.print(
+            f"[red]{len(cut_short)} deploys were interrupted[/] (the dcn that ran them is "
+            f"gone; their hosts may be half-changed): {render.escape(name_list(cut_short))}"
+        )
     stale = ws.stale_edges()
     if stale:
         render.out.print(render.escape(stale.line(now=False)))
     for export in exports:
         render.out.print(f"[yellow]{render.escape(export.line())}[/]")
-    todo = [r["site"] for r in data if r["next"]]
+    todo = [r["site"] for r in data if r["deploys"]]
     if todo and not (stale and todo == stale.sites):  # else the line above says it all
         # one command for all: the deployer puts the control plane first
         names = list(dict.fromkeys(n for r in data for n in r["deploys"]))
         render.out.print(
             f"{len(todo)} sites need a deploy ({name_list(todo)}): run '{deploy_command(names)}'"
+        )
+    lost = [r["site"] for r in data if r["orphaned"]]
+    if lost:
+        render.out.print(
+            f"[yellow]{len(lost)} stacks in the state store are not in {ws.file} "
+            f"(orphaned: {render.escape(name_list(lost))}); their hosts may still run: "
+            f"remove each with 'dcn decommission SITE'[/]"
         )
 
 
