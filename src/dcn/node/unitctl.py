@@ -17,14 +17,22 @@ so what is on the node is the whole truth:
   stop|start|kill NAME             systemctl on the process's unit (kill: SIGKILL to
                                    its main process, a crash: Restart=on-failure
                                    brings it back)
+  check                            JSON on stdin (what a deploy would apply: applied
+                                   stamps, file hashes and modes, step markers,
+                                   process digests), JSON out: what differs. Only
+                                   hashes come in and only paths and names go out:
+                                   files hold secrets
 
 Standard library only.
 """
 
 from __future__ import annotations
 
+import grp
+import hashlib
 import json
 import os
+import pwd
 import re
 import signal
 import subprocess
@@ -173,6 +181,116 @@ def retire(keep: set[str]) -> list[str]:
     return retired
 
 
+def _stamp(path: str, digest: str) -> bool | None:
+    """Whether a deploy's last successful run left `digest` at `path` (None: none did)."""
+    try:
+        return Path(path).read_text().strip() == digest
+    except OSError:
+        return None
+
+
+def _sha256(path: str) -> str | None:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 16), b""):
+                h.update(block)
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+def _name(table, ident: int) -> str:
+    try:
+        return table(ident)[0]
+    except KeyError:
+        return str(ident)
+
+
+def _mode(path: str, want: dict) -> str | None:
+    """How `path`'s mode, owner or group differs from `want` (None: it does not)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "missing"
+    have = {"mode": f"{st.st_mode & 0o7777:04o}"}
+    if "owner" in want:
+        have["owner"] = _name(pwd.getpwuid, st.st_uid)
+    if "group" in want:
+        have["group"] = _name(grp.getgrgid, st.st_gid)
+    wanted = {**want, "mode": f"{int(want.get('mode', '0'), 8):04o}"} if "mode" in want else want
+    wrong = {k: have[k] for k in wanted if have.get(k) != wanted[k]}
+    return " ".join(f"{k} {v} (planned {wanted[k]})" for k, v in wrong.items()) or None
+
+
+def show_many(units: list[str]) -> list[dict[str, str]]:
+    """`show` of every unit in one systemctl call (one per unit if that goes wrong)."""
+    if not units:
+        return []
+    out = systemctl("show", *units, *(f"--property={p}" for p in PROPERTIES), check=False)
+    blocks = [b for b in re.split(r"\n\s*\n", out.stdout.strip()) if b.strip()]
+    if out.returncode != 0 or len(blocks) != len(units):
+        return [show(u) for u in units]
+    return [dict(ln.split("=", 1) for ln in b.splitlines() if "=" in ln) for b in blocks]
+
+
+def _process(name: str, digest: str, unit: dict[str, str] | None, props: dict) -> str | None:
+    """Why `name` is not running its planned definition (None: it is); what `ensure`
+    would act on."""
+    if unit is None:
+        return "no unit"
+    if unit["digest"] != digest:
+        return f"unit file digest {unit['digest'] or 'none'}, planned {digest}"
+    if props.get("LoadState") != "loaded" or props.get("NeedDaemonReload") == "yes":
+        return "unit file not loaded by systemd"
+    if props.get("UnitFileState") != "enabled":
+        return f"not enabled ({props.get('UnitFileState') or 'unknown'})"
+    if props.get("ActiveState") != "active":
+        return f"{props.get('ActiveState', 'unknown')} ({props.get('SubState', '')})"
+    running = started_digest(name)
+    if running != digest:
+        return f"runs digest {running or 'unknown'}, planned {digest}"
+    return None
+
+
+def check(request: dict) -> dict:
+    """What differs between a deploy's plan for this node and the node (the ``check``
+    command): the deploy leaves Ansible out where nothing does."""
+    answer: dict = {
+        "applied": {p: _stamp(p, d) for p, d in (request.get("applied") or {}).items()},
+        "differ": [],
+        "missing": [],
+        "modes": {},
+        "markers": [m for m in request.get("markers") or () if not os.path.lexists(m)],
+        "processes": {},
+        "extra": [],
+    }
+    for path, want in (request.get("files") or {}).items():
+        have = _sha256(path)
+        if have is None:
+            answer["missing" if not os.path.lexists(path) else "differ"].append(path)
+        elif have != want:
+            answer["differ"].append(path)
+    for path, want in (request.get("modes") or {}).items():
+        wrong = _mode(path, want)
+        if wrong and path not in answer["missing"]:
+            answer["modes"][path] = wrong
+    planned = request.get("processes")
+    if planned is None:
+        return answer
+    units = managed()
+    names = [n for n in sorted(planned) if n in units]
+    shown = dict(zip(names, show_many([units[n]["unit"] for n in names]), strict=True))
+    for name, digest in sorted(planned.items()):
+        why = _process(name, digest, units.get(name), shown.get(name, {}))
+        if why:
+            answer["processes"][name] = why
+    answer["extra"] = sorted(units[n]["unit"] for n in units if n not in planned)
+    if (UNIT_DIR / OLD_SUPERVISOR).exists():
+        answer["extra"].append(OLD_SUPERVISOR)
+    return answer
+
+
 def act(action: str, name: str) -> None:
     units = managed()
     if name not in units:
@@ -201,6 +319,8 @@ def main(argv: list[str]) -> None:
         print("retired " + " ".join(done) if done else "nothing to retire")
     elif command in ("stop", "start", "kill") and len(args) == 1:
         act(command, args[0])
+    elif command == "check" and not args:
+        print(json.dumps(check(json.load(sys.stdin)), sort_keys=True))
     else:
         sys.exit(__doc__)
 
