@@ -29,8 +29,16 @@ def ssh_argv(conn: Connection, address: str, command: Sequence[str]) -> list[str
     return [*argv, f"{conn.user}@{address}", "--", *command]
 
 
-def run(conn: Connection, address: str, command: Sequence[str], timeout: float = 10) -> str | None:
-    """The command's stdout, or None when the node can't be reached or it failed."""
+def run(
+    conn: Connection,
+    address: str,
+    command: Sequence[str],
+    timeout: float = 10,
+    stdin: str | None = None,
+) -> str | None:
+    """The command's stdout, or None when the node can't be reached or it failed.
+    `stdin` goes to the command's standard input (never its command line, which the
+    node's other users can read)."""
     try:
         result = subprocess.run(
             ssh_argv(conn, address, command),
@@ -38,7 +46,7 @@ def run(conn: Connection, address: str, command: Sequence[str], timeout: float =
             text=True,
             timeout=timeout,
             check=False,
-            stdin=subprocess.DEVNULL,
+            **({"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}),
         )
     except subprocess.TimeoutExpired:
         return None

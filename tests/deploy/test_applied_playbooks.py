@@ -1,0 +1,152 @@
+"""The no-change check against what a real ansible-playbook writes on this machine:
+
+- a node's files written the way unit.yml writes them hash to what the check expects
+  (a file Ansible would write otherwise than planned would send every deploy of that
+  node through Ansible);
+- networks.yml leaves its stamp only when it succeeded, and the node's check reads it.
+
+The node's OpenStack virtualenv is a stand-in (the cloud is not involved)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dcn.deploy import applied
+from dcn.deploy.bundle import node_vars
+from dcn.deploy.runner import PLAYBOOKS, ansible_yaml, write_inventory
+from dcn.node import source
+from dcn.workspace import Workspace
+
+BASIC = Path(__file__).resolve().parents[2] / "examples" / "dcn-basic.yaml"
+
+#: unit.yml's files and units tasks, with the owner left out (this machine has no nova)
+WRITE = """
+- hosts: site
+  gather_facts: false
+  tasks:
+    - name: folders
+      ansible.builtin.file:
+        path: "{{ item.path | dirname }}"
+        state: directory
+      loop: "{{ dcn_files }}"
+      loop_control:
+        label: "{{ item.path }}"
+    - name: files
+      ansible.builtin.copy:
+        dest: "{{ item.path }}"
+        content: "{{ item.content }}"
+        mode: "{{ item.mode }}"
+        unsafe_writes: true
+      loop: "{{ dcn_files }}"
+      loop_control:
+        label: "{{ item.path }}"
+      no_log: true
+"""
+
+
+def playbook(
+    tmp_path: Path, path: Path, host_vars: dict[str, Any], extra: dict[str, Any] | None = None
+) -> subprocess.CompletedProcess:
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    groups = {"site": {"h1": local}, "control_plane": {"h1": local}}
+    write_inventory(tmp_path, groups, {"h1": host_vars})
+    extravars = tmp_path / "extravars"
+    extravars.write_text(ansible_yaml(extra or {}))
+    return subprocess.run(
+        [
+            str(Path(sys.executable).with_name("ansible-playbook")),
+            "-i",
+            str(tmp_path / "inventory" / "hosts.yml"),
+            "-e",
+            f"@{extravars}",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCALHOST_WARNING": "0"},
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def unitctl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DCN_UNIT_DIR", str(tmp_path / "no-units"))
+    from dcn.node import unitctl
+
+    return importlib.reload(unitctl)
+
+
+def test_files_ansible_writes_hash_as_planned(tmp_path: Path, unitctl) -> None:
+    """Every file of every node of the basic example (contents with secrets, unit
+    files, node programs), written by Ansible under a temporary root, then checked."""
+    ws = Workspace(BASIC, state_dir=tmp_path / "state")
+    root = tmp_path / "root"
+    written, expected = [], {}
+    for plan in (r.plan for r in ws.plan(record=False)):
+        secrets = {n: f"{n}-value\n{{{{ not_a_template }}}} 50%" for n in plan.secrets}
+        for node in plan.nodes:
+            v = applied.stamped(node_vars(node, secrets, "rel"), applied.STAMP)
+            asked = applied.expected(v)
+            contents = {p["path"]: p["content"] for p in v["dcn_node_programs"]}
+            contents[f"{v['dcn_venv']}.constraints.txt"] = v["dcn_constraints"]
+            for u in v["dcn_units"]:
+                contents.update({f["path"]: f["content"] for f in u["files"]})
+                contents.update({p["path"]: p["content"] for p in u["processes"]})
+            assert set(contents) == set(asked.files)
+            for path, content in contents.items():
+                local = f"{root}/{node.hostname}{path}"
+                written.append({"path": local, "content": content, "mode": "0640"})
+                expected[local] = asked.files[path]
+    pb = tmp_path / "write.yml"
+    pb.write_text(WRITE)
+    proc = playbook(tmp_path, pb, {"dcn_files": written})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    answer = unitctl.check({"files": expected})
+    assert answer["differ"] == [] and answer["missing"] == []
+    assert len(expected) > 50
+
+
+def fake_venv(root: Path, last_line: str, code: int = 0) -> Path:
+    python = root / "venv" / "bin" / "python"
+    python.parent.mkdir(parents=True, exist_ok=True)
+    python.write_text(f"#!/bin/sh\ncat > /dev/null\necho {last_line}\nexit {code}\n")
+    python.chmod(0o755)
+    return root / "venv"
+
+
+def test_networks_yml_leaves_its_stamp_only_when_it_succeeded(tmp_path: Path, unitctl) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    path = str(home / "applied-networks")
+    extra = applied.stamped(
+        {
+            "dcn_node_home": str(home),
+            "dcn_networks_script": source("workload_networks.py"),
+            "dcn_venv": str(fake_venv(tmp_path, "unchanged")),
+            "dcn_cloud": "lab",
+            "dcn_networks_spec": {"networks": []},
+        },
+        path,
+    )
+    proc = playbook(tmp_path, PLAYBOOKS / "networks.yml", {}, extra)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "changed=1" in proc.stdout  # the script was copied; the stamp is no change
+    assert Path(path).read_text() == extra["dcn_applied"]
+    assert Path(path).stat().st_mode & 0o777 == 0o600
+    request = {"applied": {path: extra["dcn_applied"]}}
+    assert unitctl.check(request)["applied"] == {path: True}
+
+    again = playbook(tmp_path, PLAYBOOKS / "networks.yml", {}, extra)
+    assert "changed=0" in again.stdout  # clearing and writing the stamp are bookkeeping
+
+    fake_venv(tmp_path, "error", code=1)
+    failed = playbook(tmp_path, PLAYBOOKS / "networks.yml", {}, extra)
+    assert failed.returncode != 0
+    assert unitctl.check(request)["applied"] == {path: None}  # cleared, not written
