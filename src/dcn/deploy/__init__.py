@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import netaddr
 
-from dcn.deploy import addresses, bundle, networks, retire, runner, runs
+from dcn.deploy import addresses, applied, bundle, networks, retire, runner, runs
 from dcn.errors import DcnError
 from dcn.lab import Connection, Lab
 from dcn.lab.prereqs import DEFAULT_VENV, venv_stamp
@@ -114,6 +114,8 @@ class Deployer:
         self.removals: dict[str, retire.Retirement] = {}
         #: what the run says besides the steps (a scale-in's progress)
         self.say: Callable[[str], None] = lambda _message: None
+        #: Ansible on every node, without asking the nodes what differs (``--full``)
+        self.full = False
 
     def _check_lab_addresses(self, plan: StackPlan) -> list[str]:
         """In the lab, every node must be reached inside the lab's own subnets."""
@@ -360,23 +362,23 @@ class Deployer:
         run_dir.mkdir(parents=True, mode=0o700)
         outcome = SiteOutcome(site, False, number)
         release = venv_stamp()
-        groups = {"site": {n.hostname: {"ansible_host": ssh_address(n)} for n in plan.nodes}}
-        host_vars = {n.hostname: bundle.node_vars(n, secrets, release) for n in plan.nodes}
+        # every playbook's variables carry the stamp its successful run leaves, and the
+        # nodes are asked whether they hold it (and what they should): where they do,
+        # Ansible is left out (dcn.deploy.applied)
+        check = applied.SiteCheck()
+        host_vars = {}
+        for n in plan.nodes:
+            values = bundle.node_vars(n, secrets, release)
+            host_vars[n.hostname] = applied.stamped(values, applied.STAMP)
+            check.node(n.hostname, ssh_address(n), host_vars[n.hostname])
+        groups: dict[str, dict[str, dict[str, str]]] = {}
         register = plan.kind == "edge" and self._control_plane_group()
+        register_extra = networks_extra = None
         if register:
             groups["control_plane"] = register
-        # the control plane's deploy ends with the workload networks and flavors
-        api = plan.api_node() if plan.kind == "control-plane" else None
-        if api is not None:
-            groups["control_plane"] = {api.hostname: {"ansible_host": ssh_address(api)}}
-        try:
-            runner.write_inventory(run_dir, groups, host_vars)
-            step = lambda e: self.on_step(site, e)  # noqa: E731
-            res = runner.run_playbook(
-                run_dir, "site.yml", self.connection, {}, step, len(plan.nodes), self.cancel
-            )
-            if res.succeeded and register:
-                extra = {
+            holder, holder_vars = next(iter(register.items()))
+            register_extra = applied.stamped(
+                {
                     "dcn_node_home": bundle.NODE_HOME,
                     "dcn_register_script": source("edge_register.py"),
                     "dcn_venv": str(DEFAULT_VENV),
@@ -384,21 +386,49 @@ class Deployer:
                     "dcn_az": plan.az,
                     "dcn_site_hosts": [n.hostname for n in plan.nodes],
                     "dcn_register_timeout": REGISTER_TIMEOUT,
-                }
-                reg = runner.run_playbook(
-                    run_dir, "register.yml", self.connection, extra, step, 1, self.cancel
-                )
-                res.absorb(reg)
-            if res.succeeded and api is not None:
-                extra = {
+                },
+                applied.stamp_path(f"register-{site}"),
+            )
+            check.follower("register.yml", holder, holder_vars["ansible_host"], register_extra)
+        # the control plane's deploy ends with the workload networks and flavors
+        api = plan.api_node() if plan.kind == "control-plane" else None
+        if api is not None:
+            groups["control_plane"] = {api.hostname: {"ansible_host": ssh_address(api)}}
+            networks_extra = applied.stamped(
+                {
                     "dcn_node_home": bundle.NODE_HOME,
                     "dcn_networks_script": source("workload_networks.py"),
                     "dcn_venv": str(DEFAULT_VENV),
                     "dcn_cloud": dep,
                     "dcn_networks_spec": networks.spec(self.dep),
-                }
+                },
+                applied.stamp_path("networks"),
+            )
+            check.follower("networks.yml", api.hostname, ssh_address(api), networks_extra)
+        decision = check.everything()
+        try:
+            if not self.full:
+                decision = check.run(self.connection)
+            self.say(decision.line(site))
+            apply = [n for n in plan.nodes if n.hostname in decision.apply]
+            groups["site"] = {n.hostname: {"ansible_host": ssh_address(n)} for n in apply}
+            runner.write_inventory(
+                run_dir, groups, {n.hostname: host_vars[n.hostname] for n in apply}
+            )
+            step = lambda e: self.on_step(site, e)  # noqa: E731
+            res = runner.RunResult("successful")
+            if apply:
+                res = runner.run_playbook(
+                    run_dir, "site.yml", self.connection, {}, step, len(apply), self.cancel
+                )
+            if res.succeeded and register_extra and decision.runs("register.yml"):
+                reg = runner.run_playbook(
+                    run_dir, "register.yml", self.connection, register_extra, step, 1, self.cancel
+                )
+                res.absorb(reg)
+            if res.succeeded and networks_extra and decision.runs("networks.yml"):
                 ensured = runner.run_playbook(
-                    run_dir, "networks.yml", self.connection, extra, step, 1, self.cancel
+                    run_dir, "networks.yml", self.connection, networks_extra, step, 1, self.cancel
                 )
                 res.absorb(ensured)
         except KeyboardInterrupt:
@@ -426,11 +456,22 @@ class Deployer:
                 generation=number,
                 host=host,
             )
+        for host in decision.unchanged:
+            store.add_event(
+                dep,
+                site,
+                "host",
+                "unchanged (checked): Ansible left it out",
+                generation=number,
+                host=host,
+            )
         if res.succeeded:
             outcome.ok = True
             outcome.message = (
                 f"{outcome.changed} changes" if outcome.changed else "no changes on any host"
             )
+            if decision.note():
+                outcome.message += f"; {decision.note()}"
             store.set_status(
                 dep, site, number, GenerationStatus.DEPLOYED, outcome.message, run_id=run_id
             )
