@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import atexit
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Annotated
 
 import typer
+from rich.live import Live
+from rich.table import Table
 
 from dcn.cli import render
 from dcn.deploy import Deployer, SiteOutcome
@@ -16,11 +22,69 @@ from dcn.workspace import Workspace
 
 _print_lock = threading.Lock()
 _STYLE = {"changed": "yellow", "failed": "bold red", "unreachable": "bold red", "ok": "dim"}
+#: a task's result (a "started" event is not one)
+_DONE = ("ok", "changed", "failed", "unreachable", "skipped")
+#: without a terminal: one line per site running Ansible this often
+HEARTBEAT = 10.0
+#: the terminal's live view: at most this many hosts, each kept this long after its last
+#: event
+LIVE_ROWS = 20
+LIVE_LINGER = 30.0
 
 
-def progress(verbose: bool):
-    def on_step(site: str, e: StepEvent) -> None:
-        if e.outcome == "skipped" or (e.outcome == "ok" and not verbose):
+@dataclass(slots=True)
+class _Host:
+    """One host's progress in one site's playbooks."""
+
+    done: int = 0
+    changed: int = 0
+    failed: int = 0
+    #: the task running there now
+    current: str | None = None
+    #: when its last event came (time.monotonic)
+    seen: float = 0.0
+
+
+class Progress:
+    """Per-host progress while Ansible runs, called from every site's thread.
+
+    Every changed or failed step is a line (every step with ``verbose``). On a terminal
+    a live view below them shows each host: tasks done, changed, failed, the task
+    running now. Elsewhere (CI, a pipe) a heartbeat line per site running Ansible comes
+    every `heartbeat` seconds, so that a long task (a virtualenv, a schema sync) is not
+    silence."""
+
+    def __init__(
+        self,
+        verbose: bool,
+        live: bool = False,
+        heartbeat: float | None = HEARTBEAT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.verbose = verbose
+        self.hosts: dict[tuple[str, str], _Host] = {}
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._live: Live | None = None
+        self._want_live = live
+        self._heartbeat = heartbeat
+        self._ticker: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._starting = threading.Lock()
+
+    def __call__(self, site: str, e: StepEvent) -> None:
+        with self._lock:
+            host = self.hosts.setdefault((site, e.host), _Host())
+            host.seen = self._clock()
+            if e.outcome == "started":
+                host.current = e.task
+            elif e.outcome in _DONE:
+                host.current = None
+                host.done += 1
+                host.changed += e.outcome == "changed"
+                host.failed += e.outcome in ("failed", "unreachable")
+        self._start()
+        if e.outcome in ("skipped", "started") or (e.outcome == "ok" and not self.verbose):
             return
         style = _STYLE.get(e.outcome, "")
         msg = f" {render.escape(e.message)}" if e.message else ""
@@ -30,19 +94,125 @@ def progress(verbose: bool):
                 f"[{style}]{e.outcome}[/]{msg}"
             )
 
-    return on_step
+    def _start(self) -> None:
+        """The live view or the heartbeat, once the first event came."""
+        with self._starting:
+            if self._stop.is_set() or self._live or self._ticker:
+                return
+            _running.append(self)
+            if self._want_live:
+                live = Live(
+                    get_renderable=self.view,
+                    console=render.out,
+                    refresh_per_second=4,
+                    transient=True,
+                )
+                live.start()
+                self._live = live
+            elif self._heartbeat:
+                self._ticker = threading.Thread(target=self._beat_every, daemon=True)
+                self._ticker.start()
+
+    def _beat_every(self) -> None:
+        while not self._stop.wait(self._heartbeat):
+            self.beat()
+
+    def heartbeat_lines(self) -> list[str]:
+        """One line per site with a task running (or an event this second)."""
+        now = self._clock()
+        sites: dict[str, list[_Host]] = {}
+        with self._lock:
+            for (site, _), host in self.hosts.items():
+                sites.setdefault(site, []).append(replace(host))
+        lines = []
+        for site, hosts in sites.items():
+            running = [h for h in hosts if h.current is not None]
+            if not running and max(h.seen for h in hosts) < now - 1.0:
+                continue
+            done = sum(h.done for h in hosts)
+            counts = [
+                f"{n} {what}"
+                for n, what in (
+                    (sum(h.changed for h in hosts), "changed"),
+                    (sum(h.failed for h in hosts), "failed"),
+                )
+                if n
+            ]
+            line = f"{site}: {len(hosts)} host{'s' * (len(hosts) != 1)}, {done} tasks done"
+            line += f" ({', '.join(counts)})" if counts else ""
+            if running:
+                line += f", now: {max(running, key=lambda h: h.seen).current}"
+            lines.append(line)
+        return lines
+
+    def beat(self) -> None:
+        lines = self.heartbeat_lines()
+        with _print_lock:
+            for line in lines:
+                render.out.print(render.escape(line))
+
+    def view(self) -> Table:
+        """The live view: the hosts with a task running or an event lately."""
+        now = self._clock()
+        with self._lock:
+            rows = [
+                (site, name, replace(h))
+                for (site, name), h in self.hosts.items()
+                if h.current is not None or now - h.seen < LIVE_LINGER
+            ]
+        rows.sort(key=lambda r: r[2].seen, reverse=True)
+        shown, more = sorted(rows[:LIVE_ROWS], key=lambda r: r[:2]), len(rows) - LIVE_ROWS
+        table = Table.grid(padding=(0, 2))
+        for site, name, h in shown:
+            table.add_row(
+                f"[bold]{render.escape(site)}[/] {render.escape(name)}",
+                f"{h.done} tasks done",
+                f"[yellow]{h.changed} changed[/]" if h.changed else "0 changed",
+                f"[bold red]{h.failed} failed[/]" if h.failed else "0 failed",
+                f"now: {render.escape(h.current)}" if h.current else "[dim]between tasks[/]",
+            )
+        if more > 0:
+            table.add_row(f"[dim]... and {more} more hosts[/]")
+        return table
+
+    def close(self) -> None:
+        """Stop the live view (its last state is left off: the summary follows) and the
+        heartbeat."""
+        with self._starting:
+            self._stop.set()
+            live, self._live = self._live, None
+        if live is not None:
+            live.stop()
+
+
+#: progress views started in this process: stopped before the summary, or at exit
+_running: list[Progress] = []
+
+
+def _stop_progress() -> None:
+    while _running:
+        _running.pop().close()
+
+
+atexit.register(_stop_progress)
+
+
+def progress(verbose: bool) -> Progress:
+    """What a command that runs playbooks gives them as `on_step(site, event)`."""
+    console = render.out
+    return Progress(verbose, live=console.is_terminal and not console.is_dumb_terminal)
 
 
 def _summary(
     outcomes: list[SiteOutcome], stale: StaleEdges | None = None, now: bool = True
 ) -> None:
+    _stop_progress()
     table = render.Table("site", "generation", "result", "changes", "time", "next")
     for o in outcomes:
-        result = (
-            "[green]deployed[/]" if o.ok else f"[bold red]failed[/]: {render.escape(o.message)}"
-        )
-        if o.ok and o.message:
-            result += f" ({o.message})"
+        # the message says what was done: changes, nodes the check found unchanged
+        result = "[green]deployed[/]" if o.ok else "[bold red]failed[/]"
+        if o.message:
+            result += f": {render.escape(o.message)}"
         table.add_row(
             o.site, str(o.generation), result, str(o.changed), f"{o.seconds:.0f}s", o.next_command
         )
@@ -68,6 +238,14 @@ def register(app: typer.Typer) -> None:
                 "retire computes that do not answer from the cloud only",
             ),
         ] = False,
+        full: Annotated[
+            bool,
+            typer.Option(
+                "--full",
+                help="run Ansible on every node, without first asking the nodes whether "
+                "they already hold what is planned",
+            ),
+        ] = False,
     ) -> None:
         """Deploy sites through Ansible: each site's plan onto its nodes, edges in parallel.
         Computes a site's plan no longer has are retired first (servers refused unless
@@ -75,6 +253,7 @@ def register(app: typer.Typer) -> None:
         ws: Workspace = ctx.obj
         deployer = Deployer(ws, progress(verbose))
         deployer.say = lambda message: render.out.print(render.escape(message))
+        deployer.full = full
         outcomes = deployer.run(sites, parallel, force=force)
         cp = ws.deployment.control_plane
         _summary(outcomes, deployer.stale_edges, now=bool(cp and cp.name in sites))

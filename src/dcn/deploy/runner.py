@@ -37,7 +37,8 @@ class StepEvent:
 
     host: str
     task: str
-    #: ok | changed | failed | unreachable | skipped
+    #: ok | changed | failed | unreachable | skipped; or started: the task began on
+    #: the host (its result follows)
     outcome: str
     message: str = ""
 
@@ -86,6 +87,7 @@ _OUTCOMES = {
     "runner_on_failed": "failed",
     "runner_on_unreachable": "unreachable",
     "runner_on_skipped": "skipped",
+    "runner_on_start": "started",
 }
 
 
