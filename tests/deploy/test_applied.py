@@ -176,13 +176,18 @@ def test_playbooks_after_site_yml() -> None:
     assert d.apply == {} and not d.skips_ansible
     assert d.runs("register.yml") and d.runs("networks.yml")
     assert d.note() == "1 node unchanged (checked in 0.0 s); only register.yml, networks.yml ran"
+    assert d.line("dcn0") == (
+        "dcn0: 1 node unchanged (checked in 0.0 s); register.yml runs (its inputs changed "
+        "since its last successful run); networks.yml runs (its inputs changed since its "
+        "last successful run)"
+    )
 
     d = decide(["c0"], {"c0": answer(stamps={net: True})}, followers)
     assert d.playbooks["register.yml"] == "no answer from cp"
     d = decide(
         ["c0"], {"c0": answer(drift=["x missing"], stamps={net: True}), "cp": ok["cp"]}, followers
     )
-    assert d.playbooks == {"register.yml": "site.yml ran", "networks.yml": "site.yml ran"}
+    assert d.playbooks == {"register.yml": "after site.yml", "networks.yml": "after site.yml"}
 
 
 def test_full_asks_nothing() -> None:
@@ -250,3 +255,20 @@ def test_a_follower_stamp_joins_the_nodes_request() -> None:
     assert address == "a0" and set(c0.applied) == {STAMP, applied.stamp_path("networks")}
     address, cp = check.targets["cp"]
     assert address == "a1" and "processes" not in json.loads(cp.request())
+
+
+def test_only_a_true_stamp_matches() -> None:
+    text = json.dumps(
+        {
+            "applied": {STAMP: 1},
+            "differ": [],
+            "missing": [],
+            "modes": {},
+            "markers": [],
+            "processes": {},
+            "extra": [],
+        }
+    )
+    got = parse(text)
+    assert got is not None and STAMP not in got.stamps
+    assert decide(["c0"], {"c0": got}).apply == {"c0": "not applied by a successful run"}

@@ -42,8 +42,11 @@ names = [a for a in args[1:] if not a.startswith("--")]
 props = [a.split("=", 1)[1] for a in args[1:] if a.startswith("--property=")]
 blocks = []
 for name in names:
-    state = states.get(name, {{"LoadState": "not-found", "ActiveState": "inactive"}})
+    gone = {{"LoadState": "not-found", "ActiveState": "inactive"}}
+    state = {{"Id": name, **states.get(name, gone)}}
     blocks.append("\\n".join(f"{{p}}={{state[p]}}" for p in props if p in state))
+if os.environ.get("FAKE_REVERSED") and len(blocks) > 1:
+    blocks.reverse()
 print("\\n\\n".join(blocks))
 """
 
@@ -249,3 +252,15 @@ def test_the_command_reads_json_and_answers_json(tmp_path: Path) -> None:
         check=False,
     )
     assert old.returncode != 0
+
+
+def test_blocks_that_are_not_the_units_asked_for_are_not_trusted(
+    tmp_path: Path, node: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One `systemctl show` for every unit is read block by block only while each block
+    is the unit asked for; otherwise each unit is shown on its own."""
+    install(tmp_path, API, "dapi", "dapi", ActiveState="failed", SubState="failed")
+    install(tmp_path, DB, "ddb", "ddb")
+    monkeypatch.setenv("FAKE_REVERSED", "1")
+    answer = node.check({"processes": {"nova-api": "dapi", "mariadb": "ddb"}})
+    assert answer["processes"] == {"nova-api": "failed (failed)"}

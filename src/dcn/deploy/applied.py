@@ -161,7 +161,7 @@ def parse(text: str | None) -> Answer | None:
     """The check's answer, or None for anything else (an older node program, a failure)."""
     try:
         doc = json.loads(text or "")
-        stamps = {str(p): v for p, v in doc["applied"].items() if v in (True, False, None)}
+        stamps = {str(p): v for p, v in doc["applied"].items() if v is None or isinstance(v, bool)}
         drift = [
             *(f"{p} differs" for p in doc["differ"]),
             *(f"{p} missing" for p in doc["missing"]),
@@ -180,10 +180,8 @@ def _why(answer: Answer | None) -> str:
     if answer is None:
         return "no answer to the check"
     stamp = answer.stamps.get(STAMP)
-    if stamp is None:
-        return "not applied by a successful run"
-    if stamp is False:
-        return "applied from another plan"
+    if stamp is not True:
+        return "applied from another plan" if stamp is False else "not applied by a successful run"
     return answer.drift[0] if answer.drift else ""
 
 
@@ -213,38 +211,38 @@ class Decision:
     def skips_ansible(self) -> bool:
         return not self.apply and not any(w is not None for w in self.playbooks.values())
 
-    def note(self) -> str:
-        """For the site's outcome: how many nodes were left out ("" when none)."""
-        kept = len(self.unchanged)
-        if not self.checked or not kept:
-            return ""
-        total = len(self.nodes)
+    def _count(self) -> str:
+        kept, total = len(self.unchanged), len(self.nodes)
         plural = "s" * (total != 1)
         count = f"{kept} node{plural}" if kept == total else f"{kept} of {total} node{plural}"
-        text = f"{count} unchanged (checked in {self.seconds:.1f} s)"
+        return f"{count} unchanged (checked in {self.seconds:.1f} s)"
+
+    def note(self) -> str:
+        """For the site's outcome, once it ran: how many nodes were left out ("" when
+        none)."""
+        if not self.checked or not self.unchanged:
+            return ""
         if self.skips_ansible:
-            return f"{text}; Ansible skipped"
+            return f"{self._count()}; Ansible skipped"
         if not self.apply:
             running = [p for p, w in self.playbooks.items() if w is not None]
-            return f"{text}; only {', '.join(running)} ran"
-        return text
+            return f"{self._count()}; only {', '.join(running)} ran"
+        return self._count()
 
     def line(self, site: str) -> str:
         """What the operator sees before Ansible starts (or instead of it)."""
         if not self.checked:
             return f"{site}: --full: Ansible on every node"
-        head = (
-            f"{site}: {self.note()}"
-            if self.unchanged
-            else f"{site}: checked in {self.seconds:.1f} s"
-        )
-        parts = []
+        if self.skips_ansible:
+            return f"{site}: {self.note()}"
+        parts = [self._count() if self.unchanged else f"checked in {self.seconds:.1f} s"]
         if self.apply:
             shown = [f"{n} ({w})" for n, w in list(self.apply.items())[:SHOWN_REASONS]]
             more = len(self.apply) - len(shown)
             parts.append("Ansible on " + ", ".join(shown) + (f" and {more} more" if more else ""))
-        parts += [f"{p} runs ({w})" for p, w in self.playbooks.items() if w is not None]
-        return "; ".join([head, *parts]) if parts else head
+        else:  # no node gets Ansible: why a playbook after site.yml still runs
+            parts += [f"{p} runs ({w})" for p, w in self.playbooks.items() if w is not None]
+        return f"{site}: " + "; ".join(parts)
 
 
 def decide(
@@ -261,7 +259,7 @@ def decide(
     for playbook, (holder, path) in (followers or {}).items():
         answer = answers.get(holder)
         if apply:
-            playbooks[playbook] = "site.yml ran"
+            playbooks[playbook] = "after site.yml"
         elif answer is None:
             playbooks[playbook] = f"no answer from {holder}"
         elif answer.stamps.get(path) is not True:

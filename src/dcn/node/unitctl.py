@@ -224,14 +224,17 @@ def _mode(path: str, want: dict) -> str | None:
 
 
 def show_many(units: list[str]) -> list[dict[str, str]]:
-    """`show` of every unit in one systemctl call (one per unit if that goes wrong)."""
+    """`show` of every unit in one systemctl call, a block per unit in their order; one
+    call per unit when a block is not the unit asked for (an alias)."""
     if not units:
         return []
-    out = systemctl("show", *units, *(f"--property={p}" for p in PROPERTIES), check=False)
+    props = (f"--property={p}" for p in ("Id", *PROPERTIES))
+    out = systemctl("show", *units, *props, check=False)
     blocks = [b for b in re.split(r"\n\s*\n", out.stdout.strip()) if b.strip()]
-    if out.returncode != 0 or len(blocks) != len(units):
+    shown = [dict(ln.split("=", 1) for ln in b.splitlines() if "=" in ln) for b in blocks]
+    if out.returncode != 0 or [s.get("Id") for s in shown] != units:
         return [show(u) for u in units]
-    return [dict(ln.split("=", 1) for ln in b.splitlines() if "=" in ln) for b in blocks]
+    return shown
 
 
 def _process(name: str, digest: str, unit: dict[str, str] | None, props: dict) -> str | None:
