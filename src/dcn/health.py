@@ -245,11 +245,17 @@ def reach(ws: Workspace, sites: Sequence[str], probe: bool = False) -> dict[str,
     if probe:
         return _probe_sites(ws, sites)
     out = {}
-    for site in sites:
-        seen = ws.store.last_seen(name, site)
+    for site, seen in _last_seen(ws, sites).items():
         text = f"last reached {_ago(seen)} (dcn health)" if seen else "not checked yet"
         out[site] = Reach(None, text, seen)
     return out
+
+
+def _last_seen(ws: Workspace, sites: Sequence[str]) -> dict[str, datetime | None]:
+    """When `dcn health` last reached each site. One query per site (about 0.8 ms each:
+    4 s for 5,000 sites) until the store reads them all in one."""
+    name = ws.deployment.name
+    return {site: ws.store.last_seen(name, site) for site in sites}
 
 
 def _ago(when: datetime) -> str:
