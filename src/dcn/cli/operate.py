@@ -213,9 +213,8 @@ def _summary(
         result = "[green]deployed[/]" if o.ok else "[bold red]failed[/]"
         if o.message:
             result += f": {render.escape(o.message)}"
-        table.add_row(
-            o.site, str(o.generation), result, str(o.changed), f"{o.seconds:.0f}s", o.next_command
-        )
+        took = f"{o.seconds:.1f}s" if o.seconds < 10 else f"{o.seconds:.0f}s"
+        table.add_row(o.site, str(o.generation), result, str(o.changed), took, o.next_command)
     render.out.print(table)
     if stale:
         render.out.print(f"[yellow]{render.escape(stale.line(now))}[/]")
