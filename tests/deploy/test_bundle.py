@@ -316,3 +316,24 @@ def test_files_of_a_service_that_is_not_root_are_its_users(
     for path in ("/etc/rabbitmq/rabbitmq.conf", "/var/lib/rabbitmq/.erlang.cookie"):
         assert files[path]["owner"] == "rabbitmq" and files[path]["mode"] in ("0600", "0400")
     assert files["/etc/nova/nova.conf"]["owner"] == "root"
+
+
+def test_no_planned_file_reads_as_a_python_literal_to_ansible(tmp_path) -> None:
+    """Ansible evaluates a templated text starting with "{" or "[" as a Python literal
+    when it parses as one, and writes back another text: no file dcn plans may."""
+    import ast
+    from pathlib import Path
+
+    from dcn.workspace import Workspace
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "dcn-basic.yaml"
+    for result in Workspace(example, state_dir=tmp_path).plan(record=False):
+        for node in result.plan.nodes:
+            for path, spec in node.files.items():
+                text = spec.content
+                if text.startswith(("{", "[")):
+                    try:
+                        ast.literal_eval(ast.parse(text, mode="eval"))
+                    except (TypeError, ValueError, SyntaxError, MemoryError):
+                        continue
+                    raise AssertionError(f"{node.hostname}:{path} reads as a literal")

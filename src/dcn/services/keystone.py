@@ -141,7 +141,10 @@ def catalog_data(ctx: RenderContext) -> FileSpec:
         "roles": list(SERVICE_ROLES),
         "services": services,
     }
-    return file_spec(json.dumps(data, indent=2, sort_keys=True) + "\n", mode="0600")
+    # a leading newline: Ansible evaluates a templated text that starts with "{" as a
+    # Python literal and writes the dict back as other JSON, so the node would never
+    # hold the planned bytes (the no-change check compares them)
+    return file_spec("\n" + json.dumps(data, indent=2, sort_keys=True) + "\n", mode="0600")
 
 
 def files(ctx: RenderContext) -> dict[str, FileSpec]:
