@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from dcn.deploy import runs
+from dcn.deploy import runner, runs
 from dcn.deploy.runner import GUARD
+from dcn.lab import Connection
 
 #: generous bounds for a loaded CI machine; the loops end as soon as the state is seen
 START_WAIT = 120.0
@@ -148,3 +149,31 @@ def test_the_guard_runs_ansible_playbook_for_its_parent() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "ansible-playbook" in done.stdout
+
+
+def test_events_and_results_come_through_the_guard(tmp_path: Path, run_dir: Path) -> None:
+    """ansible-runner with the guard as its command: each host's steps arrive as before."""
+    playbooks = tmp_path / "playbooks"
+    playbooks.mkdir()
+    (playbooks / "quick.yml").write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - name: says the variable\n      command: echo {{ word }}\n"
+    )
+    host = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    runner.write_inventory(run_dir, {"local": {"localhost": host}}, {})
+    steps: list[runner.StepEvent] = []
+    result = runner.run_playbook(
+        run_dir,
+        "quick.yml",
+        Connection(Path("/nonexistent"), None),
+        {"word": "through"},
+        steps.append,
+        1,
+        playbooks=playbooks,
+    )
+    assert result.succeeded and result.hosts["localhost"].changed == 1
+    assert ("localhost", "says the variable", "changed") in [
+        (s.host, s.task, s.outcome) for s in steps
+    ]
+    runner.clean(run_dir)
+    assert runs.owner_of(run_dir) is None and not (run_dir / "inventory").exists()
