@@ -418,6 +418,8 @@ class Deployer:
             step = lambda e: self.on_step(site, e)  # noqa: E731
             res = runner.RunResult("successful")
             if apply:
+                # no extra variables: all site.yml applies is in the host variables, which
+                # the stamp's digest covers (add any extra one to the digest too)
                 res = runner.run_playbook(
                     run_dir, "site.yml", self.connection, {}, step, len(apply), self.cancel
                 )
