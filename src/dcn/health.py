@@ -252,10 +252,9 @@ def reach(ws: Workspace, sites: Sequence[str], probe: bool = False) -> dict[str,
 
 
 def _last_seen(ws: Workspace, sites: Sequence[str]) -> dict[str, datetime | None]:
-    """When `dcn health` last reached each site. One query per site (about 0.8 ms each:
-    4 s for 5,000 sites) until the store reads them all in one."""
-    name = ws.deployment.name
-    return {site: ws.store.last_seen(name, site) for site in sites}
+    """When `dcn health` last reached each site (one query for all)."""
+    seen = ws.store.last_seen_all(ws.deployment.name)
+    return {site: seen.get(site) for site in sites}
 
 
 def _ago(when: datetime) -> str:

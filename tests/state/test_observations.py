@@ -17,6 +17,8 @@ def test_last_seen_is_kept_per_site_and_updated(store: Store) -> None:
     store.mark_seen("lab", "dcn0", first + timedelta(seconds=42))
     assert store.last_seen("lab", "dcn0") == first + timedelta(seconds=42)
     assert store.last_seen("lab", "dcn1") is None
+    assert store.last_seen_all("lab") == {"dcn0": first + timedelta(seconds=42)}
+    assert store.last_seen_all("other") == {}
 
 
 def test_drills_are_stored_newest_first_with_their_reports(store: Store) -> None:

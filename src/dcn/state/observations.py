@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dcn.state.lookup import ensure_deployment, stack_id
-from dcn.state.schema import Drill, SiteSeen
+from dcn.state.schema import Deployment, Drill, SiteSeen, Stack
 
 
 def mark_seen(session: Session, deployment: str, stack: str, at: datetime) -> None:
@@ -26,6 +26,17 @@ def last_seen(session: Session, deployment: str, stack: str) -> datetime | None:
     sid = stack_id(session, deployment, stack)
     row = session.get(SiteSeen, sid)
     return row.at if row else None
+
+
+def last_seen_all(session: Session, deployment: str) -> dict[str, datetime]:
+    """Stack -> when it was last seen, for every stack seen (one query)."""
+    rows = session.execute(
+        select(Stack.name, SiteSeen.at)
+        .join(SiteSeen, SiteSeen.stack_id == Stack.id)
+        .join(Deployment, Stack.deployment_id == Deployment.id)
+        .where(Deployment.name == deployment)
+    )
+    return {name: at for name, at in rows}
 
 
 def add_drill(session: Session, deployment: str, scenario: str, ok: bool, report: dict) -> int:

@@ -394,6 +394,11 @@ class Store:
         with self._read() as s:
             return observations.last_seen(s, deployment, stack)
 
+    def last_seen_all(self, deployment: str) -> dict[str, datetime]:
+        """Every seen stack's last sighting, in one query (status of thousands of sites)."""
+        with self._read() as s:
+            return observations.last_seen_all(s, deployment)
+
     def add_drill(self, deployment: str, scenario: str, ok: bool, report: dict[str, Any]) -> int:
         """Store a drill's report; return its id."""
         with self._write() as s:
