@@ -222,3 +222,17 @@ def test_leftover_processes_name_the_run_directory_exactly(state: Path, started:
     sleeper(state / "runs" / "dcn0-3-0123abcde", started)  # a longer name: not this run
     mine = sleeper(run_dir, started)
     assert list(runs.leftover_processes([run_dir])) == [mine.pid]
+
+
+def test_scrub_removes_ansible_runners_record_of_the_environment(state: Path) -> None:
+    """artifacts/<id>/command holds dcn's environment (a state URL with a password, an
+    OS_PASSWORD): it goes with the host variables; the events stay."""
+    run_dir = make_run(state)
+    artifact = run_dir / "artifacts" / "0f1e"
+    artifact.mkdir(parents=True)
+    (artifact / "command").write_text('{"env": {"DCN_STATE_URL": "postgresql://u:pw@h/db"}}')
+    (artifact / "job_events").mkdir()
+    runs.scrub(run_dir)
+    assert not (artifact / "command").exists()
+    assert (artifact / "job_events").is_dir()
+    assert not (run_dir / "inventory").exists()

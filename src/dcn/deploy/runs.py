@@ -136,9 +136,14 @@ def claim(run_dir: Path) -> None:
 
 
 def scrub(run_dir: Path) -> None:
-    """Delete what holds secret values; the artifacts stay (Ansible's no_log kept them out)."""
+    """Delete what holds secret values; the artifacts stay (Ansible's no_log kept them
+    out), but not ansible-runner's record of the command, which holds dcn's whole
+    environment (a DCN_STATE_URL or OS_PASSWORD there would be kept)."""
     for part in SECRET_PARTS:
         shutil.rmtree(run_dir / part, ignore_errors=True)  # refuses a symlink, as it should
+    for command in run_dir.glob("artifacts/*/command"):
+        if command.is_file() and not command.is_symlink():
+            command.unlink(missing_ok=True)
 
 
 def finish(run_dir: Path) -> None:
