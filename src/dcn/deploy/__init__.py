@@ -358,7 +358,7 @@ class Deployer:
         store.set_status(
             dep, site, number, GenerationStatus.DEPLOYING, "deploy started", run_id=run_id
         )
-        run_dir = self.ws.state_dir / "runs" / f"{site}-{number}-{run_id[:8]}"
+        run_dir = runs.run_dir(self.ws.state_dir, site, number, run_id)
         run_dir.mkdir(parents=True, mode=0o700)
         outcome = SiteOutcome(site, False, number)
         release = venv_stamp()
