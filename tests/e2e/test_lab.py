@@ -616,6 +616,9 @@ def test_a_site_gone_from_the_description_is_shown_and_decommissioned(lab: Lab) 
     text = "\n".join(ln for ln in text.splitlines() if "site: dcn1" not in ln) + "\n"
     lab.file.write_text(text)
     host = "dcn1-distributedcompute-0"
+    rows = {r["site"]: r for r in json.loads(lab.dcn("status", "--format", "json").stdout)}
+    assert rows["dcn1"]["status"] == "orphaned"
+    assert rows["dcn1"]["next"] == "dcn decommission dcn1"
 
     refused = lab.dcn("decommission", "dcn1", "--yes", check=False)
     said = refused.stdout + refused.stderr
@@ -635,6 +638,8 @@ def test_a_site_gone_from_the_description_is_shown_and_decommissioned(lab: Lab) 
     names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert "dcn-lab-leaf-dcn1" not in names and f"dcn-lab-{host}" not in names
     assert lab.ws().store.latest_generation("lab", "dcn1").status == "removed"
+    rows = {r["site"]: r for r in json.loads(lab.dcn("status", "--format", "json").stdout)}
+    assert rows.get("dcn1", {}).get("status") != "orphaned"
     assert "already decommissioned" in lab.dcn("decommission", "dcn1", "--yes").stdout
 
 
