@@ -83,14 +83,23 @@ def unitctl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     return importlib.reload(unitctl)
 
 
-def test_files_ansible_writes_hash_as_planned(tmp_path: Path, unitctl) -> None:
+@pytest.mark.parametrize(
+    "value",
+    [
+        lambda name: f"{name}0Generated9Value",  # as generated: letters and digits
+        lambda name: f"{name}-value\n{{{{ not_a_template }}}} 50%",
+    ],
+    ids=["generated", "odd"],
+)
+def test_files_ansible_writes_hash_as_planned(tmp_path: Path, unitctl, value) -> None:
     """Every file of every node of the basic example (contents with secrets, unit
-    files, node programs), written by Ansible under a temporary root, then checked."""
+    files, node programs), written by Ansible under a temporary root, then checked: a
+    file Ansible reads back as a Python literal (text starting with '{') is caught."""
     ws = Workspace(BASIC, state_dir=tmp_path / "state")
     root = tmp_path / "root"
     written, expected = [], {}
     for plan in (r.plan for r in ws.plan(record=False)):
-        secrets = {n: f"{n}-value\n{{{{ not_a_template }}}} 50%" for n in plan.secrets}
+        secrets = {n: value(n) for n in plan.secrets}
         for node in plan.nodes:
             v = applied.stamped(node_vars(node, secrets, "rel"), applied.STAMP)
             asked = applied.expected(v)
