@@ -272,3 +272,8 @@ def test_only_a_true_stamp_matches() -> None:
     got = parse(text)
     assert got is not None and STAMP not in got.stamps
     assert decide(["c0"], {"c0": got}).apply == {"c0": "not applied by a successful run"}
+
+
+def test_a_site_without_nodes() -> None:
+    d = decide([], {})
+    assert d.skips_ansible and d.note() == "" and d.line("dcn9") == "dcn9: no nodes"

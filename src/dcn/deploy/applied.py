@@ -233,6 +233,8 @@ class Decision:
         """What the operator sees before Ansible starts (or instead of it)."""
         if not self.checked:
             return f"{site}: --full: Ansible on every node"
+        if not self.nodes:
+            return f"{site}: no nodes"
         if self.skips_ansible:
             return f"{site}: {self.note()}"
         parts = [self._count() if self.unchanged else f"checked in {self.seconds:.1f} s"]
