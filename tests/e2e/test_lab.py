@@ -429,8 +429,8 @@ def test_an_interrupted_deploy_converges_when_run_again(lab: Lab) -> None:
     )
     assert proc.stdout is not None
     for line in proc.stdout:  # ends when the process does
-        if "dcn1-distributedcompute-0" in line:
-            break
+        if "dcn1-distributedcompute-0" in line and line.rstrip().endswith(": ok"):
+            break  # Ansible runs on the node: a task of it has finished
     os.kill(proc.pid, signal.SIGKILL)  # dcn only: its children are not signalled
     proc.wait()
     proc.stdout.close()
