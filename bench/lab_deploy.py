@@ -137,7 +137,8 @@ def main() -> None:
             dcn("central deploy", "deploy", "central")
             dcn("export", "export", "central", "-o", str(run.work / "central-export.yaml"))
             out = dcn("edge deploys dcn0 + dcn1 (parallel)", "deploy", "dcn0", "dcn1")
-            for site, secs in re.findall(r"│ (dcn\d) +│ \d+ +│ deployed.*?│ +\d+ +│ ([\d.]+)s", out):
+            row = r"│ (dcn\d) +│ \d+ +│ deployed.*?│ +\d+ +│ ([\d.]+)s"
+            for site, secs in re.findall(row, out):
                 print(f"  {site} on its own{'':<27} {float(secs):7.1f} s")
             dcn("first server ACTIVE in both edge AZs (+ guests)", "smoke")
             to_active = sum(s for label, s in figures if label != "prerequisites")
