@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,36 +14,18 @@ from dcn.rollout.run import Wave
 from dcn.rollout.waves import Options
 from dcn.state.records import GenerationStatus
 from dcn.workspace import Workspace
-from tests.cli.test_next_steps import EXAMPLE, grow_central, mark_deployed, workspace
-
-
-@pytest.fixture
-def deployed(tmp_path: Path) -> Path:
-    shutil.copy(EXAMPLE, tmp_path / "dcn.yaml")
-    ws = workspace(tmp_path)
-    ws.plan()
-    mark_deployed(ws, "central", "dcn0", "dcn1")
-    return tmp_path
-
-
-@pytest.fixture
-def central_changed(deployed: Path) -> Path:
-    grow_central(deployed)
-    ws = workspace(deployed)
-    ws.plan(["central"])
-    mark_deployed(ws, "central")
-    return deployed
+from tests.cli.test_next_steps import grow_central, workspace
 
 
 def test_nothing_to_roll_out_when_every_edge_is_deployed(deployed: Path) -> None:
     assert prepare(workspace(deployed), None, Options()).waves == []
 
 
-def test_stale_edges_are_rolled_out_with_why(central_changed: Path) -> None:
-    prepared = prepare(workspace(central_changed), None, Options())
+def test_stale_edges_are_rolled_out_with_why(stale: Path) -> None:
+    prepared = prepare(workspace(stale), None, Options())
     assert prepared.waves == [Wave(1, ("dcn0", "dcn1"))]
     assert "central generation 1's outputs" in prepared.reasons["dcn0"]
-    canary = prepare(workspace(central_changed), None, Options(canary=1))
+    canary = prepare(workspace(stale), None, Options(canary=1))
     assert canary.waves == [Wave(1, ("dcn0",)), Wave(2, ("dcn1",))]
 
 
@@ -61,9 +42,9 @@ def test_named_edges_go_even_when_deployed(deployed: Path) -> None:
     assert prepared.reasons == {"dcn0": "named", "dcn1": "named"}
 
 
-def test_the_control_plane_is_never_part_of_a_rollout(central_changed: Path) -> None:
+def test_the_control_plane_is_never_part_of_a_rollout(stale: Path) -> None:
     with pytest.raises(DcnError, match="central is the control plane") as exc:
-        prepare(workspace(central_changed), ["dcn0", "central"], Options())
+        prepare(workspace(stale), ["dcn0", "central"], Options())
     assert "dcn deploy central" in exc.value.hint
 
 
@@ -95,11 +76,11 @@ def test_resume_with_nothing_to_resume(deployed: Path) -> None:
 
 
 def test_no_hosts_refused_before_anything_is_recorded(
-    central_changed: Path, monkeypatch: pytest.MonkeyPatch
+    stale: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in REAL_HOST_SETTINGS:
         monkeypatch.delenv(name, raising=False)
-    ws: Workspace = workspace(central_changed)
+    ws: Workspace = workspace(stale)
     prepared = prepare(ws, None, Options())
     with pytest.raises(DcnError, match="no lab is up"):
         run(ws, prepared, lambda site, event: None, lambda event: None)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from dcn.deploy import REAL_HOST_SETTINGS, SiteOutcome
 from dcn.deploy.runner import StepEvent
 from dcn.rollout.run import GateCall, execute
 from dcn.state.rollouts import RolloutStatus, SiteResult
-from tests.cli.test_next_steps import EXAMPLE, grow_central, mark_deployed, workspace
+from tests.cli.test_next_steps import grow_central, workspace
 
 DCN = [sys.executable, "-m", "dcn.cli"]
 
@@ -29,25 +28,6 @@ def dcn(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env.update(DCN_FILE=str(folder / "dcn.yaml"), COLUMNS="200")
     env.pop("DCN_STATE_DIR", None)
     return subprocess.run([*DCN, *args], capture_output=True, text=True, env=env, cwd=folder)
-
-
-@pytest.fixture
-def deployed(tmp_path: Path) -> Path:
-    shutil.copy(EXAMPLE, tmp_path / "dcn.yaml")
-    ws = workspace(tmp_path)
-    ws.plan()
-    mark_deployed(ws, "central", "dcn0", "dcn1")
-    return tmp_path
-
-
-@pytest.fixture
-def stale(deployed: Path) -> Path:
-    """Central's outputs changed and deployed: both edges need a deploy."""
-    grow_central(deployed)
-    ws = workspace(deployed)
-    ws.plan(["central"])
-    mark_deployed(ws, "central")
-    return deployed
 
 
 def no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
