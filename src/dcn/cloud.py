@@ -63,7 +63,7 @@ class AdminCredentials:
 def admin_credentials(ws: Workspace) -> AdminCredentials:
     """From the state store and the control plane's recorded outputs (never a file), for
     dcn's own calls: internal endpoints, and only where the deployment's hosts are."""
-    from dcn.deploy import connection_for
+    from dcn.hosts import connection_for
 
     connection_for(ws)  # the lab is up, or real hosts are meant: never a lab address outside
     return recorded_credentials(ws)

@@ -16,10 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dcn import cloud, retire
-from dcn.deploy import connection_for, unreachable
 from dcn.deploy import retire as retiring
+from dcn.deploy import unreachable
 from dcn.deploy.runner import StepEvent
 from dcn.errors import DcnError
+from dcn.hosts import connection_for
 from dcn.lab import Lab
 from dcn.model.description import physnet_of
 from dcn.plan.serialize import plan_from_json

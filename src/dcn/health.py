@@ -30,9 +30,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from dcn import remote
-from dcn.deploy import REAL_HOST_SETTINGS, SSH_PORT, connection_for, ssh_address
+from dcn.deploy import SSH_PORT, ssh_address
 from dcn.deploy.bundle import NODE_HOME, NODE_PYTHON
 from dcn.errors import DcnError
+from dcn.hosts import REAL_HOST_SETTINGS, connection_for
 from dcn.lab import Connection, Lab, fullhost
 from dcn.nextsteps import decommission_command, name_list, orphaned
 from dcn.plan.serialize import plan_from_json

@@ -25,7 +25,8 @@ from dcn import health
 from dcn.cli import render
 from dcn.cli.operate import _health
 from dcn.cli.status import show_status, status_data
-from dcn.deploy import REAL_HOST_SETTINGS, runs
+from dcn.deploy import runs
+from dcn.hosts import REAL_HOST_SETTINGS
 from dcn.lab import Connection, fullhost
 from dcn.nextsteps import RunHolder, SiteNext, deploying_step, orphan_step, orphaned
 from dcn.state import lock as locks

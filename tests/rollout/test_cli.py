@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from dcn.deploy import REAL_HOST_SETTINGS, SiteOutcome
+from dcn.deploy import SiteOutcome
 from dcn.deploy.runner import StepEvent
+from dcn.hosts import REAL_HOST_SETTINGS
 from dcn.rollout.run import GateCall, execute
 from dcn.state.rollouts import RolloutStatus, SiteResult
 from tests.cli.test_next_steps import grow_central, workspace

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dcn.deploy import REAL_HOST_SETTINGS
 from dcn.errors import DcnError
+from dcn.hosts import REAL_HOST_SETTINGS
 from dcn.rollout.launch import prepare, prepare_resume, run
 from dcn.rollout.run import Wave
 from dcn.rollout.waves import Options

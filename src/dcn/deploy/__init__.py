@@ -13,7 +13,6 @@ leaves "deploying" or "failed" behind and the next run converges from there.
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -26,7 +25,8 @@ import netaddr
 
 from dcn.deploy import addresses, applied, bundle, networks, retire, runner, runs
 from dcn.errors import DcnError
-from dcn.lab import Connection, Lab
+from dcn.hosts import connection_for
+from dcn.lab import Connection
 from dcn.lab.prereqs import DEFAULT_VENV, venv_stamp
 from dcn.nextsteps import StaleEdges
 from dcn.node import source
@@ -38,8 +38,6 @@ from dcn.state.records import GenerationStatus
 from dcn.workspace import Workspace
 
 SSH_PORT = 22
-#: any of these set means: deploy onto real hosts over SSH (no lab)
-REAL_HOST_SETTINGS = ("DCN_SSH_KEY", "DCN_SSH_USER", "DCN_KNOWN_HOSTS")
 REACH_TIMEOUT = 3.0
 REGISTER_TIMEOUT = 180
 
@@ -67,22 +65,6 @@ def ssh_address(node: NodePlan) -> str:
             hint="give its site a ctlplane subnet, or the node an ansible_host",
         )
     return address
-
-
-def connection_for(ws: Workspace) -> Connection:
-    """Where the deployment's hosts are: the lab when it is up; real hosts only when SSH
-    settings say so, so that a lab's addresses (and its cloud's APIs) are never tried
-    on the machine's real network by mistake."""
-    lab = Lab(ws.state_dir, ws.deployment.name)
-    if lab.manifest():
-        return lab.connection()
-    if any(os.environ.get(v) for v in REAL_HOST_SETTINGS):
-        return Connection.from_env()
-    raise DcnError(
-        f"no lab is up for {ws.deployment.name}, and no SSH settings for real hosts are given",
-        hint="run 'dcn lab up', or set DCN_SSH_KEY (and DCN_SSH_USER, DCN_KNOWN_HOSTS) "
-        "to work with real hosts (docs/deploy.md)",
-    )
 
 
 def unreachable(plan: StackPlan) -> list[str]:
