@@ -94,3 +94,21 @@ def test_dcn_lab_prereqs_installs_the_machines_packages_and_builds_the_image(
     cli_lab.prereqs(SimpleNamespace(obj=ws))
     assert installed == [prereqs.FULLHOST_PACKAGES]
     assert built == [True]
+
+
+def test_inotify_limits_are_raised_for_the_nodes_never_lowered(tmp_path) -> None:
+    """Each node's systemd takes inotify instances from the machine's per-user pool:
+    Debian's 128 boots 19 nodes, not 20."""
+    from dcn.lab import prereqs
+
+    (tmp_path / "max_user_instances").write_text("128\n")
+    (tmp_path / "max_user_watches").write_text("1000000\n")
+    said: list[str] = []
+    prereqs.inotify_headroom(21, said.append, tmp_path)
+    wanted = 128 + prereqs.INOTIFY_PER_NODE * 21
+    assert int((tmp_path / "max_user_instances").read_text()) == wanted
+    assert int((tmp_path / "max_user_watches").read_text()) == 1000000  # not lowered
+    assert said == [f"fs.inotify.max_user_instances: 128 -> {wanted} (for 21 nodes)"]
+    said.clear()
+    prereqs.inotify_headroom(3, said.append, tmp_path)
+    assert said == []

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dcn.errors import DcnError
-from dcn.lab import fabric, fullhost, proxy, topology
+from dcn.lab import fabric, fullhost, prereqs, proxy, topology
 from dcn.lab.workload import (
     Lease,
     Workload,
@@ -265,6 +265,7 @@ class Lab:
         say: Say,
     ) -> None:
         """Boot these nodes as full hosts, with the lab's proxy as their way out."""
+        prereqs.inotify_headroom(len(manifest["nodes"]) + len(hostnames), say)
         leaves = sorted({s.cidr for p in plans for s in p.network.subnets.values()})
         proxy_url = proxy.start(str(topology.HOST_LINK_V4[0]), leaves, self.dir / "proxy")
         public_key = self._client_key()
