@@ -80,7 +80,7 @@ def waves(report: dict) -> list[tuple[int, int, float]]:
     for site in report.get("sites", []):
         wave = int(site["wave"])
         counts[wave] = counts.get(wave, 0) + 1
-        for key in ("started_at", "finished_at"):
+        for key in ("started", "finished"):
             if site.get(key):
                 spans.setdefault(wave, []).append(datetime.fromisoformat(site[key]))
     return [
