@@ -9,6 +9,7 @@ guest on the workload network sees.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -21,6 +22,8 @@ from dcn.workspace import Workspace
 METADATA_URL = "http://169.254.169.254/openstack/latest/meta_data.json"
 PINGS = 3
 METADATA_TIMEOUT = 5
+#: how long a guest keeps asking for its metadata (cloud-init waits longer)
+METADATA_WAIT = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +97,7 @@ def check(ws: Workspace, workload: Workload, lease: Lease, conn: Any) -> GuestRe
     metadata = "n/a"
     spec = ws.deployment.site(site) if site else None
     if spec is not None and spec.instance_metadata.metadata_route:
-        metadata = metadata_probe(lab, workload) if lease.address else "failed: no address"
+        metadata = metadata_within(lab, workload) if lease.address else "failed: no address"
     server = conn.compute.get_server(workload.server)
     return GuestReport(
         server=workload.name,
@@ -116,6 +119,18 @@ FETCH = (
     "sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2]))"
     ".read().decode())"
 )
+
+
+def metadata_within(lab: Lab, workload: Workload, wait: float = METADATA_WAIT) -> str:
+    """The metadata probe, retried (bounded) as cloud-init retries it: a server's port
+    is bound before the metadata agent has its namespace's haproxy listening, and a
+    guest asking at that moment is refused (measured on freshly installed nodes)."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = metadata_probe(lab, workload)
+        if found == "ok" or time.monotonic() >= deadline:
+            return found
+        time.sleep(1.0)
 
 
 def metadata_probe(lab: Lab, workload: Workload) -> str:
