@@ -26,7 +26,8 @@ def _info(row: Lock) -> LockInfo:
     return LockInfo(row.deployment, row.holder, row.pid, row.host, row.since)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host (signal 0)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -46,7 +47,7 @@ def _abandoned(row: Lock) -> bool:
         return False
     if row.pid == os.getpid():
         return row.token not in _HELD
-    return not _alive(row.pid)
+    return not process_alive(row.pid)
 
 
 def held_error(info: LockInfo) -> StateError:

@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dcn.errors import DcnError, StateError
-from dcn.state.lock import _alive
+from dcn.state.lock import process_alive
 from dcn.state.lookup import deployment_id, ensure_deployment
 from dcn.state.schema import Rollout, RolloutSite, utcnow
 
@@ -87,7 +87,7 @@ def _abandoned(row: Rollout) -> bool:
         return False
     if row.pid == os.getpid():
         return row.token not in _OURS
-    return not _alive(row.pid)
+    return not process_alive(row.pid)
 
 
 def _status(row: Rollout) -> RolloutStatus:
