@@ -1,14 +1,16 @@
 """Fleet figures: 1 central + N edge sites x 1 compute in the lab.
 
 Phases: lab up (every node), central deploy, the first deploy of every edge
-(`dcn deploy EDGES --parallel P`), then a central change that every edge must take
-(RabbitPassword rotated: the broker's password changes with central's deploy, and each
-edge's computes are down until it is deployed) rolled out with
-`dcn rollout --max-parallel P`. Printed: edge sites per minute for the first deploy and
-the rollout, each wave's time, dcn's own CPU seconds per site (dcn's process alone,
-and with Ansible, its children), the lab's peak memory and its memory per added edge.
+(`dcn deploy EDGES --parallel P`), then a central change that every edge must take, a
+rotated secret (`--change`), rolled out with `dcn rollout --max-parallel P`:
+NovaPassword by default (the edges' computes keep working until they take it), or
+RabbitPassword (the broker's password changes with central's deploy: every edge's
+computes are cut off and retry until their site is rolled out). Printed: edge sites
+per minute for the first deploy and the rollout, each wave's time, dcn's own CPU
+seconds per site (dcn's process alone, and with Ansible, its children), the lab's peak
+memory and its memory per added edge.
 
-    .venv/bin/python bench/fleet.py [--edges 20] [--parallel 5] [--keep]
+    .venv/bin/python bench/fleet.py [--edges 20] [--parallel 5] [--change SECRET] [--keep]
 
 Needs root. Brings its own lab up in a temporary directory and tears it down at the
 end (unless --keep). Prints figures; asserts nothing about speed.
@@ -93,6 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--edges", type=int, default=20)
     parser.add_argument("--parallel", type=int, default=5)
+    parser.add_argument("--change", default="NovaPassword", help="the secret rotated")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="dcn-fleet-"))
@@ -141,9 +144,9 @@ def main() -> None:
             f"{(fleet_mem - central_mem) / args.edges / 2**20:7.0f} MiB",
         )
 
-        fleet.dcn("secrets", "rotate", "RabbitPassword")
+        fleet.dcn("secrets", "rotate", args.change)
         _, wall, _ = fleet.dcn("deploy", "central")
-        note("central change (RabbitPassword rotated) deployed", f"{wall:7.1f} s")
+        note(f"central change ({args.change} rotated) deployed", f"{wall:7.1f} s")
         _, wall, cpu = fleet.dcn(
             "rollout", "--max-parallel", str(args.parallel), "--format", "json"
         )

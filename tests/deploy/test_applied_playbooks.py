@@ -9,7 +9,9 @@ The node's OpenStack virtualenv is a stand-in (the cloud is not involved)."""
 
 from __future__ import annotations
 
+import getpass
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -19,34 +21,29 @@ from typing import Any
 import pytest
 
 from dcn.deploy import applied
-from dcn.deploy.bundle import node_vars
+from dcn.deploy.bundle import INSTALL, node_vars
 from dcn.deploy.runner import PLAYBOOKS, ansible_yaml, write_inventory
 from dcn.node import source
 from dcn.workspace import Workspace
 
 BASIC = Path(__file__).resolve().parents[2] / "examples" / "dcn-basic.yaml"
 
-#: unit.yml's files and units tasks, with the owner left out (this machine has no nova)
+#: site.yml's node programs and files tasks as they run there (the same commands and
+#: node programs), each node's documents relocated under a temporary root
 WRITE = """
 - hosts: site
   gather_facts: false
   tasks:
-    - name: folders
-      ansible.builtin.file:
-        path: "{{ item.path | dirname }}"
-        state: directory
-      loop: "{{ dcn_files }}"
-      loop_control:
-        label: "{{ item.path }}"
+    - name: programs
+      ansible.builtin.command:
+        argv: ["{{ ansible_python_interpreter }}", "-c", "{{ dcn_install }}"]
+        stdin: "{{ item.programs }}"
+      loop: "{{ dcn_nodes }}"
     - name: files
-      ansible.builtin.copy:
-        dest: "{{ item.path }}"
-        content: "{{ item.content }}"
-        mode: "{{ item.mode }}"
-        unsafe_writes: true
-      loop: "{{ dcn_files }}"
-      loop_control:
-        label: "{{ item.path }}"
+      ansible.builtin.command:
+        argv: ["{{ ansible_python_interpreter }}", "{{ dcn_apply }}", "write"]
+        stdin: "{{ item.write }}"
+      loop: "{{ dcn_nodes }}"
       no_log: true
 """
 
@@ -97,25 +94,39 @@ def test_files_ansible_writes_hash_as_planned(tmp_path: Path, unitctl, value) ->
     file Ansible reads back as a Python literal (text starting with '{') is caught."""
     ws = Workspace(BASIC, state_dir=tmp_path / "state")
     root = tmp_path / "root"
-    written, expected = [], {}
+    me = getpass.getuser()
+    nodes, expected = [], {}
     for plan in (r.plan for r in ws.plan(record=False)):
         secrets = {n: value(n) for n in plan.secrets}
         for node in plan.nodes:
             v = applied.stamped(node_vars(node, secrets, "rel"), applied.STAMP)
             asked = applied.expected(v)
-            contents = {p["path"]: p["content"] for p in v["dcn_node_programs"]}
-            contents[f"{v['dcn_venv']}.constraints.txt"] = v["dcn_constraints"]
-            for u in v["dcn_units"]:
-                contents.update({f["path"]: f["content"] for f in u["files"]})
-                contents.update({p["path"]: p["content"] for p in u["processes"]})
-            assert set(contents) == set(asked.files)
-            for path, content in contents.items():
-                local = f"{root}/{node.hostname}{path}"
-                written.append({"path": local, "content": content, "mode": "0640"})
-                expected[local] = asked.files[path]
+            here = f"{root}/{node.hostname}"
+            programs = json.loads(v["dcn_programs"])
+            written = json.loads(v["dcn_write"])
+            written["files"].append(
+                {"path": f"{v['dcn_venv']}.constraints.txt", "content": v["dcn_constraints"]}
+            )
+            for entry in (*programs["programs"], *written["dirs"], *written["files"]):
+                expected_hash = asked.files.get(entry["path"])
+                if "content" in entry:
+                    assert expected_hash, entry["path"]
+                    expected[here + entry["path"]] = expected_hash
+                entry.update(path=here + entry["path"], owner=me, mode=entry.get("mode", "0644"))
+            assert len(programs["programs"]) + len(written["files"]) == len(asked.files)
+            programs["home"] = here + programs["home"]
+            nodes.append(
+                {
+                    "programs": "\n" + json.dumps(programs),
+                    "write": v["dcn_write"][:1] + json.dumps(written),
+                }
+            )
     pb = tmp_path / "write.yml"
     pb.write_text(WRITE)
-    proc = playbook(tmp_path, pb, {"dcn_files": written})
+    apply = Path(unitctl.__file__).with_name("apply.py")
+    proc = playbook(
+        tmp_path, pb, {"dcn_nodes": nodes, "dcn_apply": str(apply), "dcn_install": INSTALL}
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     answer = unitctl.check({"files": expected})
     assert answer["differ"] == [] and answer["missing"] == []

@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 
 from dcn.deploy import units
-from dcn.deploy.bundle import STEP_MARKERS, node_vars
-from dcn.plan.types import SECRET_PREFIX, NodePlan, StackPlan, StepSpec, secret_ref
+from dcn.deploy.bundle import STEP_MARKERS, levels, node_units, node_vars
+from dcn.plan.types import (
+    SECRET_PREFIX,
+    NodePlan,
+    ProcessSpec,
+    StackPlan,
+    StepSpec,
+    UnitPlan,
+    secret_ref,
+)
 from dcn.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,15 +75,13 @@ def node(request: pytest.FixtureRequest) -> NodePlan:
     return request.getfixturevalue(request.param)
 
 
-def processes(v: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+def processes(v: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Process name -> what the playbook gets of it (unit, path, content, digest)."""
-    return {p["name"]: p for unit in v["dcn_units"] for p in unit["processes"]}
+    return {p["name"]: p for unit in v for p in unit["processes"]}
 
 
-def markers(v: Mapping[str, Any]) -> dict[tuple[str, str], str]:
-    return {
-        (u["service"], s["name"]): s["marker"] for u in v["dcn_units"] for s in u["pre"] + u["post"]
-    }
+def markers(v: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    return {(u["service"], s["name"]): s["marker"] for u in v for s in u["pre"] + u["post"]}
 
 
 def step_specs(node: NodePlan) -> dict[tuple[str, str], StepSpec]:
@@ -87,8 +92,8 @@ def step_specs(node: NodePlan) -> dict[tuple[str, str], StepSpec]:
 
 
 def test_no_secret_reference_is_left(node: NodePlan, secrets: dict[str, str]) -> None:
-    v = node_vars(node, secrets, RELEASE)
-    for unit in v["dcn_units"]:
+    v = node_units(node, secrets, RELEASE)
+    for unit in v:
         for f in unit["files"]:
             assert SECRET_PREFIX not in f["content"], f"{f['path']} keeps a reference"
         for step in unit["pre"] + unit["post"]:
@@ -99,8 +104,8 @@ def test_no_secret_reference_is_left(node: NodePlan, secrets: dict[str, str]) ->
 def test_every_referenced_secret_value_is_delivered(
     node: NodePlan, secrets: dict[str, str]
 ) -> None:
-    v = node_vars(node, secrets, RELEASE)
-    contents = {f["path"]: f["content"] for u in v["dcn_units"] for f in u["files"]}
+    v = node_units(node, secrets, RELEASE)
+    contents = {f["path"]: f["content"] for u in v for f in u["files"]}
     assert set(contents) == set(node.files)
     for path, spec in node.files.items():
         for name in spec.secrets:
@@ -133,7 +138,7 @@ def test_process_digest_follows_its_units_delivered_files(
 ) -> None:
     """For every secret: exactly the processes whose unit delivers a file using it get a
     new digest (and so a restart) when its value changes."""
-    base = processes(node_vars(node, secrets, RELEASE))
+    base = processes(node_units(node, secrets, RELEASE))
     assert base, f"{node.hostname} runs no process"
     users = {
         p.name: {s for path in u.files for s in node.files[path].secrets}
@@ -143,7 +148,7 @@ def test_process_digest_follows_its_units_delivered_files(
     node_secrets = {s for f in node.files.values() for s in f.secrets}
     for name in sorted(secrets):
         changed = {**secrets, name: value_of(name, "rotated")}
-        after = processes(node_vars(node, changed, RELEASE))
+        after = processes(node_units(node, changed, RELEASE))
         assert set(after) == set(base)
         for proc, spec in base.items():
             moved = after[proc]["digest"] != spec["digest"]
@@ -157,9 +162,9 @@ def test_process_digest_follows_its_units_delivered_files(
 def test_nova_password_restarts_nova_but_not_an_unrelated_service(
     controller: NodePlan, secrets: dict[str, str]
 ) -> None:
-    base = processes(node_vars(controller, secrets, RELEASE))
-    nova = processes(node_vars(controller, {**secrets, "NovaPassword": "other"}, RELEASE))
-    glance = processes(node_vars(controller, {**secrets, "GlancePassword": "other"}, RELEASE))
+    base = processes(node_units(controller, secrets, RELEASE))
+    nova = processes(node_units(controller, {**secrets, "NovaPassword": "other"}, RELEASE))
+    glance = processes(node_units(controller, {**secrets, "GlancePassword": "other"}, RELEASE))
     for proc in ("nova-api", "nova-conductor", "nova-scheduler"):
         assert nova[proc]["digest"] != base[proc]["digest"]
         assert glance[proc]["digest"] == base[proc]["digest"]
@@ -168,11 +173,10 @@ def test_nova_password_restarts_nova_but_not_an_unrelated_service(
 
 
 def test_process_units_render_their_declaration(node: NodePlan, secrets: dict) -> None:
-    v = node_vars(node, secrets, RELEASE)
     planned = {p.name: p for p in node.processes}
     on_node = {name: units.unit_name(spec) for name, spec in planned.items()}
-    assert v["dcn_processes"] == sorted(planned)
-    for name, p in processes(v).items():
+    assert node_vars(node, secrets, RELEASE)["dcn_processes"] == sorted(planned)
+    for name, p in processes(node_units(node, secrets, RELEASE)).items():
         spec = planned[name]
         assert p["unit"] == units.unit_name(spec) and p["path"] == units.unit_path(spec)
         after = [on_node[b] for b in spec.after if b in on_node]
@@ -191,10 +195,10 @@ def test_openstack_units_start_after_the_backends_on_their_node(
 ) -> None:
     """Ordered after MariaDB and RabbitMQ where the node has them (a reboot starts the
     controller's database first); an edge compute has neither to wait for."""
-    api = processes(node_vars(controller, secrets, RELEASE))["nova-api"]["content"]
+    api = processes(node_units(controller, secrets, RELEASE))["nova-api"]["content"]
     after = next(line for line in api.splitlines() if line.startswith("After="))
     assert "mariadb.service" in after and "rabbitmq-server.service" in after
-    edge = processes(node_vars(compute, secrets, RELEASE))["nova-compute"]["content"]
+    edge = processes(node_units(compute, secrets, RELEASE))["nova-compute"]["content"]
     assert "After=network-online.target\n" in edge
 
 
@@ -212,8 +216,8 @@ def test_node_vars_are_deterministic(node: NodePlan, secrets: dict[str, str]) ->
 
 
 def test_release_changes_no_process_digest(node: NodePlan, secrets: dict[str, str]) -> None:
-    old = processes(node_vars(node, secrets, "2024.1"))
-    new = processes(node_vars(node, secrets, "2024.2"))
+    old = processes(node_units(node, secrets, "2024.1"))
+    new = processes(node_units(node, secrets, "2024.2"))
     assert {k: p["digest"] for k, p in old.items()} == {k: p["digest"] for k, p in new.items()}
 
 
@@ -223,8 +227,8 @@ def test_release_changes_no_process_digest(node: NodePlan, secrets: dict[str, st
 def test_step_markers_follow_the_release_unless_once(
     controller: NodePlan, secrets: dict[str, str]
 ) -> None:
-    old = markers(node_vars(controller, secrets, "2024.1"))
-    new = markers(node_vars(controller, secrets, "2024.2"))
+    old = markers(node_units(controller, secrets, "2024.1"))
+    new = markers(node_units(controller, secrets, "2024.2"))
     specs = step_specs(controller)
     assert set(old) == set(new) == set(specs)
     assert any(s.once for s in specs.values()) and any(not s.once for s in specs.values())
@@ -238,10 +242,10 @@ def test_step_markers_follow_the_release_unless_once(
 def test_step_markers_follow_their_secrets_and_rerun_files(
     controller: NodePlan, secrets: dict[str, str]
 ) -> None:
-    base = markers(node_vars(controller, secrets, RELEASE))
+    base = markers(node_units(controller, secrets, RELEASE))
     specs = step_specs(controller)
     for name in sorted(secrets):
-        after = markers(node_vars(controller, {**secrets, name: value_of(name, "x")}, RELEASE))
+        after = markers(node_units(controller, {**secrets, name: value_of(name, "x")}, RELEASE))
         for key, spec in specs.items():
             in_env = any(secret_ref(name) in v for v in spec.env.values())
             in_files = any(
@@ -251,44 +255,75 @@ def test_step_markers_follow_their_secrets_and_rerun_files(
     # the SQL setting the database passwords runs again when the root password changes
     users = ("mariadb", "users")
     assert specs[users].rerun_on
-    rotated = markers(node_vars(controller, {**secrets, "MysqlRootPassword": "n"}, RELEASE))
+    rotated = markers(node_units(controller, {**secrets, "MysqlRootPassword": "n"}, RELEASE))
     assert rotated[users] != base[users]
 
 
 def test_step_marker_and_argv(controller: NodePlan, secrets: dict[str, str]) -> None:
-    v = node_vars(controller, secrets, RELEASE)
     specs = step_specs(controller)
-    for unit in v["dcn_units"]:
+    for unit in node_units(controller, secrets, RELEASE):
         phases = {"pre": unit["pre"], "post": unit["post"]}
         for phase, steps in phases.items():
             for step in steps:
                 spec = specs[(unit["service"], step["name"])]
                 assert spec.phase == phase
-                assert step["env"]["DCN_STEP_MARKER"] == step["marker"]
+                assert step["env"] == spec.env
                 assert step["marker"].startswith(f"{STEP_MARKERS}/{unit['service']}.{spec.name}.")
-                assert step["argv"][-len(spec.command) :] == list(spec.command)
-                assert step["secret"] == bool(spec.env)
+                assert step["argv"] == list(spec.command)
 
 
 # -- directories ---------------------------------------------------------------------
 
 
 def test_every_file_directory_is_created_first(node: NodePlan, secrets: dict[str, str]) -> None:
+    """The node's apply.py makes the document's directories, then writes its files."""
+    written = json.loads(node_vars(node, secrets, RELEASE)["dcn_write"])
+    created = {d["path"] for d in written["dirs"]}
+    for f in written["files"]:
+        parent = str(PurePosixPath(f["path"]).parent)
+        assert parent in created or parent in SYSTEM_DIRS or parent == units.UNIT_DIR, (
+            f"{f['path']} needs {parent}, created by no dir entry"
+        )
+    for spec in node.processes:
+        assert spec.workdir in created or spec.workdir in SYSTEM_DIRS, spec.name
+
+
+def test_the_levels_hold_no_secret_value(node: NodePlan, secrets: dict[str, str]) -> None:
+    """What a node runs goes to it in the clear (not no_log): only what it writes holds
+    secret values."""
     v = node_vars(node, secrets, RELEASE)
-    created: set[str] = set()
-    for unit in v["dcn_units"]:
-        created |= {d["path"] for d in unit["dirs"]}
-        for f in unit["files"]:
-            parent = str(PurePosixPath(f["path"]).parent)
-            assert parent in created or parent in SYSTEM_DIRS, (
-                f"{unit['service']}: {f['path']} needs {parent}, created by no dir entry"
-            )
-        planned = {p.name: p for p in node.processes}
-        for p in unit["processes"]:
-            workdir = planned[p["name"]].workdir
-            assert workdir in created or workdir in SYSTEM_DIRS, f"{p['name']}: {workdir}"
-            parent = str(PurePosixPath(p["path"]).parent)
-            assert parent in created or parent == units.UNIT_DIR, f"{p['path']}"
+    shown = json.dumps(v["dcn_levels"])
+    for name, value in secrets.items():
+        if len(value) >= 8:
+            assert value not in shown, name
+    written = v["dcn_write"]
+    assert any(len(value) >= 8 and value in written for value in secrets.values())
+
+
+def test_units_apply_after_what_they_need(controller: NodePlan, compute: NodePlan) -> None:
+    """Levels: the backends first, the APIs side by side, what needs nova's schema last;
+    units that only hold files take no level."""
+
+    def named(node: NodePlan) -> list[list[str]]:
+        return [[node.units[i].service for i in level] for level in levels(node.units)]
+
+    assert named(controller) == [
+        ["mariadb", "rabbitmq", "ovn_central"],
+        ["keystone", "glance_api", "placement_api", "neutron_server", "nova_api"],
+        ["nova_metadata", "nova_conductor", "nova_scheduler"],
+    ]
+    edge = named(compute)
+    assert edge[:2] == [["ovs"], ["ovn_controller"]] and "nova_compute" in edge[2]
+
+
+def test_a_unit_without_needs_waits_for_every_unit_before_it() -> None:
+    plans = [
+        UnitPlan("a", (), processes=(ProcessSpec("a", ("x",)),), needs=()),
+        UnitPlan("b", (), processes=(ProcessSpec("b", ("x",)),), needs=()),
+        UnitPlan("c", (), processes=(ProcessSpec("c", ("x",)),)),
+        UnitPlan("d", (), processes=(ProcessSpec("d", ("x",)),), needs=("a", "gone")),
+    ]
+    assert levels(plans) == [[0, 1], [2, 3]]
 
 
 def test_a_directory_is_declared_the_same_way_everywhere(
@@ -297,7 +332,7 @@ def test_a_directory_is_declared_the_same_way_everywhere(
     """Two units naming one directory with another owner or mode would flip it on
     every deploy."""
     seen: dict[str, tuple[str, str, str]] = {}
-    for unit in node_vars(node, secrets, RELEASE)["dcn_units"]:
+    for unit in node_units(node, secrets, RELEASE):
         for d in unit["dirs"]:
             mine = (d["owner"], d["mode"], unit["service"])
             first = seen.setdefault(d["path"], mine)
@@ -308,11 +343,7 @@ def test_files_of_a_service_that_is_not_root_are_its_users(
     controller: NodePlan, secrets: dict[str, str]
 ) -> None:
     """RabbitMQ runs as rabbitmq: its secret-bearing config and cookie are its own."""
-    files = {
-        f["path"]: f
-        for u in node_vars(controller, secrets, RELEASE)["dcn_units"]
-        for f in u["files"]
-    }
+    files = {f["path"]: f for u in node_units(controller, secrets, RELEASE) for f in u["files"]}
     for path in ("/etc/rabbitmq/rabbitmq.conf", "/var/lib/rabbitmq/.erlang.cookie"):
         assert files[path]["owner"] == "rabbitmq" and files[path]["mode"] in ("0600", "0400")
     assert files["/etc/nova/nova.conf"]["owner"] == "root"

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from dcn.deploy.bundle import node_vars
+from dcn.deploy.bundle import node_units
 from dcn.node import keystone_catalog
 from dcn.plan.types import NodePlan, StackPlan
 from dcn.services.keystone import CATALOG_DATA
@@ -175,8 +175,8 @@ def test_the_deploy_runs_catalog_and_bootstrap_again(plans: tuple[StackPlan, Sta
     secrets = {name: f"{name}-value" for p in plans for name in p.secrets}
 
     def markers(plan: StackPlan) -> dict[str, str]:
-        v = node_vars(controller(plan), secrets, "2024.2")
-        unit = next(u for u in v["dcn_units"] if u["service"] == "keystone")
+        units = node_units(controller(plan), secrets, "2024.2")
+        unit = next(u for u in units if u["service"] == "keystone")
         return {s["name"]: s["marker"] for s in unit["pre"] + unit["post"]}
 
     old, new = (markers(p) for p in plans)

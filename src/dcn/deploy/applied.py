@@ -122,23 +122,22 @@ def expected(host_vars: Mapping[str, Any]) -> Expected:
         files[path] = _sha256(content)
         modes[path] = {"mode": mode, **({"owner": owner, "group": owner} if owner else {})}
 
-    for program in host_vars["dcn_node_programs"]:
+    for program in json.loads(host_vars["dcn_programs"])["programs"]:
         put(program["path"], program["content"], "0755")
     venv = host_vars["dcn_venv"]
     modes[str(PurePosixPath(venv).parent)] = {"mode": "0755"}
     put(f"{venv}.constraints.txt", host_vars["dcn_constraints"], "0644")
+    written = json.loads(host_vars["dcn_write"])
+    for d in written["dirs"]:
+        modes[d["path"]] = {"mode": d["mode"], "owner": d["owner"]}
+    for f in written["files"]:
+        put(f["path"], f["content"], f["mode"], f["owner"])
     markers = [host_vars["dcn_venv_stamp"]]
     processes: dict[str, str] = {}
-    for unit in host_vars["dcn_units"]:
-        for d in unit["dirs"]:
-            modes[d["path"]] = {"mode": d["mode"], "owner": d["owner"]}
-        for f in unit["files"]:
-            put(f["path"], f["content"], f["mode"], f["owner"])
-        for step in (*unit["pre"], *unit["post"]):
-            markers.append(step["marker"])
-        for p in unit["processes"]:
-            put(p["path"], p["content"], "0644")
-            processes[p["name"]] = p["digest"]
+    for level in host_vars["dcn_levels"]:
+        for unit in json.loads(level["spec"])["units"]:
+            markers += [step["marker"] for step in (*unit["pre"], *unit["post"])]
+            processes.update((p["name"], p["digest"]) for p in unit["processes"])
     return Expected(
         applied={host_vars["dcn_applied_path"]: host_vars["dcn_applied"]},
         files=files,

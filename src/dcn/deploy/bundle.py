@@ -17,7 +17,8 @@ Idempotence is decided here, so the playbook stays thin:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -25,18 +26,55 @@ from dcn.deploy import units
 from dcn.export.document import substitute_secrets
 from dcn.lab.prereqs import OPENSTACK_REQUIREMENTS, constraints_file
 from dcn.node import source
-from dcn.plan.types import NodePlan, ProcessSpec, StepSpec, UnitPlan, canonical_json
+from dcn.plan.types import (
+    SECRET_PREFIX,
+    NodePlan,
+    ProcessSpec,
+    StepSpec,
+    UnitPlan,
+    canonical_json,
+)
 
 #: where node programs and markers live on a node
 NODE_HOME = "/var/lib/dcn"
 UNITCTL = f"{NODE_HOME}/unitctl.py"
-NODE_PROGRAMS = ("unitctl.py", "probe.py")
+APPLY = f"{NODE_HOME}/apply.py"
+NODE_PROGRAMS = ("unitctl.py", "apply.py", "probe.py")
 STEP_MARKERS = f"{NODE_HOME}/steps"
 #: the node's Python for dcn's own node programs (standard library only)
 NODE_PYTHON = "/usr/bin/python3"
 VENV = "/opt/dcn/venv"
-#: runs a step, then records its marker; the marker path comes through the environment
-_STEP_WRAPPER = '"$@" && mkdir -p "${DCN_STEP_MARKER%/*}" && : > "$DCN_STEP_MARKER"'
+
+
+#: installs the node programs (JSON on stdin: the node's home and the programs), before
+#: anything else of a deploy: removes the paths given as arguments (the applied stamp,
+#: `dcn.deploy.applied`), then writes
+#: each program whose bytes differ; prints what it wrote. Standard library, no file of
+#: its own: it is what puts the node's files there.
+INSTALL = """
+import json, os, sys
+doc = json.load(sys.stdin)
+for path in filter(None, sys.argv[1:]):
+    if os.path.lexists(path):
+        os.unlink(path)
+os.makedirs(doc["home"], mode=0o755, exist_ok=True)
+for program in doc["programs"]:
+    path, data = program["path"], program["content"].encode()
+    try:
+        with open(path, "rb") as f:
+            same = f.read() == data
+    except OSError:
+        same = False
+    if not same:
+        with open(path + ".new", "wb") as f:
+            f.write(data)
+        os.chmod(path + ".new", 0o755)
+        os.replace(path + ".new", path)
+        print(path)
+    elif os.stat(path).st_mode & 0o7777 != 0o755:
+        os.chmod(path, 0o755)
+        print(path)
+"""
 
 
 def _sha(*parts: str) -> str:
@@ -63,30 +101,25 @@ def _process(spec: ProcessSpec, files_digest: str, on_node: Mapping[str, str]) -
     }
 
 
-def _step(
-    unit: str,
-    step: StepSpec,
-    delivered: Mapping[str, str],
-    secrets: Mapping[str, str],
-    release: str,
-) -> dict[str, Any]:
-    env = substitute_secrets(dict(step.env), secrets)
+def _step(unit: str, step: StepSpec, delivered: Mapping[str, str], release: str) -> dict[str, Any]:
+    """A step as the node applies it. Its environment is the declaration's, which holds
+    no secret: the step specification goes to the node in the clear (a step reads a
+    secret from a delivered file)."""
+    if any(SECRET_PREFIX in v for v in step.env.values()):
+        raise ValueError(f"{unit}: step {step.name}'s environment references a secret")
     depends = [delivered[p] for p in step.rerun_on if p in delivered]
     key = _sha(
         canonical_json(list(step.command)),
-        canonical_json(env),
+        canonical_json(dict(step.env)),
         *depends,
         "" if step.once else release,
     )[:16]
-    marker = f"{STEP_MARKERS}/{unit}.{step.name}.{key}"
     return {
         "name": step.name,
-        "argv": ["/bin/sh", "-c", _STEP_WRAPPER, "dcn-step", *step.command],
-        "env": {**env, "DCN_STEP_MARKER": marker},
-        "marker": marker,
+        "argv": list(step.command),
+        "env": dict(step.env),
+        "marker": f"{STEP_MARKERS}/{unit}.{step.name}.{key}",
         "phase": step.phase,
-        # hide a step's task output only when its environment carries a secret
-        "secret": bool(step.env),
     }
 
 
@@ -119,7 +152,7 @@ def _unit(
     dirs = [{"path": d.path, "owner": d.owner, "mode": d.mode} for d in unit.dirs]
     written = [*delivered, *(p["path"] for p in processes)]
     dirs = _parents(written, {d["path"] for d in dirs}) + dirs
-    steps = [_step(unit.service, s, delivered, secrets, release) for s in unit.steps]
+    steps = [_step(unit.service, s, delivered, release) for s in unit.steps]
     return {
         "service": unit.service,
         "dirs": dirs,
@@ -130,14 +163,78 @@ def _unit(
     }
 
 
+def node_units(node: NodePlan, secrets: Mapping[str, str], release: str) -> list[dict[str, Any]]:
+    """The node's units as delivered (secret values filled in), in deploy order."""
+    on_node = {p.name: units.unit_name(p) for p in node.processes}
+    return [_unit(node, u, secrets, release, on_node) for u in node.units]
+
+
+def levels(unit_plans: Sequence[UnitPlan]) -> list[list[int]]:
+    """The units that run something (steps, processes), by index, in levels: a unit
+    comes one level after the last of those it needs (`UnitPlan.needs`; None: every
+    unit before it), so the units of a level need nothing of each other and apply
+    side by side. Units that only hold files have no level (files are written first)."""
+    level: dict[str, int] = {}
+    out: list[list[int]] = []
+    for index, unit in enumerate(unit_plans):
+        if not (unit.steps or unit.processes):
+            continue
+        before = list(level) if unit.needs is None else [n for n in unit.needs if n in level]
+        at = max((level[n] + 1 for n in before), default=0)
+        level[unit.service] = at
+        if at == len(out):
+            out.append([])
+        out[at].append(index)
+    return out
+
+
+def _json(doc: Any) -> str:
+    """JSON for a playbook variable: a leading newline, or Ansible would evaluate a
+    text that starts with "{" as a Python literal and hand the module a dict's repr."""
+    return "\n" + json.dumps(doc, sort_keys=True)
+
+
 #: every node: the Python that runs the node programs and builds the venv
 BASE_PACKAGES = ("python3", "python3-venv")
 
 
 def node_vars(node: NodePlan, secrets: Mapping[str, str], release: str) -> dict[str, Any]:
-    """Host variables of one node for the deploy playbook (holds secret values)."""
+    """Host variables of one node for the deploy playbook (holds secret values).
+
+    What the node's units write goes as one document (``dcn_write``, applied by the
+    node's ``apply.py write`` in one call); what they run goes level by level
+    (``dcn_levels``, each applied by one ``apply.py units`` call), with no secret."""
+    delivered = node_units(node, secrets, release)
+    listen = node.addresses.get("internal_api") or node.addresses["ctlplane"]
+    # a path several units write (nova.conf of every nova service) once, as written last
+    dirs = {d["path"]: d for u in delivered for d in u["dirs"]}
+    files = {f["path"]: f for u in delivered for f in u["files"]}
+    for unit in delivered:
+        for p in unit["processes"]:
+            files[p["path"]] = {
+                "path": p["path"],
+                "content": p["content"],
+                "mode": "0644",
+                "owner": "root",
+            }
+    run_keys = ("service", "pre", "post")
+    process_keys = ("name", "unit", "digest", "health_port")
+    node_levels = []
+    for indexes in levels(node.units):
+        todo = [
+            {
+                **{k: delivered[i][k] for k in run_keys},
+                "processes": [{k: p[k] for k in process_keys} for p in delivered[i]["processes"]],
+            }
+            for i in indexes
+        ]
+        node_levels.append(
+            {
+                "services": ", ".join(u["service"] for u in todo),
+                "spec": _json({"listen_host": listen, "units": todo}),
+            }
+        )
     packages = sorted({*BASE_PACKAGES, *(p for u in node.units for p in u.packages)})
-    on_node = {p.name: units.unit_name(p) for p in node.processes}
     return {
         "dcn_packages": packages,
         # package units dcn runs processes as: kept stopped until dcn configured them
@@ -147,14 +244,21 @@ def node_vars(node: NodePlan, secrets: Mapping[str, str], release: str) -> dict[
         "dcn_venv_requirements": list(OPENSTACK_REQUIREMENTS),
         "dcn_constraints": constraints_file().read_text(),
         "dcn_node_home": NODE_HOME,
-        # node programs dcn runs there: the units' control, the health probe
-        "dcn_node_programs": [
-            {"path": f"{NODE_HOME}/{name}", "content": source(name)} for name in NODE_PROGRAMS
-        ],
+        # node programs dcn runs there: the units' control and apply, the health probe
+        "dcn_install": INSTALL,
+        "dcn_programs": _json(
+            {
+                "home": NODE_HOME,
+                "programs": [
+                    {"path": f"{NODE_HOME}/{name}", "content": source(name)}
+                    for name in NODE_PROGRAMS
+                ],
+            }
+        ),
         "dcn_node_python": NODE_PYTHON,
         "dcn_unitctl": UNITCTL,
-        "dcn_processes": sorted(on_node),
-        "dcn_units": [_unit(node, u, secrets, release, on_node) for u in node.units],
-        # where health ports answer (services listen on the internal API address)
-        "dcn_listen_host": node.addresses.get("internal_api") or node.addresses["ctlplane"],
+        "dcn_apply": APPLY,
+        "dcn_processes": sorted(p.name for p in node.processes),
+        "dcn_write": _json({"dirs": list(dirs.values()), "files": list(files.values())}),
+        "dcn_levels": node_levels,
     }

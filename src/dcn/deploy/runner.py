@@ -12,6 +12,7 @@ dies with this process even when this process is killed with SIGKILL.
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import sys
@@ -103,6 +104,29 @@ def _message(res: Mapping[str, Any]) -> str:
         if isinstance(item, Mapping) and item.get("failed"):
             return _message(item)
     return " | ".join(p for p in parts if p)
+
+
+#: how the node's apply.py reports a unit (`dcn.node.apply`): this, then JSON
+UNIT_REPORT = "dcn-unit "
+
+
+def unit_reports(res: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """The units a task's output reports, as (unit, outcome, message): a level of units
+    is one task, reported unit by unit."""
+    out = []
+    for line in str(res.get("stdout") or "").splitlines():
+        if not line.startswith(UNIT_REPORT):
+            continue
+        try:
+            unit = json.loads(line[len(UNIT_REPORT) :])
+            service, changed, failed = unit["service"], list(unit["changed"]), unit["failed"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if failed:
+            out.append((str(service), "failed", str(failed)))
+        else:
+            out.append((str(service), "changed" if changed else "ok", ", ".join(changed)))
+    return out
 
 
 def write_inventory(
@@ -202,6 +226,14 @@ def run_playbook(
 
     result = RunResult(status="unknown")
 
+    def count(host_name: str, task: str, outcome: str, message: str) -> None:
+        host = result.hosts.setdefault(host_name, HostResult())
+        if outcome in ("ok", "changed", "failed", "unreachable"):
+            setattr(host, outcome, getattr(host, outcome) + 1)
+        if outcome in ("failed", "unreachable") and not host.failure:
+            host.failure = f"{task}: {message}"
+        on_step(StepEvent(host_name, task, outcome, message))
+
     def handler(event: dict[str, Any]) -> bool:
         outcome = _OUTCOMES.get(event.get("event", ""))
         data = event.get("event_data") or {}
@@ -212,13 +244,12 @@ def run_playbook(
             outcome = "changed"
         if outcome == "failed" and data.get("ignore_errors"):
             outcome = "ok"
-        host = result.hosts.setdefault(data["host"], HostResult())
-        message = _message(res) if outcome in ("failed", "unreachable") else ""
-        if outcome in ("ok", "changed", "failed", "unreachable"):
-            setattr(host, outcome, getattr(host, outcome) + 1)
-        if outcome in ("failed", "unreachable") and not host.failure:
-            host.failure = f"{data.get('task', '?')}: {message}"
-        on_step(StepEvent(data["host"], str(data.get("task", "")), outcome, message))
+        reported = unit_reports(res) if outcome in ("ok", "changed", "failed") else []
+        for task, unit_outcome, message in reported:
+            count(data["host"], task, unit_outcome, message)
+        if not reported or (outcome == "failed" and not any(r[1] == "failed" for r in reported)):
+            message = _message(res) if outcome in ("failed", "unreachable") else ""
+            count(data["host"], str(data.get("task", "")), outcome, message)
         return True
 
     runs.claim(run_dir)

@@ -132,26 +132,40 @@ def journal_tail(unit: str, lines: int = 8) -> str:
     return result.stdout.strip()
 
 
-def ensure(name: str, unit: str, digest: str, seconds: float) -> None:
+class NotRunning(Exception):
+    """A process did not come to run its planned definition (the message says how)."""
+
+
+def converge(name: str, unit: str, digest: str, seconds: float) -> str:
+    """Reload if a file changed, enable, restart only if the running process's digest
+    is not `digest`, then wait (bounded) until it runs that definition: "started",
+    "restarted" or "running"."""
     now = state(name, unit)
     if now["reload"]:
         systemctl("daemon-reload")
     if now["enabled"] != "enabled":
         systemctl("enable", "--quiet", unit)
     if now["state"] == "active" and now["digest"] == digest:
-        print("running")
-        return
+        return "running"
     was_running = now["state"] == "active"
     systemctl("restart", "--no-block", unit)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         now = state(name, unit)
         if now["state"] == "active" and now["digest"] == digest and now["uptime"] >= SETTLED:
-            print("restarted" if was_running else "started")
-            return
+            return "restarted" if was_running else "started"
         time.sleep(POLL)
     shown = {k: now[k] for k in ("state", "sub", "pid", "restarts")}
-    sys.exit(f"{name} ({unit}) is not running its new definition: {shown}\n{journal_tail(unit)}")
+    raise NotRunning(
+        f"{name} ({unit}) is not running its new definition: {shown}\n{journal_tail(unit)}"
+    )
+
+
+def ensure(name: str, unit: str, digest: str, seconds: float) -> None:
+    try:
+        print(converge(name, unit, digest, seconds))
+    except NotRunning as exc:
+        sys.exit(str(exc))
 
 
 def status() -> dict:

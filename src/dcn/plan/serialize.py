@@ -81,6 +81,7 @@ def _unit(d: dict[str, Any]) -> UnitPlan:
         processes=tuple(_process(p) for p in d["processes"]),
         packages=tuple(d.get("packages", ())),
         packaged_units=tuple(d.get("packaged_units", ())),
+        needs=None if d.get("needs") is None else tuple(d["needs"]),
     )
 
 

@@ -174,6 +174,7 @@ def _node_plans(
                     processes=svc.processes(ctx),
                     packages=svc.packages,
                     packaged_units=svc.packaged_units,
+                    needs=svc.needs,
                 )
             )
         plans.append(

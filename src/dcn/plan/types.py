@@ -195,6 +195,10 @@ class UnitPlan:
     #: units those packages ship that the service's processes run as: kept stopped
     #: on a host until dcn has configured them
     packaged_units: tuple[str, ...] = ()
+    #: the units on the same node that must be done (processes answering, steps run)
+    #: before this one starts; None: every unit before it. A unit applies side by
+    #: side with the others that need nothing of each other (`dcn.deploy.bundle`).
+    needs: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

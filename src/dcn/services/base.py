@@ -66,6 +66,9 @@ class Service(Protocol):
     packages: tuple[str, ...]
     #: units of those packages its processes run as (kept stopped until configured)
     packaged_units: tuple[str, ...]
+    #: services on the same node that must be deployed before it (None: every one
+    #: listed before it)
+    needs: tuple[str, ...] | None
 
     def files(self, ctx: RenderContext) -> dict[str, FileSpec]: ...
 
@@ -184,6 +187,11 @@ class CatalogService:
     #: deployed on its roles' nodes only at sites where this holds (None: at every
     #: site): a choice of the site's, such as the metadata route, rather than a role
     runs_at: Callable[[Site], bool] | None = None
+    #: the services on the same node that must be deployed before it starts (their
+    #: processes answering, their steps run); those not on the node are ignored. None:
+    #: every service before it in its role's order. Services that need nothing of
+    #: each other deploy side by side (their schema syncs run at once).
+    needs: tuple[str, ...] | None = None
     #: every secret its files reference, sorted: derived by the catalog from the
     #: fields above (`dcn.services.catalog.service`); left out of a declaration
     secrets: tuple[str, ...] = ()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, StepSpec
 from dcn.services.base import CatalogService, Database, Endpoint, Identity, Probe, RenderContext
 from dcn.services.common import (
+    BACKENDS,
     NOTIFICATIONS_OFF,
     api_port,
     authtoken,
@@ -105,4 +106,5 @@ SERVICE = CatalogService(
     identity=IDENTITY,
     endpoints=(ENDPOINT,),
     probes=(Probe("glance", endpoint=ENDPOINT.internal),),
+    needs=BACKENDS,
 )

@@ -26,6 +26,7 @@ from dcn.services.base import (
     RenderContext,
 )
 from dcn.services.common import (
+    BACKENDS,
     DEFAULT_DOMAIN,
     SERVICE_PROJECT,
     db_connection,
@@ -60,6 +61,9 @@ ADMIN_SECRET = "AdminPassword"
 DATABASE = Database("keystone", "KeystoneDbPassword", ("keystone",))
 CLOUDS_YAML = "/etc/openstack/clouds.yaml"
 CATALOG_DATA = "/etc/dcn/keystone-catalog.json"
+#: the admin password, read by ``bootstrap`` (root's alone: a step gets no secret on
+#: its command line or in its environment as delivered)
+BOOTSTRAP_PASSWORD = "/etc/dcn/keystone-bootstrap-password"
 CATALOG_SCRIPT = "/etc/dcn/keystone-catalog.py"
 #: roles every service user holds in the service project (``service`` for service tokens)
 SERVICE_ROLES = ("admin", "service")
@@ -155,6 +159,8 @@ def files(ctx: RenderContext) -> dict[str, FileSpec]:
             out[f"{repository}/{index}"] = file_spec(secret_ref(key.name), mode="0600")
     out[CLOUDS_YAML] = clouds_yaml(ctx)
     out[CATALOG_DATA] = catalog_data(ctx)
+    # no newline: the file is the password, read as is
+    out[BOOTSTRAP_PASSWORD] = file_spec(secret_ref(ADMIN_SECRET), mode="0600")
     out[CATALOG_SCRIPT] = file_spec(source("keystone_catalog.py"))
     return out
 
@@ -170,7 +176,9 @@ def dirs(ctx: RenderContext) -> tuple[DirSpec, ...]:
 def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
     """Schema, the admin user and keystone's own endpoints, then the other services.
 
-    The admin password reaches ``bootstrap`` through its environment, never argv.
+    The admin password reaches ``bootstrap`` through its environment, which the step
+    fills from a file of root's: never argv, never the deploy's step specification.
+    A changed password runs ``bootstrap`` again, which sets it.
     """
     conf = ("--config-file", f"{CONFDIR}/keystone.conf")
     url = keystone_url(ctx)
@@ -200,8 +208,15 @@ def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
         StepSpec("db-sync", manage(ctx, "keystone-manage", *conf, "db_sync")),
         StepSpec(
             "bootstrap",
-            bootstrap,
-            env={"OS_BOOTSTRAP_PASSWORD": secret_ref(ADMIN_SECRET)},
+            (
+                "/bin/sh",
+                "-c",
+                f'OS_BOOTSTRAP_PASSWORD="$(cat {BOOTSTRAP_PASSWORD})" && '
+                'export OS_BOOTSTRAP_PASSWORD && exec "$@"',
+                "bootstrap",
+                *bootstrap,
+            ),
+            rerun_on=(BOOTSTRAP_PASSWORD,),
             once=True,
         ),
         StepSpec(
@@ -230,4 +245,5 @@ SERVICE = CatalogService(
     references=(ADMIN_SECRET, *(key for keys in KEY_SECRETS.values() for key in keys)),
     hosts=("identities",),
     probes=(Probe("keystone", endpoint=ENDPOINT.internal),),
+    needs=BACKENDS,
 )

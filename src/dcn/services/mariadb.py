@@ -142,4 +142,5 @@ SERVICE = CatalogService(
     hosts=("databases",),
     packages=("mariadb-server", "mariadb-client"),
     packaged_units=(UNIT,),
+    needs=(),
 )

@@ -191,4 +191,5 @@ SERVICE = CatalogService(
     # port events go to nova as the nova user; the broker's password
     references=("NovaPassword", "RabbitPassword"),
     probes=(Probe("neutron", endpoint=ENDPOINT.internal),),
+    needs=(*BACKENDS, "ovn_central"),
 )

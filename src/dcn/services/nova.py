@@ -50,9 +50,6 @@ from dcn.services.paste import paste_file
 from dcn.services.render import config_file, ini_file
 from dcn.services.wsgi import WsgiApi
 
-#: nova's fixed UUID of cell0 (CellMapping.CELL0_UUID)
-CELL0_UUID = "00000000-0000-0000-0000-000000000000"
-
 CONFDIR = "/etc/nova"
 CONF = config_file(f"{CONFDIR}/nova.conf")
 STATE = "/var/lib/nova"
@@ -195,16 +192,34 @@ def dirs(ctx: RenderContext) -> tuple[DirSpec, ...]:
 def api_steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
     """Cells v2 from empty: the API database, cell0, one cell, the cell database.
 
-    ``create_cell`` fails when cell1 exists, so it runs only when ``list_cells`` lacks
-    it; the others are idempotent. Schema syncs run again for a new release.
+    The cell mappings hold URL templates whose credentials each service takes from
+    its own nova.conf: ``map_cell0`` and ``create_cell`` would otherwise store the
+    passwords of the day, and a rotated ``NovaDbPassword`` or ``RabbitPassword`` would
+    leave nova-api talking to cells with old credentials. A template holds no secret
+    (nor do these commands). ``create_cell`` fails when cell1 exists, so it runs only
+    when ``list_cells`` lacks it; ``map_cell0`` leaves an existing cell0 as it is.
+    Schema syncs run again for a new release.
     """
     nova_manage = f"{ctx.venv}/bin/nova-manage --config-file {CONF}"
+    cell0 = cell_db_template(ctx, "nova_cell0")
+    db = shlex.quote(cell_db_template(ctx, "nova"))
+    mq = shlex.quote(cell_mq_template(ctx))
     return (
         StepSpec(
             "api-db-sync", manage(ctx, "nova-manage", "--config-file", CONF, "api_db", "sync")
         ),
         StepSpec(
-            "map-cell0", manage(ctx, "nova-manage", "--config-file", CONF, "cell_v2", "map_cell0")
+            "map-cell0",
+            manage(
+                ctx,
+                "nova-manage",
+                "--config-file",
+                CONF,
+                "cell_v2",
+                "map_cell0",
+                "--database_connection",
+                cell0,
+            ),
         ),
         StepSpec(
             "create-cell1",
@@ -212,35 +227,12 @@ def api_steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
                 "/bin/sh",
                 "-c",
                 f"{nova_manage} cell_v2 list_cells | grep -q ' cell1 ' || "
-                f"{nova_manage} cell_v2 create_cell --name cell1",
+                f"{nova_manage} cell_v2 create_cell --name cell1 "
+                f"--transport-url {mq} --database_connection {db}",
             ),
             once=True,
         ),
-        StepSpec(
-            "cell-templates",
-            ("/bin/sh", "-c", _cell_templates(ctx, nova_manage)),
-            once=True,
-        ),
         StepSpec("db-sync", manage(ctx, "nova-manage", "--config-file", CONF, "db", "sync")),
-    )
-
-
-def _cell_templates(ctx: RenderContext, nova_manage: str) -> str:
-    """Cell mappings whose URLs take their credentials from each service's nova.conf.
-
-    ``map_cell0`` and ``create_cell`` store the URLs with the passwords of the day; a
-    rotated ``NovaDbPassword`` or ``RabbitPassword`` would leave nova-api talking to
-    cells with old credentials. Templated URLs hold no secret (nor does this command).
-    """
-    cell0 = shlex.quote(cell_db_template(ctx, "nova_cell0"))
-    db = shlex.quote(cell_db_template(ctx, "nova"))
-    mq = shlex.quote(cell_mq_template(ctx))
-    cell1 = f"{nova_manage} cell_v2 list_cells | awk -F'|' '$2 ~ /^ *cell1 *$/ {{print $3}}'"
-    update = f"{nova_manage} cell_v2 update_cell --cell_uuid"
-    return (
-        f"{update} {CELL0_UUID} --transport-url none:/// --database_connection {cell0} && "
-        f'uuid=$({cell1} | tr -d " ") && test -n "$uuid" && '
-        f'{update} "$uuid" --transport-url {mq} --database_connection {db}'
     )
 
 
@@ -255,6 +247,7 @@ NOVA_API = CatalogService(
     endpoints=(ENDPOINT,),
     references=CONTROL_PLANE_SECRETS,
     probes=(Probe("nova", endpoint=ENDPOINT.internal),),
+    needs=BACKENDS,
 )
 NOVA_CONDUCTOR = CatalogService(
     name="nova_conductor",
@@ -262,6 +255,7 @@ NOVA_CONDUCTOR = CatalogService(
     render_processes=daemon("nova-conductor"),
     render_dirs=dirs,
     references=CONTROL_PLANE_SECRETS,
+    needs=("nova_api",),
 )
 NOVA_SCHEDULER = CatalogService(
     name="nova_scheduler",
@@ -269,6 +263,7 @@ NOVA_SCHEDULER = CatalogService(
     render_processes=daemon("nova-scheduler"),
     render_dirs=dirs,
     references=CONTROL_PLANE_SECRETS,
+    needs=("nova_api",),
 )
 NOVA_COMPUTE = CatalogService(
     name="nova_compute",
@@ -276,4 +271,5 @@ NOVA_COMPUTE = CatalogService(
     render_processes=daemon("nova-compute"),
     render_dirs=dirs,
     references=COMPUTE_SECRETS,
+    needs=("ovs", "ovn_controller"),
 )

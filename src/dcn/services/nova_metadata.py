@@ -79,4 +79,5 @@ SERVICE = CatalogService(
     references=nova.CONTROL_PLANE_SECRETS,
     # what a metadata-route site's agents forward to, over the WAN
     probes=(Probe("nova-metadata", endpoint=ENDPOINT.internal),),
+    needs=("nova_api",),
 )

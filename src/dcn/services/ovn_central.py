@@ -57,4 +57,5 @@ SERVICE = CatalogService(
     tripleo=("ovn_dbs",),
     packages=("ovn-central",),
     packaged_units=(UNIT,),
+    needs=(),
 )

@@ -35,4 +35,5 @@ SERVICE = CatalogService(
     tripleo=("ovn_controller",),
     packages=("ovn-host",),
     packaged_units=(UNIT,),
+    needs=("ovs",),
 )

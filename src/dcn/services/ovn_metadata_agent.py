@@ -135,4 +135,5 @@ SERVICE = CatalogService(
     # the agent starts its own haproxy per namespace; Debian's haproxy.service stays off
     packaged_units=("haproxy.service",),
     runs_at=metadata_routed,
+    needs=("ovs", "ovn_controller"),
 )

@@ -108,4 +108,5 @@ SERVICE = CatalogService(
     tripleo=("ovs",),
     packages=("openvswitch-switch",),
     packaged_units=(UNIT,),
+    needs=(),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dcn.plan.types import FileSpec, ProcessSpec, StepSpec
 from dcn.services.base import CatalogService, Database, Endpoint, Identity, Probe, RenderContext
-from dcn.services.common import authtoken, db_connection, manage
+from dcn.services.common import BACKENDS, authtoken, db_connection, manage
 from dcn.services.render import config_file, ini_file
 from dcn.services.wsgi import WsgiApi
 
@@ -62,4 +62,5 @@ SERVICE = CatalogService(
     identity=IDENTITY,
     endpoints=(ENDPOINT,),
     probes=(Probe("placement", endpoint=ENDPOINT.internal),),
+    needs=BACKENDS,
 )

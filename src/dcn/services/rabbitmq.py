@@ -153,4 +153,5 @@ SERVICE = CatalogService(
     ),
     packages=("rabbitmq-server",),
     packaged_units=(UNIT,),
+    needs=(),
 )
