@@ -80,26 +80,27 @@ def test_a_stamp_is_written_last_and_cleared_first() -> None:
 
     from dcn.deploy.runner import PLAYBOOKS
 
-    for name in ("site.yml", "register.yml", "networks.yml"):
-        tasks = yaml.safe_load((PLAYBOOKS / name).read_text())[0]["tasks"]
-        first, last = tasks[0], tasks[-1]
-        if name == "site.yml":
-            # with the node programs, in the same call: the path is its argument
-            assert (
-                "{{ dcn_applied_path | default('') }}" in first["ansible.builtin.command"]["argv"]
-            )
-            assert "os.unlink(path)" in bundle.INSTALL
-        else:
-            assert first["ansible.builtin.file"] == {
-                "path": "{{ dcn_applied_path }}",
-                "state": "absent",
-            }
-            assert first["changed_when"] is False
-        assert last["ansible.builtin.copy"]["dest"] == "{{ dcn_applied_path }}", name
-        assert last["ansible.builtin.copy"]["content"] == "{{ dcn_applied }}", name
-        assert last["ansible.builtin.copy"]["mode"] == "0600", name
-        # bookkeeping: a no-change run still reports no change
-        assert last["changed_when"] is False
+    def tasks(name: str) -> list[dict]:
+        return yaml.safe_load((PLAYBOOKS / name).read_text())[0]["tasks"]
+
+    # site.yml: cleared by the node programs' install, its first task; written by the
+    # last level's apply.py, once every unit of it succeeded
+    first = tasks("site.yml")[0]["ansible.builtin.command"]
+    assert first["argv"][-1] == "{{ dcn_applied_path | default('') }}"
+    assert "os.unlink(path)" in bundle.INSTALL
+    level = yaml.safe_load((PLAYBOOKS / "unit.yml").read_text())[0]["ansible.builtin.command"]
+    assert "['--stamp', dcn_applied_path" in level["argv"] and "ansible_loop.last" in level["argv"]
+    # register.yml: its one task's script clears and writes it
+    (register,) = tasks("register.yml")
+    assert "'--stamp', dcn_applied_path" in register["ansible.builtin.command"]["argv"]
+    # networks.yml: a task each
+    first, last = tasks("networks.yml")[0], tasks("networks.yml")[-1]
+    assert first["ansible.builtin.file"] == {"path": "{{ dcn_applied_path }}", "state": "absent"}
+    assert last["ansible.builtin.copy"]["dest"] == "{{ dcn_applied_path }}"
+    assert last["ansible.builtin.copy"]["content"] == "{{ dcn_applied }}"
+    assert last["ansible.builtin.copy"]["mode"] == "0600"
+    # bookkeeping: a no-change run still reports no change
+    assert first["changed_when"] is False and last["changed_when"] is False
 
 
 def test_what_a_node_is_asked(controller: NodePlan, secrets: dict[str, str]) -> None:

@@ -21,13 +21,14 @@ PROGRAM = Path(apply.__file__)
 ME = getpass.getuser()
 
 
-def run(command: str, doc: dict, env: dict | None = None) -> subprocess.CompletedProcess:
+def run(command: str, doc: dict, *args: str) -> subprocess.CompletedProcess:
+    """apply.py on this machine, with no unit of dcn's (DCN_UNIT_DIR: none there)."""
     return subprocess.run(
-        [sys.executable, str(PROGRAM), command],
+        [sys.executable, str(PROGRAM), command, *args],
         input="\n" + json.dumps(doc),
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, "DCN_UNIT_DIR": "/nonexistent/dcn-units"},
         timeout=60,
     )
 
@@ -121,8 +122,10 @@ def test_units_run_their_steps_once_and_report_each_unit(tmp_path: Path) -> None
             {"service": "b", "pre": [step(tmp_path, "b1", record)], "processes": [], "post": []},
         ],
     }
-    first = run("units", doc)
+    stamp = tmp_path / "applied"
+    first = run("units", doc, "--stamp", str(stamp), "sha256:abc")
     assert first.returncode == 0, first.stderr
+    assert stamp.read_text() == "sha256:abc" and stamp.stat().st_mode & 0o777 == 0o600
     assert sorted(unit_reports({"stdout": first.stdout})) == [
         ("a", "changed", "step a1, step a2"),
         ("b", "changed", "step b1"),
@@ -146,8 +149,9 @@ def test_a_failed_step_fails_its_unit_alone_and_leaves_no_marker(tmp_path: Path)
             {"service": "good", "processes": [], "post": [], "pre": [step(tmp_path, "ok", "true")]},
         ],
     }
-    done = run("units", doc)
+    done = run("units", doc, "--stamp", str(tmp_path / "applied"), "sha256:abc")
     assert done.returncode == 1
+    assert not (tmp_path / "applied").exists(), "a failed level leaves no stamp"
     reports = dict((u, (o, m)) for u, o, m in unit_reports({"stdout": done.stdout}))
     assert reports["good"] == ("changed", "step ok")
     assert reports["bad"] == ("failed", "step sync failed (exit 3): schema: broken")

@@ -259,6 +259,12 @@ def node_vars(node: NodePlan, secrets: Mapping[str, str], release: str) -> dict[
         "dcn_unitctl": UNITCTL,
         "dcn_apply": APPLY,
         "dcn_processes": sorted(p.name for p in node.processes),
-        "dcn_write": _json({"dirs": list(dirs.values()), "files": list(files.values())}),
+        "dcn_write": _json(
+            {
+                "keep": sorted(p.name for p in node.processes),
+                "dirs": list(dirs.values()),
+                "files": list(files.values()),
+            }
+        ),
         "dcn_levels": node_levels,
     }

@@ -1,17 +1,21 @@
 """apply: what a deploy delivers to a node, applied on the node in one call each (run
 by the deploy playbook; standard library only).
 
-  write   JSON on stdin: {"dirs": [{path, owner, mode}], "files": [{path, content,
-          mode, owner}]}. Directories made, files written (atomically where the path
-          allows it) where their bytes, mode or owner differ; systemd reloaded when a
-          unit file changed. Prints the paths it changed, one a line, never contents.
+  write   JSON on stdin: {"keep": [process], "dirs": [{path, owner, mode}], "files":
+          [{path, content, mode, owner}]}. dcn's units of processes not kept retired
+          (`unitctl`'s retire), directories made, files written (atomically where the
+          path allows it) where their bytes, mode or owner differ; systemd reloaded
+          when a unit file changed. Prints what it changed, one a line: paths and
+          "retired UNIT", never contents.
   units   JSON on stdin: {"listen_host": ADDRESS, "units": [{service, pre, processes,
           post}]}. The units are applied side by side, each in its own order: steps
           before start (a step runs unless its marker exists, which it leaves on
           success), its processes running their planned definition (`unitctl`'s
           ensure) and answering on their health ports, then steps once started.
           Prints one line per unit, "dcn-unit " and JSON: {service, changed, failed}.
-          Exits 1 when a unit failed; the others still finish.
+          Exits 1 when a unit failed; the others still finish. With ``--stamp PATH
+          TEXT`` (a deploy's last level), writes TEXT to PATH (0600) once every unit
+          was applied: the deploy's applied stamp (`dcn.deploy.applied`).
 
 Why one call, not a task per file or step: each task of a playbook is a round trip and
 a module start, about 0.3 s; a control plane node has a hundred files and steps. Why
@@ -100,7 +104,9 @@ def write_file(path: str, content: str, mode: str, owner: str) -> bool:
 
     Written to a temporary file beside it and renamed over it, so a reader never sees
     half a file; in place where the path can't be renamed over (a file bind-mounted
-    into a node, as /etc/hosts in the lab)."""
+    into a node, as /etc/hosts in the lab). Not synced to disk: a file lost to a power
+    cut is written again by the next deploy, and a sync per file cost a deploy of a
+    small edge more CPU than its own steps."""
     data = content.encode()
     want = int(mode, 8)
     if _same(path, data):
@@ -115,8 +121,6 @@ def write_file(path: str, content: str, mode: str, owner: str) -> bool:
         os.fchown(fd, uid, gid)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
         try:
             os.rename(tmp, path)
         except OSError as exc:
@@ -133,8 +137,9 @@ def write_file(path: str, content: str, mode: str, owner: str) -> bool:
 
 
 def write(doc: dict) -> list[str]:
-    """The ``write`` command: the changed paths."""
-    changed = []
+    """The ``write`` command: what changed (paths, and units retired first)."""
+    # what no longer runs here goes first: it frees its ports and files
+    changed = [f"retired {unit}" for unit in unitctl.retire(set(doc.get("keep") or ()))]
     for entry in [*(doc.get("dirs") or ()), *(doc.get("files") or ())]:
         path = entry["path"]
         try:
@@ -238,7 +243,12 @@ def units(doc: dict) -> bool:
 
 
 def main(argv: list[str]) -> None:
+    stamp: list[str] = []
+    if len(argv) == 4 and argv[1] == "--stamp":
+        argv, stamp = argv[:1], list(argv[2:])
     command = argv[0] if len(argv) == 1 else ""
+    if stamp and not stamp[0]:  # no stamp asked for (a playbook run without one)
+        stamp = []
     if command == "write":
         try:
             changed = write(json.load(sys.stdin))
@@ -249,6 +259,8 @@ def main(argv: list[str]) -> None:
     elif command == "units":
         if not units(json.load(sys.stdin)):
             sys.exit(1)
+        if stamp:
+            write_file(stamp[0], stamp[1], "0600", "root")
     else:
         sys.exit(__doc__)
 

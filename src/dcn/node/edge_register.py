@@ -1,8 +1,9 @@
 """Register an edge site's computes in the control plane (runs on a controller).
 
-Waits until every named host's nova-compute service is up (bounded), maps new hosts
-into the cell (``nova-manage cell_v2 discover_hosts``), and puts every host into the
-site's aggregate, whose availability zone is the site's. Prints ``changed`` when it
+Waits until every named host's nova-compute service is up (bounded) and puts every
+host into the site's aggregate, whose availability zone is the site's; a host nova
+has not mapped into the cell yet is mapped first (``nova-manage cell_v2
+discover_hosts``). Prints ``changed`` when it
 changed something, so a re-run reports no change. Uses the node's OpenStack venv.
 """
 
@@ -12,6 +13,7 @@ import argparse
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import openstack  # the node's OpenStack virtualenv
 
@@ -47,7 +49,10 @@ def discover(nova_manage: str) -> bool:
     return "Creating host mapping" in done.stdout
 
 
-def aggregate(conn, az: str, hosts: list[str]) -> bool:
+def aggregate(conn, az: str, hosts: list[str], nova_manage: str) -> bool:
+    """The site's aggregate (its AZ) holding every host. A host nova has not mapped to
+    its cell yet can't join: then (only then) the cell's new hosts are discovered, a
+    nova-manage run that costs more than the rest of a registration."""
     changed = False
     agg = next((a for a in conn.compute.aggregates() if a.name == az), None)
     if agg is None:
@@ -56,10 +61,19 @@ def aggregate(conn, az: str, hosts: list[str]) -> bool:
     elif agg.availability_zone != az:
         agg = conn.compute.update_aggregate(agg, availability_zone=az)
         changed = True
+    discovered = False
     for host in hosts:
-        if host not in (agg.hosts or []):
+        if host in (agg.hosts or []):
+            continue
+        try:
             agg = conn.compute.add_host_to_aggregate(agg, host)
-            changed = True
+        except openstack.exceptions.NotFoundException:
+            if discovered:
+                raise
+            discover(nova_manage)
+            discovered = True
+            agg = conn.compute.add_host_to_aggregate(agg, host)
+        changed = True
     return changed
 
 
@@ -69,12 +83,23 @@ def main() -> None:
     parser.add_argument("--az", required=True)
     parser.add_argument("--nova-manage", required=True)
     parser.add_argument("--timeout", type=float, default=180)
+    parser.add_argument(
+        "--stamp",
+        nargs=2,
+        metavar=("PATH", "TEXT"),
+        help="removed first, written (0600) once registered: the deploy's applied stamp",
+    )
     parser.add_argument("hosts", nargs="+")
     args = parser.parse_args()
+    stamp = Path(args.stamp[0]) if args.stamp and args.stamp[0] else None
+    if stamp is not None:
+        stamp.unlink(missing_ok=True)
     conn = openstack.connect(cloud=args.cloud)
     wait_up(conn, args.hosts, args.timeout)
-    changed = discover(args.nova_manage)
-    changed = aggregate(conn, args.az, args.hosts) or changed
+    changed = aggregate(conn, args.az, args.hosts, args.nova_manage)
+    if stamp is not None:
+        stamp.touch(mode=0o600)
+        stamp.write_text(args.stamp[1])
     print("changed" if changed else "unchanged")
 
 
