@@ -205,7 +205,8 @@ def apply_unit(unit: dict, listen_host: str) -> list[str]:
         except unitctl.NotRunning as exc:
             raise Failed(str(exc)) from None
         if how != "running":
-            changed.append(f"{how} {p['name']}")
+            verb, _, note = how.partition(" ")
+            changed.append(f"{verb} {p['name']}" + (f" {note}" if note else ""))
     for p in unit.get("processes") or ():
         if p.get("health_port"):
             answering(listen_host, int(p["health_port"]), ANSWER_SECONDS)

@@ -136,10 +136,18 @@ class NotRunning(Exception):
     """A process did not come to run its planned definition (the message says how)."""
 
 
+#: starts of a unit that systemd gave up on ("failed": a unit without a restart policy,
+#: such as a package's grouping unit) before the deploy gives up too. In the lab's
+#: nspawn nodes a start now and then fails before the process runs (219/CGROUP:
+#: systemd could not place it in its cgroup) and succeeds when started again.
+START_ATTEMPTS = 3
+
+
 def converge(name: str, unit: str, digest: str, seconds: float) -> str:
     """Reload if a file changed, enable, restart only if the running process's digest
     is not `digest`, then wait (bounded) until it runs that definition: "started",
-    "restarted" or "running"."""
+    "restarted" or "running" (with the attempt that did it when it took more than one).
+    A unit systemd marked failed is started again, up to `START_ATTEMPTS` in all."""
     now = state(name, unit)
     if now["reload"]:
         systemctl("daemon-reload")
@@ -149,16 +157,35 @@ def converge(name: str, unit: str, digest: str, seconds: float) -> str:
         return "running"
     was_running = now["state"] == "active"
     systemctl("restart", "--no-block", unit)
+    attempt, failures = 1, []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         now = state(name, unit)
         if now["state"] == "active" and now["digest"] == digest and now["uptime"] >= SETTLED:
-            return "restarted" if was_running else "started"
+            verb = "restarted" if was_running else "started"
+            return verb if attempt == 1 else f"{verb} (attempt {attempt}: {failures[-1]})"
+        if now["state"] == "failed":
+            failures.append(failure_of(unit))
+            if attempt >= START_ATTEMPTS:
+                break
+            attempt += 1
+            systemctl("reset-failed", unit, check=False)
+            systemctl("restart", "--no-block", unit)
         time.sleep(POLL)
     shown = {k: now[k] for k in ("state", "sub", "pid", "restarts")}
+    tried = f" after {attempt} starts" if attempt > 1 else ""
     raise NotRunning(
-        f"{name} ({unit}) is not running its new definition: {shown}\n{journal_tail(unit)}"
+        f"{name} ({unit}) is not running its new definition{tried}: {shown}\n{journal_tail(unit)}"
     )
+
+
+def failure_of(unit: str) -> str:
+    """Why systemd marked `unit` failed, as it says (e.g. "exit-code 219/CGROUP")."""
+    props = systemctl(
+        "show", unit, "--property=Result", "--property=ExecMainStatus", check=False
+    ).stdout
+    values = dict(line.split("=", 1) for line in props.splitlines() if "=" in line)
+    return " ".join(v for v in (values.get("Result"), values.get("ExecMainStatus")) if v)
 
 
 def ensure(name: str, unit: str, digest: str, seconds: float) -> None:
