@@ -170,3 +170,63 @@ def test_networks_yml_leaves_its_stamp_only_when_it_succeeded(tmp_path: Path, un
     failed = playbook(tmp_path, PLAYBOOKS / "networks.yml", {}, extra)
     assert failed.returncode != 0
     assert unitctl.check(request)["applied"] == {path: None}  # cleared, not written
+
+
+@pytest.mark.parametrize("failing", [False, True], ids=["deployed", "a-node-failed"])
+def test_register_runs_after_site_only_when_every_node_was_deployed(
+    tmp_path: Path, failing: bool
+) -> None:
+    """site.yml and register.yml share one ansible-playbook: a node that failed in
+    site.yml keeps the holder (another host) from registering the site."""
+    import yaml
+
+    site = yaml.safe_load((PLAYBOOKS / "site.yml").read_text())[0]
+    deployed = site["tasks"][-1]
+    assert deployed["ansible.builtin.set_fact"] == {"dcn_site_applied": True}
+    stand_in = {
+        "hosts": "site",
+        "gather_facts": False,
+        "tasks": [
+            {"ansible.builtin.fail": {"msg": "broken"}, "when": "inventory_hostname == 'e2'"},
+            deployed,
+        ],
+    }
+    register = yaml.safe_load((PLAYBOOKS / "register.yml").read_text())
+    (tmp_path / "both.yml").write_text(yaml.safe_dump([stand_in, *register]))
+    ran = tmp_path / "registered"
+    python = fake_venv(tmp_path, "changed") / "bin" / "python"
+    python.write_text(f"#!/bin/sh\ncat > /dev/null\ntouch {ran}\necho changed\n")
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    edges = ["e1", "e2"] if failing else ["e1"]
+    write_inventory(
+        tmp_path,
+        {"site": dict.fromkeys(edges, local), "control_plane": {"c0": local}},
+        {
+            "c0": {
+                "dcn_venv": str(tmp_path / "venv"),
+                "dcn_register_script": "print('stand-in')",
+                "dcn_cloud": "lab",
+                "dcn_az": "dcn0",
+                "dcn_site_hosts": edges,
+                "dcn_register_timeout": 5,
+            }
+        },
+    )
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("ansible-playbook")),
+            "-i",
+            str(tmp_path / "inventory" / "hosts.yml"),
+            str(tmp_path / "both.yml"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCALHOST_WARNING": "0"},
+        timeout=300,
+    )
+    assert ran.exists() is not failing, proc.stdout
+    if failing:
+        assert "not registered: a node of the site was not deployed" in proc.stdout
+        assert proc.returncode != 0
+    else:
+        assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -70,11 +70,18 @@ class Playbooks:
         self.runs: list[tuple[str, list[str], dict]] = []
 
     def run_playbook(self, run_dir, playbook, conn, extravars, on_step, forks=10, cancel=None):
+        """`playbook`: one, or several run by one ansible-playbook (named "a+b")."""
+        books = [playbook] if isinstance(playbook, str) else list(playbook)
         inventory = yaml.load((run_dir / "inventory" / "hosts.yml").read_text(), _Loader)
-        group = "site" if playbook == "site.yml" else "control_plane"
-        hosts = sorted(inventory["all"]["children"].get(group, {}).get("hosts") or {})
-        host_vars = sorted(p.stem for p in (run_dir / "inventory" / "host_vars").glob("*.yml"))
-        self.runs.append((playbook, hosts, {"extravars": dict(extravars), "host_vars": host_vars}))
+        groups = ["site" if book == "site.yml" else "control_plane" for book in books]
+        hosts = sorted(
+            {h for g in groups for h in inventory["all"]["children"].get(g, {}).get("hosts") or {}}
+        )
+        folder = run_dir / "inventory" / "host_vars"
+        host_vars = {p.stem: yaml.load(p.read_text(), _Loader) for p in folder.glob("*.yml")}
+        self.runs.append(
+            ("+".join(books), hosts, {"extravars": dict(extravars), "host_vars": host_vars})
+        )
         return runner.RunResult(
             "successful", {h: runner.HostResult(ok=5, changed=1) for h in hosts}
         )
@@ -131,18 +138,22 @@ def test_only_the_nodes_that_differ_get_ansible(deploy: Any) -> None:
     nodes.drift[address(edge, 1)] = "/etc/nova/nova.conf"
     outcome = deployer._deploy(edge)
     second = edge.plan.nodes[1].hostname
-    assert books.names == ["site.yml", "register.yml"]  # register: site.yml ran
-    site = books.runs[0]
-    assert site[1] == [second] and site[2]["host_vars"] == [second]  # no secrets for the other
-    assert outcome.ok and outcome.changed == 2  # the stand-in: one change per host and run
+    # register: site.yml ran; both in one ansible-playbook
+    assert books.names == ["site.yml+register.yml"]
+    (_, hosts, given), holder = books.runs[0], results["central"].plan.nodes[0].hostname
+    assert hosts == sorted([second, holder])
+    assert sorted(given["host_vars"]) == sorted([second, holder])  # no secrets for the other
+    assert outcome.ok and outcome.changed == 2  # the stand-in: one change per host
     assert outcome.message.startswith("2 changes; 1 of 2 nodes unchanged (checked in ")
     assert f"Ansible on {second} (/etc/nova/nova.conf differs)" in deployer.said[-1]
     # register.yml's stamp was asked of the control plane's node, by itself
     cp = nodes.asked[address(results["central"], 0)]
     assert set(cp["applied"]) == {f"{STAMP}-register-dcn0"} and "processes" not in cp
-    extravars = books.runs[1][2]["extravars"]
-    assert extravars["dcn_applied_path"] == f"{STAMP}-register-dcn0"
-    assert extravars["dcn_applied"].startswith("sha256:")
+    # its variables are the holder's host variables (extra ones would override site.yml's)
+    assert given["extravars"] == {}
+    assert given["host_vars"][holder]["dcn_applied_path"] == f"{STAMP}-register-dcn0"
+    assert given["host_vars"][holder]["dcn_applied"].startswith("sha256:")
+    assert given["host_vars"][second]["dcn_applied_path"] == STAMP
 
 
 def test_a_follower_runs_alone_when_its_inputs_changed(deploy: Any) -> None:
@@ -158,7 +169,8 @@ def test_no_answer_means_ansible_everywhere(deploy: Any) -> None:
     edge = results["dcn0"]
     nodes.silent.add(address(edge, 0))
     deployer._deploy(edge)
-    assert books.runs[0][1] == [edge.plan.nodes[0].hostname]
+    holder = results["central"].plan.nodes[0].hostname
+    assert books.runs[0][1] == sorted([edge.plan.nodes[0].hostname, holder])
     assert "no answer to the check" in deployer.said[-1]
     nodes.silent.add(address(results["central"], 0))  # register.yml's stamp: unknown
     nodes.silent.discard(address(edge, 0))

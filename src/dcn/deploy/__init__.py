@@ -394,22 +394,24 @@ class Deployer:
             self.say(decision.line(site))
             apply = [n for n in plan.nodes if n.hostname in decision.apply]
             groups["site"] = {n.hostname: {"ansible_host": ssh_address(n)} for n in apply}
-            runner.write_inventory(
-                run_dir, groups, {n.hostname: host_vars[n.hostname] for n in apply}
-            )
+            inventory_vars = {n.hostname: host_vars[n.hostname] for n in apply}
+            if register_extra:
+                inventory_vars[holder] = register_extra
+            runner.write_inventory(run_dir, groups, inventory_vars)
             step = lambda e: self.on_step(site, e)  # noqa: E731
             res = runner.RunResult("successful")
-            if apply:
+            # an edge's registration runs in the same ansible-playbook as its nodes'
+            # deploy (one start fewer per site), with its variables as the holder's
+            # host variables; register.yml runs only if every node was deployed
+            playbooks = ["site.yml"] if apply else []
+            if register_extra and decision.runs("register.yml"):
+                playbooks.append("register.yml")
+            if playbooks:
                 # no extra variables: all site.yml applies is in the host variables, which
                 # the stamp's digest covers (add any extra one to the digest too)
                 res = runner.run_playbook(
-                    run_dir, "site.yml", self.connection, {}, step, len(apply), self.cancel
+                    run_dir, playbooks, self.connection, {}, step, len(apply) + 1, self.cancel
                 )
-            if res.succeeded and register_extra and decision.runs("register.yml"):
-                reg = runner.run_playbook(
-                    run_dir, "register.yml", self.connection, register_extra, step, 1, self.cancel
-                )
-                res.absorb(reg)
             if res.succeeded and networks_extra and decision.runs("networks.yml"):
                 ensured = runner.run_playbook(
                     run_dir, "networks.yml", self.connection, networks_extra, step, 1, self.cancel

@@ -17,7 +17,7 @@ import os
 import shlex
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,7 +212,7 @@ def _envvars(conn: Connection, forks: int) -> dict[str, str]:
 
 def run_playbook(
     run_dir: Path,
-    playbook: str,
+    playbook: str | Sequence[str],
     conn: Connection,
     extravars: Mapping[str, Any],
     on_step: OnStep,
@@ -220,8 +220,8 @@ def run_playbook(
     cancel: threading.Event | None = None,
     playbooks: Path = PLAYBOOKS,
 ) -> RunResult:
-    """Run `playbook` (a file in `playbooks`, dcn's own by default) against the
-    inventory in `run_dir`."""
+    """Run `playbook` (a file in `playbooks`, dcn's own by default; or several, one
+    after the other in one ansible-playbook) against the inventory in `run_dir`."""
     import ansible_runner  # imported here: it is slow to import and only deploys need it
 
     result = RunResult(status="unknown")
@@ -266,7 +266,8 @@ def run_playbook(
         # the playbook: it goes on our part of the command line.
         binary=sys.executable,
         cmdline=shlex.join(
-            ["-I", str(GUARD), "--parent", str(os.getpid()), "--", str(playbooks / playbook)]
+            ["-I", str(GUARD), "--parent", str(os.getpid()), "--"]
+            + [str(playbooks / p) for p in ([playbook] if isinstance(playbook, str) else playbook)]
         ),
         envvars=_envvars(conn, forks),
         event_handler=handler,
