@@ -371,3 +371,15 @@ def test_no_planned_file_reads_as_a_python_literal_to_ansible(tmp_path) -> None:
                     except (TypeError, ValueError, SyntaxError, MemoryError):
                         continue
                     raise AssertionError(f"{node.hostname}:{path} reads as a literal")
+
+
+def test_steps_that_read_secret_files_are_quiet(controller: NodePlan, secrets: dict) -> None:
+    """Their output is kept on the node, never shown: an error may quote a secret."""
+    quiet = {
+        (u["service"], s["name"]): s["quiet"]
+        for u in node_units(controller, secrets, RELEASE)
+        for s in u["pre"] + u["post"]
+    }
+    assert quiet[("mariadb", "users")] and quiet[("rabbitmq", "password")]
+    assert quiet[("keystone", "bootstrap")] and quiet[("keystone", "catalog")]
+    assert not quiet[("nova_api", "db-sync")] and not quiet[("keystone", "db-sync")]

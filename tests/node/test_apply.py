@@ -21,14 +21,20 @@ PROGRAM = Path(apply.__file__)
 ME = getpass.getuser()
 
 
-def run(command: str, doc: dict, *args: str) -> subprocess.CompletedProcess:
-    """apply.py on this machine, with no unit of dcn's (DCN_UNIT_DIR: none there)."""
+def run(
+    command: str, doc: dict, *args: str, logs: Path | None = None
+) -> subprocess.CompletedProcess:
+    """apply.py on this machine, with no unit of dcn's (DCN_UNIT_DIR: none there) and
+    failed steps' output kept in `logs`."""
+    env = {**os.environ, "DCN_UNIT_DIR": "/nonexistent/dcn-units"}
+    if logs is not None:
+        env["DCN_STEP_LOGS"] = str(logs)
     return subprocess.run(
         [sys.executable, str(PROGRAM), command, *args],
         input="\n" + json.dumps(doc),
         capture_output=True,
         text=True,
-        env={**os.environ, "DCN_UNIT_DIR": "/nonexistent/dcn-units"},
+        env=env,
         timeout=60,
     )
 
@@ -149,7 +155,7 @@ def test_a_failed_step_fails_its_unit_alone_and_leaves_no_marker(tmp_path: Path)
             {"service": "good", "processes": [], "post": [], "pre": [step(tmp_path, "ok", "true")]},
         ],
     }
-    done = run("units", doc, "--stamp", str(tmp_path / "applied"), "sha256:abc")
+    done = run("units", doc, "--stamp", str(tmp_path / "applied"), "sha256:abc", logs=tmp_path)
     assert done.returncode == 1
     assert not (tmp_path / "applied").exists(), "a failed level leaves no stamp"
     reports = dict((u, (o, m)) for u, o, m in unit_reports({"stdout": done.stdout}))
@@ -157,6 +163,26 @@ def test_a_failed_step_fails_its_unit_alone_and_leaves_no_marker(tmp_path: Path)
     assert reports["bad"] == ("failed", "step sync failed (exit 3): schema: broken")
     assert not (tmp_path / "markers" / "sync").exists()
     assert (tmp_path / "markers" / "ok").exists()
+    kept = tmp_path / "sync.log"
+    assert kept.read_text() == "starting\nschema: broken\n" and kept.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_quiet_step_that_fails_shows_no_output(tmp_path: Path) -> None:
+    """A step reading a secret-bearing file (MariaDB's users SQL): an error may quote it."""
+    secret = "Pa55-word-in-sql"
+    failing = step(tmp_path, "users", f"echo \"ERROR near 'IDENTIFIED BY {secret}'\" >&2; exit 1")
+    doc = {
+        "listen_host": "127.0.0.1",
+        "units": [
+            {"service": "mariadb", "processes": [], "pre": [], "post": [{**failing, "quiet": True}]}
+        ],
+    }
+    done = run("units", doc, logs=tmp_path / "logs")
+    assert done.returncode == 1 and secret not in done.stdout + done.stderr
+    ((_, outcome, message),) = unit_reports({"stdout": done.stdout})
+    kept = tmp_path / "logs" / "users.log"
+    assert outcome == "failed" and str(kept) in message
+    assert secret in kept.read_text() and kept.stat().st_mode & 0o777 == 0o600
 
 
 def test_a_health_port_nobody_answers_fails_the_unit(

@@ -101,10 +101,18 @@ def _process(spec: ProcessSpec, files_digest: str, on_node: Mapping[str, str]) -
     }
 
 
-def _step(unit: str, step: StepSpec, delivered: Mapping[str, str], release: str) -> dict[str, Any]:
+def _step(
+    unit: str,
+    step: StepSpec,
+    delivered: Mapping[str, str],
+    release: str,
+    secret_files: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
     """A step as the node applies it. Its environment is the declaration's, which holds
     no secret: the step specification goes to the node in the clear (a step reads a
-    secret from a delivered file)."""
+    secret from a delivered file). A step that reads a secret-bearing file is `quiet`:
+    its output (an SQL error quoting a statement, say) is kept on the node, never
+    shown."""
     if any(SECRET_PREFIX in v for v in step.env.values()):
         raise ValueError(f"{unit}: step {step.name}'s environment references a secret")
     depends = [delivered[p] for p in step.rerun_on if p in delivered]
@@ -120,6 +128,7 @@ def _step(unit: str, step: StepSpec, delivered: Mapping[str, str], release: str)
         "env": dict(step.env),
         "marker": f"{STEP_MARKERS}/{unit}.{step.name}.{key}",
         "phase": step.phase,
+        "quiet": any(path in secret_files for path in step.rerun_on),
     }
 
 
@@ -152,7 +161,8 @@ def _unit(
     dirs = [{"path": d.path, "owner": d.owner, "mode": d.mode} for d in unit.dirs]
     written = [*delivered, *(p["path"] for p in processes)]
     dirs = _parents(written, {d["path"] for d in dirs}) + dirs
-    steps = [_step(unit.service, s, delivered, release) for s in unit.steps]
+    secret_files = frozenset(p for p in unit.files if node.files[p].secrets)
+    steps = [_step(unit.service, s, delivered, release, secret_files) for s in unit.steps]
     return {
         "service": unit.service,
         "dirs": dirs,

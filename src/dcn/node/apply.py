@@ -23,8 +23,10 @@ side by side: a deploy orders units in levels (`dcn.deploy.bundle`), and the uni
 a level need nothing of each other (their schema syncs are most of a deploy's time).
 
 Nothing here prints a file's content or a step's environment: both may hold secrets.
-A failed step's last lines of output are shown; steps never get secrets on their
-command line or environment (they read them from files).
+Steps never get secrets on their command line or environment (they read them from
+files). A failed step's whole output is kept on the node (`STEP_LOGS`, 0600) and its
+last lines are shown, unless the step is quiet (it reads a secret-bearing file: an
+error may quote it).
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ START_SECONDS = 180
 ANSWER_SECONDS = 240
 #: lines of a failed step's output shown
 TAIL = 6
+#: where a failed step's whole output is kept (root's alone)
+STEP_LOGS = os.environ.get("DCN_STEP_LOGS", "/var/log/dcn/steps")
 _print_lock = threading.Lock()
 
 
@@ -164,6 +168,19 @@ def _tail(text: str) -> str:
     return " | ".join(lines[-TAIL:])
 
 
+def _keep_output(step: dict, output: str) -> str:
+    """A failed step's whole output, in a file of root's alone (0600): where it is."""
+    path = Path(STEP_LOGS) / f"{Path(step['marker']).name}.log"
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(output)
+    except OSError as exc:
+        return f"(not kept: {exc})"
+    return str(path)
+
+
 def run_step(step: dict) -> bool:
     """Run `step` unless its marker exists; True if it ran."""
     marker = step["marker"]
@@ -175,8 +192,12 @@ def run_step(step: dict) -> bool:
     except OSError as exc:
         raise Failed(f"step {step['name']}: {exc}") from None
     if done.returncode != 0:
-        out = _tail(done.stderr) or _tail(done.stdout)
-        raise Failed(f"step {step['name']} failed (exit {done.returncode}): {out}")
+        kept = _keep_output(step, done.stdout + done.stderr)
+        if step.get("quiet"):
+            why = f"its output may hold secrets: see {kept} on the node"
+        else:
+            why = _tail(done.stderr) or _tail(done.stdout)
+        raise Failed(f"step {step['name']} failed (exit {done.returncode}): {why}")
     Path(marker).parent.mkdir(parents=True, exist_ok=True)
     Path(marker).touch()
     return True
