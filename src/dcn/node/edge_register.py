@@ -1,9 +1,8 @@
 """Register an edge site's computes in the control plane (runs on a controller).
 
-Waits until every named host's nova-compute service is up (bounded) and puts every
-host into the site's aggregate, whose availability zone is the site's; a host nova
-has not mapped into the cell yet is mapped first (``nova-manage cell_v2
-discover_hosts``). Prints ``changed`` when it
+Waits until every named host's nova-compute service is up (bounded), maps new hosts
+into the cell (``nova-manage cell_v2 discover_hosts``), and puts every host into the
+site's aggregate, whose availability zone is the site's. Prints ``changed`` when it
 changed something, so a re-run reports no change. Uses the node's OpenStack venv.
 """
 
@@ -49,10 +48,8 @@ def discover(nova_manage: str) -> bool:
     return "Creating host mapping" in done.stdout
 
 
-def aggregate(conn, az: str, hosts: list[str], nova_manage: str) -> bool:
-    """The site's aggregate (its AZ) holding every host. A host nova has not mapped to
-    its cell yet can't join: then (only then) the cell's new hosts are discovered, a
-    nova-manage run that costs more than the rest of a registration."""
+def aggregate(conn, az: str, hosts: list[str]) -> bool:
+    """The site's aggregate (its AZ) holding every host."""
     changed = False
     agg = next((a for a in conn.compute.aggregates() if a.name == az), None)
     if agg is None:
@@ -61,19 +58,10 @@ def aggregate(conn, az: str, hosts: list[str], nova_manage: str) -> bool:
     elif agg.availability_zone != az:
         agg = conn.compute.update_aggregate(agg, availability_zone=az)
         changed = True
-    discovered = False
     for host in hosts:
-        if host in (agg.hosts or []):
-            continue
-        try:
+        if host not in (agg.hosts or []):
             agg = conn.compute.add_host_to_aggregate(agg, host)
-        except openstack.exceptions.NotFoundException:
-            if discovered:
-                raise
-            discover(nova_manage)
-            discovered = True
-            agg = conn.compute.add_host_to_aggregate(agg, host)
-        changed = True
+            changed = True
     return changed
 
 
@@ -96,7 +84,11 @@ def main() -> None:
         stamp.unlink(missing_ok=True)
     conn = openstack.connect(cloud=args.cloud)
     wait_up(conn, args.hosts, args.timeout)
-    changed = aggregate(conn, args.az, args.hosts, args.nova_manage)
+    # nova adds an unmapped host to an aggregate all the same (it finds the service in
+    # the cells), so membership says nothing of the mapping: discovery always runs
+    # here, and this script runs only when its inputs changed (a new site or host)
+    changed = discover(args.nova_manage)
+    changed = aggregate(conn, args.az, args.hosts) or changed
     if stamp is not None:
         stamp.touch(mode=0o600)
         stamp.write_text(args.stamp[1])
