@@ -1,9 +1,11 @@
-"""Edge registration survives a parallel edge's discover_hosts colliding with its own."""
+"""Edge registration: its hosts mapped into the cell (by the scheduler, else by
+nova-manage, whose collisions with a parallel edge's are retried)."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -38,3 +40,47 @@ def test_collisions_that_do_not_end_fail(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(subprocess.CalledProcessError):
         edge_register.discover(str(fake_nova_manage(tmp_path, collisions=99)))
     assert (tmp_path / "count").read_text().strip() == str(edge_register._ATTEMPTS)
+
+
+class FakeHosts:
+    """nova's os-hosts: 404 until a host is mapped; the scheduler maps it after a
+    number of asks (None: never)."""
+
+    def __init__(self, after: int | None) -> None:
+        self.after = after
+        self.asked = 0
+
+    def get(self, url: str, microversion: str):
+        assert url.startswith("/os-hosts/") and microversion == "2.42"
+        self.asked += 1
+        mapped = self.after is not None and self.asked > self.after
+        return SimpleNamespace(status_code=200 if mapped else 404)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    now = [0.0]
+    fake = SimpleNamespace(monotonic=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    monkeypatch.setattr(edge_register, "time", fake)
+    return now
+
+
+def test_the_schedulers_own_discovery_spares_nova_manage(tmp_path: Path, clock) -> None:
+    nova_manage = fake_nova_manage(tmp_path, collisions=0)
+    conn = SimpleNamespace(compute=FakeHosts(after=3))
+    assert edge_register.mapped(conn, ["h0"], str(nova_manage), wait=10) is True
+    assert (tmp_path / "count").read_text().strip() == "0" and clock[0] == 3
+
+
+def test_nova_manage_maps_what_the_scheduler_did_not(tmp_path: Path, clock) -> None:
+    nova_manage = fake_nova_manage(tmp_path, collisions=0)
+    conn = SimpleNamespace(compute=FakeHosts(after=None))
+    assert edge_register.mapped(conn, ["h0"], str(nova_manage), wait=5) is True
+    assert (tmp_path / "count").read_text().strip() == "1" and clock[0] == 5
+
+
+def test_mapped_hosts_need_nothing(tmp_path: Path, clock) -> None:
+    nova_manage = fake_nova_manage(tmp_path, collisions=0)
+    conn = SimpleNamespace(compute=FakeHosts(after=0))
+    assert edge_register.mapped(conn, ["h0", "h1"], str(nova_manage), wait=5) is False
+    assert (tmp_path / "count").read_text().strip() == "0" and clock[0] == 0

@@ -1,8 +1,9 @@
 """Register an edge site's computes in the control plane (runs on a controller).
 
-Waits until every named host's nova-compute service is up (bounded), maps new hosts
-into the cell (``nova-manage cell_v2 discover_hosts``), and puts every host into the
-site's aggregate, whose availability zone is the site's. Prints ``changed`` when it
+Waits until every named host's nova-compute service is up (bounded), sees every host
+mapped into the cell (by nova-scheduler's periodic discovery, or else ``nova-manage
+cell_v2 discover_hosts``), and puts every host into the site's aggregate, whose
+availability zone is the site's. Prints ``changed`` when it
 changed something, so a re-run reports no change. Uses the node's OpenStack venv.
 """
 
@@ -35,6 +36,31 @@ def wait_up(conn, hosts: list[str], timeout: float) -> None:
 #: ("should not be run in parallel"): edges register in parallel, so it is retried
 _COLLIDED = 2
 _ATTEMPTS = 5
+
+
+def unmapped(conn, hosts: list[str]) -> list[str]:
+    """The hosts nova has not mapped into a cell: os-hosts (before microversion 2.43)
+    answers 404 "not mapped to any cell" for them."""
+    return [
+        host
+        for host in hosts
+        if conn.compute.get(f"/os-hosts/{host}", microversion="2.42").status_code == 404
+    ]
+
+
+def mapped(conn, hosts: list[str], nova_manage: str, wait: float) -> bool:
+    """Every host mapped into the cell: by nova-scheduler's own periodic discovery when
+    it does so within `wait` seconds, else by ``nova-manage``. True if any was not."""
+    todo = unmapped(conn, hosts)
+    if not todo:
+        return False
+    deadline = time.monotonic() + wait
+    while todo and time.monotonic() < deadline:
+        time.sleep(1)
+        todo = unmapped(conn, todo)
+    if todo:
+        discover(nova_manage)
+    return True
 
 
 def discover(nova_manage: str) -> bool:
@@ -72,6 +98,12 @@ def main() -> None:
     parser.add_argument("--nova-manage", required=True)
     parser.add_argument("--timeout", type=float, default=180)
     parser.add_argument(
+        "--discovery-wait",
+        type=float,
+        default=10,
+        help="seconds to wait for nova-scheduler to map new hosts before nova-manage does",
+    )
+    parser.add_argument(
         "--stamp",
         nargs=2,
         metavar=("PATH", "TEXT"),
@@ -85,9 +117,8 @@ def main() -> None:
     conn = openstack.connect(cloud=args.cloud)
     wait_up(conn, args.hosts, args.timeout)
     # nova adds an unmapped host to an aggregate all the same (it finds the service in
-    # the cells), so membership says nothing of the mapping: discovery always runs
-    # here, and this script runs only when its inputs changed (a new site or host)
-    changed = discover(args.nova_manage)
+    # the cells): membership says nothing of the mapping, which is asked of its own
+    changed = mapped(conn, args.hosts, args.nova_manage, args.discovery_wait)
     changed = aggregate(conn, args.az, args.hosts) or changed
     if stamp is not None:
         stamp.touch(mode=0o600)
