@@ -371,14 +371,7 @@ class Deployer:
                 },
                 applied.stamp_path(f"register-{site}"),
             )
-            # by its stamp alone: a rollout restarting the computes registers nothing
-            check.follower(
-                "register.yml",
-                holder,
-                holder_vars["ansible_host"],
-                register_extra,
-                after_site=False,
-            )
+            check.follower("register.yml", holder, holder_vars["ansible_host"], register_extra)
         # the control plane's deploy ends with the workload networks and flavors
         api = plan.api_node() if plan.kind == "control-plane" else None
         if api is not None:

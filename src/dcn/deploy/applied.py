@@ -19,13 +19,8 @@ runs, as it always did.
 
 register.yml (an edge's computes in the control plane) and networks.yml (the workload
 networks) converge cloud objects, not node files: each leaves a stamp of its inputs on
-the node it runs on. networks.yml is left out only when that stamp matches and site.yml
-was left out on every node (a control plane Ansible changed may be a rebuilt one).
-register.yml only when its stamp matches: what it converges (a host's mapping into the
-cell and its aggregate, kept by hostname in the control plane's database) outlives an
-edge node's restart or rebuild, and its inputs (the AZ, the site's hosts) are in the
-stamp, so a rollout that restarts every edge's computes does not register them again
-(its health gate checks they report).
+the node it runs on, and is left out only when that stamp matches and site.yml was
+left out on every node of the site (a node Ansible changed may be a rebuilt one).
 """
 
 from __future__ import annotations
@@ -256,17 +251,15 @@ def decide(
     answers: Mapping[str, Answer | None],
     followers: Mapping[str, tuple[str, str]] | None = None,
     seconds: float = 0.0,
-    own_stamp: frozenset[str] = frozenset(),
 ) -> Decision:
     """Which nodes site.yml leaves out (their answer says nothing differs) and which
     playbooks after it run. `followers`: playbook -> (the node holding its stamp, the
-    stamp's path); those in `own_stamp` run by their stamp alone, not because site.yml
-    runs. Pure: the answers are given."""
+    stamp's path). Pure: the answers are given."""
     apply = {n: why for n in nodes if (why := _why(answers.get(n)))}
     playbooks: dict[str, str | None] = {}
     for playbook, (holder, path) in (followers or {}).items():
         answer = answers.get(holder)
-        if apply and playbook not in own_stamp:
+        if apply:
             playbooks[playbook] = "after site.yml"
         elif answer is None:
             playbooks[playbook] = f"no answer from {holder}"
@@ -311,40 +304,24 @@ class SiteCheck:
     nodes: list[str] = field(default_factory=list)
     targets: dict[str, tuple[str, Expected]] = field(default_factory=dict)
     followers: dict[str, tuple[str, str]] = field(default_factory=dict)
-    #: followers that run by their stamp alone (`decide`)
-    own_stamp: set[str] = field(default_factory=set)
 
     def node(self, host: str, address: str, host_vars: Mapping[str, Any]) -> None:
         self.nodes.append(host)
         self.targets[host] = (address, expected(host_vars))
 
     def follower(
-        self,
-        playbook: str,
-        host: str,
-        address: str,
-        extravars: Mapping[str, Any],
-        after_site: bool = True,
+        self, playbook: str, host: str, address: str, extravars: Mapping[str, Any]
     ) -> None:
-        """A playbook after site.yml, run on `host` with stamped `extravars`; whenever
-        site.yml runs too unless not `after_site`."""
+        """A playbook after site.yml, run on `host` with stamped `extravars`."""
         path = extravars["dcn_applied_path"]
         where, request = self.targets.get(host, (address, Expected()))
         self.targets[host] = (where, request.with_stamp(path, extravars["dcn_applied"]))
         self.followers[playbook] = (host, path)
-        if not after_site:
-            self.own_stamp.add(playbook)
 
     def run(self, conn: Connection) -> Decision:
         started = time.monotonic()
         answers = ask(conn, self.targets)
-        return decide(
-            self.nodes,
-            answers,
-            self.followers,
-            time.monotonic() - started,
-            frozenset(self.own_stamp),
-        )
+        return decide(self.nodes, answers, self.followers, time.monotonic() - started)
 
     def everything(self) -> Decision:
         """``--full``: Ansible on every node, every playbook."""
