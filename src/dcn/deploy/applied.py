@@ -5,8 +5,9 @@ What a node holds after site.yml ran on it successfully:
 
 - the *applied stamp* (`STAMP`, 0600): the digest of everything the playbooks apply to
   the node (its host variables, secret values included, and the playbooks' text),
-  removed by the run's first task and written by its last, so that an interrupted or
-  failed run never leaves a matching one;
+  removed by the run's first task (with the node programs) and written by its last
+  level once every unit succeeded, so that an interrupted or failed run never leaves a
+  matching one;
 - every file dcn writes, with the planned content (sha256), mode and owner; every
   directory dcn declares; every step's marker; every process active, enabled and
   running its planned digest, and no dcn unit besides.
