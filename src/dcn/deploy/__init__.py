@@ -351,6 +351,11 @@ class Deployer:
         host_vars = {}
         for n in plan.nodes:
             values = bundle.node_vars(n, secrets, release)
+            if plan.clustered:
+                # a cluster's members apply a level one at a time, in plan order: the
+                # bootstrap node forms the cluster, the others join it, and a restart
+                # for a change never takes two members down at once
+                values["dcn_rolling"] = 1
             host_vars[n.hostname] = applied.stamped(values, applied.STAMP)
             check.node(n.hostname, ssh_address(n), host_vars[n.hostname])
         groups: dict[str, dict[str, dict[str, str]]] = {}

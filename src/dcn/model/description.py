@@ -220,6 +220,13 @@ class Site(_Strict):
     def is_control_plane(self) -> bool:
         return self.kind == "control-plane"
 
+    @property
+    def clustered(self) -> bool:
+        """A control plane of several controllers: its databases and broker are clusters,
+        and keepalived and haproxy hold and serve its VIPs."""
+        controllers = self.roles.get("Controller")
+        return self.is_control_plane and controllers is not None and controllers.size > 1
+
 
 class Liveness(_Strict):
     """How fast the cloud notices a failure and recovers from it (seconds).

@@ -22,6 +22,9 @@ class RoleDef:
 
 
 CONTROL_PLANE_SERVICES = (
+    # a clustered control plane only (their runs_at): the VIPs and what serves them
+    "haproxy",
+    "keepalived",
     "mariadb",
     "rabbitmq",
     "keystone",

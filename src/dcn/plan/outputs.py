@@ -19,6 +19,7 @@ from dcn.model.roles import COMPUTE_SERVICES, ROLES
 from dcn.plan.types import ControlPlaneOutputs, SiteNetworkPlan
 from dcn.services import catalog
 from dcn.services.base import ADMIN, INTERNAL, PUBLIC, Endpoint
+from dcn.services.common import QUORUM_KEY
 from dcn.services.render import referenced_secrets
 
 #: dcn service -> the TripleO service names it stands for; every EndpointMap row, each
@@ -181,6 +182,8 @@ def _global_config(
         "enable_internal_tls": False,
         "cloud_name": cloud_name(deployment, PUBLIC_NETWORK)[0],
     }
+    if len(placement.get("oslo_messaging_rpc", ())) > 1:
+        cfg[QUORUM_KEY] = True
     cfg |= {f"cloud_name_{net}": cloud_name(deployment, net)[0] for net in network.vips}
     return dict(sorted(cfg.items()))
 

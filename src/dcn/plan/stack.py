@@ -146,9 +146,11 @@ def _node_plans(
     outputs: ControlPlaneOutputs,
 ) -> tuple[NodePlan, ...]:
     plans = []
+    first_of_role: dict[str, str] = {}
     for node in nodes:
         addresses = network.nodes[node.hostname].addresses
         services = node_services(node.role, site)
+        bootstrap = first_of_role.setdefault(node.role, node.hostname) == node.hostname
         ctx = RenderContext(
             deployment=deployment,
             site=site,
@@ -157,6 +159,7 @@ def _node_plans(
             fqdn=fqdn(deployment, node.hostname),
             addresses=addresses,
             outputs=outputs,
+            bootstrap=bootstrap,
         )
         own = own_hosts_entries(deployment, node.hostname, addresses)
         files: dict[str, FileSpec] = {"/etc/hosts": hosts_file(outputs.hosts_entry, own)}
@@ -170,7 +173,7 @@ def _node_plans(
                     service=name,
                     files=tuple(sorted(rendered)),
                     dirs=svc.dirs(ctx),
-                    steps=svc.steps(ctx),
+                    steps=tuple(s for s in svc.steps(ctx) if bootstrap or not s.bootstrap_only),
                     processes=svc.processes(ctx),
                     packages=svc.packages,
                     packaged_units=svc.packaged_units,

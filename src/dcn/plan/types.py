@@ -178,6 +178,9 @@ class StepSpec:
     env: dict[str, str] = field(default_factory=dict)
     #: True: not re-run for a new OpenStack release (schema syncs are, to migrate)
     once: bool = False
+    #: True: run on the bootstrap node only (the first of its role at the site): work on
+    #: what the site's nodes share, a database schema, a cluster's users, nova's cells
+    bootstrap_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +296,15 @@ class StackPlan:
     def digest(self) -> str:
         return digest_of(self.as_dict())
 
+    @property
+    def clustered(self) -> bool:
+        """A control plane of several controllers (keepalived holds its VIPs)."""
+        return sum("keystone" in n.services for n in self.nodes) > 1
+
+    def controllers(self) -> tuple[NodePlan, ...]:
+        """The nodes that run the control plane's APIs, the bootstrap node first."""
+        return tuple(n for n in self.nodes if "keystone" in n.services)
+
     def api_node(self) -> NodePlan | None:
         """The first controller: it holds the VIPs and runs the control plane's one-off
         work (catalog, edge registration) and is where drills inject control-plane faults."""
@@ -300,8 +312,9 @@ class StackPlan:
 
     def held_addresses(self, node: NodePlan) -> dict[str, tuple[str, ...]]:
         """Network -> the addresses the node must hold there: its own, and the VIPs on
-        the first controller (services bind to them; the lab puts them there too)."""
-        holder = self.api_node()
+        the first controller (services bind to them; the lab puts them there too). On a
+        clustered control plane keepalived moves the VIPs: no node holds them for good."""
+        holder = None if self.clustered else self.api_node()
         vips = self.network.vips if holder and holder.hostname == node.hostname else {}
         return {
             net: (address, *([vips[net]] if net in vips else []))

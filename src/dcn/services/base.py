@@ -46,6 +46,9 @@ class RenderContext:
     outputs: ControlPlaneOutputs
     #: where the OpenStack virtualenv is on the node (commands are under <venv>/bin)
     venv: str = "/opt/dcn/venv"
+    #: the first node of its role at the site: where a cluster is bootstrapped from
+    #: (steps that are `StepSpec.bootstrap_only` run there only)
+    bootstrap: bool = True
 
     @property
     def internal_ip(self) -> str:

@@ -24,6 +24,8 @@ DEFAULT_REGION = "regionOne"
 NOTIFICATIONS_OFF = {"driver": "noop"}
 #: processes an OpenStack service needs: started before it where they share its node
 BACKENDS = ("mariadb", "rabbitmq")
+#: GlobalConfig key: the broker is a cluster and its clients use quorum queues
+QUORUM_KEY = "oslo_messaging_rabbit_quorum_queue"
 
 
 def manage(ctx: RenderContext, tool: str, *args: str) -> tuple[str, ...]:
@@ -58,10 +60,24 @@ def region(ctx: RenderContext) -> str:
 def on_node(ctx: RenderContext, host: str) -> bool:
     """Whether an address is held by this node: one of its own, or a VIP of its site on
     a network it is attached to (where the site's VIPs are placed: the lab puts them on
-    the first controller)."""
+    the first controller). On a clustered control plane the VIPs are haproxy's, which
+    keepalived moves between controllers: the services listen on their own addresses."""
     if host in ctx.addresses.values():
         return True
+    if ctx.site.clustered:
+        return False
     return any(vip == host and net in ctx.addresses for net, vip in ctx.network.vips.items())
+
+
+def bootstrap_node(ctx: RenderContext, tripleo_service: str) -> str:
+    """The short name of the node a clustered service is bootstrapped from (TripleO's
+    ``<service>_short_bootstrap_node_name``)."""
+    return str(ctx.outputs.all_nodes_config.get(f"{tripleo_service}_short_bootstrap_node_name"))
+
+
+def cluster_ips(ctx: RenderContext, tripleo_service: str) -> list[str]:
+    """The addresses of every node running a service (``<service>_node_ips``)."""
+    return [str(ip) for ip in ctx.outputs.all_nodes_config.get(f"{tripleo_service}_node_ips", [])]
 
 
 def listen_addresses(ctx: RenderContext, client_host: str | None) -> tuple[str, ...]:
@@ -184,12 +200,16 @@ def messaging_sections(ctx: RenderContext) -> dict[str, dict[str, Any]]:
     """oslo.messaging settings; notifications are off (nothing consumes them here)."""
     use_ssl = _messaging(ctx, "rpc")[3]
     live = ctx.deployment.liveness
+    # a clustered broker replicates its queues (quorum queues); every client of it must
+    # declare them alike, so the control plane publishes the choice in GlobalConfig
+    quorum = str(ctx.outputs.global_config.get(QUORUM_KEY, False)).lower() in ("true", "1")
     return {
         "oslo_messaging_rabbit": {
             "heartbeat_timeout_threshold": live.heartbeat_timeout_threshold,
             "heartbeat_rate": live.heartbeat_rate,
             "rabbit_interval_max": live.reconnect_interval_max,
             "ssl": use_ssl,
+            **({"rabbit_quorum_queue": True} if quorum else {}),
         },
         "oslo_messaging_notifications": NOTIFICATIONS_OFF,
     }

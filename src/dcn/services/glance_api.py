@@ -88,10 +88,15 @@ def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
     # deployment tool loads them; again for a new release, which may bring new ones
     metadefs = f"{ctx.venv}/etc/glance/metadefs"
     return (
-        StepSpec("db-sync", manage(ctx, "glance-manage", "--config-file", conf, "db_sync")),
+        StepSpec(
+            "db-sync",
+            manage(ctx, "glance-manage", "--config-file", conf, "db_sync"),
+            bootstrap_only=True,
+        ),
         StepSpec(
             "load-metadefs",
             manage(ctx, "glance-manage", "--config-file", conf, "db_load_metadefs", metadefs),
+            bootstrap_only=True,
         ),
     )
 

@@ -205,7 +205,7 @@ def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
         keystone_url(ctx, "Public") if "KeystonePublic" in ctx.outputs.endpoint_map else url,
     )
     return (
-        StepSpec("db-sync", manage(ctx, "keystone-manage", *conf, "db_sync")),
+        StepSpec("db-sync", manage(ctx, "keystone-manage", *conf, "db_sync"), bootstrap_only=True),
         StepSpec(
             "bootstrap",
             (
@@ -218,6 +218,7 @@ def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
             ),
             rerun_on=(BOOTSTRAP_PASSWORD,),
             once=True,
+            bootstrap_only=True,
         ),
         StepSpec(
             "catalog",
@@ -225,6 +226,7 @@ def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
             phase="post",
             rerun_on=(CATALOG_DATA, CATALOG_SCRIPT),
             once=True,
+            bootstrap_only=True,
         ),
     )
 

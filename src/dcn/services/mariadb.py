@@ -15,7 +15,7 @@ from __future__ import annotations
 from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, StepSpec, secret_ref
 from dcn.services import ini
 from dcn.services.base import INTERNAL, CatalogService, Endpoint, RenderContext
-from dcn.services.common import db_host, listen_addresses
+from dcn.services.common import bootstrap_node, cluster_ips, db_host, listen_addresses
 from dcn.services.render import config_file, file_spec, ini_file
 
 PORT = 3306
@@ -25,10 +25,47 @@ SOCKET = "/run/mysqld/mysqld.sock"
 DATADIR = "/var/lib/mysql"
 UNIT = "mariadb.service"
 ROOT_SECRET = "MysqlRootPassword"
+#: the TripleO service whose node lists name the cluster's members
+TRIPLEO = "mysql"
+GALERA_PROVIDER = "/usr/lib/galera/libgalera_smm.so"
+#: the node program that bootstraps, inspects and recovers the cluster (dcn.node.galera)
+GALERA = "/var/lib/dcn/galera.py"
 #: TripleO's MysqlInternal: ``mysql+pymysql://host`` (no port in its uri)
 ENDPOINT = Endpoint(
     "Mysql", PORT, interfaces=(INTERNAL,), protocol="mysql+pymysql", port_in_uri=False
 )
+
+
+def galera(ctx: RenderContext) -> dict[str, object]:
+    """wsrep settings of a cluster member: every member's address from the plan, state
+    transfer by rsync as the mysql user, failure noticed within 3 s, and the last
+    primary view kept (pc.recovery) so a cluster whose every node lost power forms
+    again by itself when they all come back."""
+    members = cluster_ips(ctx, TRIPLEO)
+    if len(members) < 2:
+        return {}
+    options = "; ".join(
+        (
+            "gcache.size=64M",
+            "pc.recovery=TRUE",
+            "evs.suspect_timeout=PT3S",
+            "evs.inactive_timeout=PT6S",
+            "evs.keepalive_period=PT1S",
+        )
+    )
+    return {
+        "wsrep_on": "ON",
+        "wsrep_provider": GALERA_PROVIDER,
+        "wsrep_provider_options": f'"{options}"',
+        "wsrep_cluster_name": f"{ctx.deployment.name}-{ctx.site.name}",
+        "wsrep_cluster_address": "gcomm://" + ",".join(members),
+        "wsrep_node_address": ctx.internal_ip,
+        "wsrep_node_name": ctx.hostname,
+        "wsrep_sst_method": "rsync",
+        "binlog_format": "ROW",
+        "default_storage_engine": "InnoDB",
+        "innodb_autoinc_lock_mode": 2,
+    }
 
 
 def my_cnf(ctx: RenderContext) -> FileSpec:
@@ -38,6 +75,7 @@ def my_cnf(ctx: RenderContext) -> FileSpec:
         {
             "client": {"port": PORT, "socket": SOCKET},
             "mysqld": {
+                **galera(ctx),
                 "user": "mysql",
                 # MariaDB 10.11 takes a list: the node, and the VIP clients use if it is here
                 "bind-address": ",".join(listen_addresses(ctx, db_host(ctx))),
@@ -120,12 +158,33 @@ def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
             ),
             once=True,
         ),
+        *new_cluster(ctx),
         StepSpec(
             name="users",
             command=("/usr/bin/mariadb", f"--defaults-file={CONFIG}", "-e", f"source {INIT_SQL}"),
             phase="post",
             rerun_on=(INIT_SQL,),
             once=True,
+            # a cluster replicates its users
+            bootstrap_only=True,
+        ),
+    )
+
+
+def new_cluster(ctx: RenderContext) -> tuple[StepSpec, ...]:
+    """On a cluster's bootstrap node: start it as a new cluster on its first deploy
+    (the others join it as their units start, one node at a time). The node program
+    refuses when a cluster exists already, so re-running it is safe."""
+    members = cluster_ips(ctx, TRIPLEO)
+    if len(members) < 2 or bootstrap_node(ctx, TRIPLEO) != ctx.hostname:
+        return ()
+    peers = [ip for ip in members if ip != ctx.internal_ip]
+    return (
+        StepSpec(
+            name="new-cluster",
+            command=("/usr/bin/python3", GALERA, "new-cluster", *peers),
+            once=True,
+            bootstrap_only=True,
         ),
     )
 

@@ -175,7 +175,7 @@ def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
         "upgrade",
         "heads",
     )
-    return (StepSpec("db-upgrade", command),)
+    return (StepSpec("db-upgrade", command, bootstrap_only=True),)
 
 
 SERVICE = CatalogService(

@@ -213,7 +213,9 @@ def api_steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
     mq = shlex.quote(cell_mq_template(ctx))
     return (
         StepSpec(
-            "api-db-sync", manage(ctx, "nova-manage", "--config-file", CONF, "api_db", "sync")
+            "api-db-sync",
+            manage(ctx, "nova-manage", "--config-file", CONF, "api_db", "sync"),
+            bootstrap_only=True,
         ),
         StepSpec(
             "map-cell0",
@@ -227,6 +229,7 @@ def api_steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
                 "--database_connection",
                 cell0,
             ),
+            bootstrap_only=True,
         ),
         StepSpec(
             "create-cell1",
@@ -238,8 +241,13 @@ def api_steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
                 f"--transport-url {mq} --database_connection {db}",
             ),
             once=True,
+            bootstrap_only=True,
         ),
-        StepSpec("db-sync", manage(ctx, "nova-manage", "--config-file", CONF, "db", "sync")),
+        StepSpec(
+            "db-sync",
+            manage(ctx, "nova-manage", "--config-file", CONF, "db", "sync"),
+            bootstrap_only=True,
+        ),
     )
 
 

@@ -15,12 +15,33 @@ import shlex
 
 from dcn.plan.types import FileSpec, ProcessSpec
 from dcn.services.base import CatalogService, RenderContext
-from dcn.services.render import file_spec
+from dcn.services.common import bootstrap_node, cluster_ips
+from dcn.services.render import file_spec, url_host
 
 NB_PORT = 6641
 SB_PORT = 6642
 DEFAULTS = "/etc/default/ovn-central"
 UNIT = "ovn-central.service"
+TRIPLEO = "ovn_dbs"
+
+
+def clustered(ctx: RenderContext) -> list[str]:
+    """A RAFT cluster of the databases over every controller: this member's options
+    (the bootstrap node creates the cluster, the others join it through it) and
+    ovn-northd reaching every member (one northd is active, by the database's lock)."""
+    members = cluster_ips(ctx, TRIPLEO)
+    if len(members) < 2:
+        return []
+    options = [
+        f"--db-nb-cluster-local-addr={ctx.internal_ip}",
+        f"--db-sb-cluster-local-addr={ctx.internal_ip}",
+        "--ovn-northd-nb-db=" + ",".join(f"tcp:{url_host(ip)}:{NB_PORT}" for ip in members),
+        "--ovn-northd-sb-db=" + ",".join(f"tcp:{url_host(ip)}:{SB_PORT}" for ip in members),
+    ]
+    if bootstrap_node(ctx, TRIPLEO) != ctx.hostname:
+        first = ctx.outputs.all_nodes_config[f"{TRIPLEO}_bootstrap_node_ip"]
+        options += [f"--db-nb-cluster-remote-addr={first}", f"--db-sb-cluster-remote-addr={first}"]
+    return options
 
 
 def defaults(ctx: RenderContext) -> FileSpec:
@@ -34,6 +55,7 @@ def defaults(ctx: RenderContext) -> FileSpec:
         f"--db-sb-addr={listen}",
         f"--db-sb-port={SB_PORT}",
         "--db-sb-create-insecure-remote=yes",
+        *clustered(ctx),
     ]
     text = (
         "# managed by dcn: ovn-ctl options of Debian's ovn-central units\n"

@@ -48,7 +48,11 @@ def processes(ctx: RenderContext) -> tuple[ProcessSpec, ...]:
 def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
     conf = f"{CONFDIR}/placement.conf"
     return (
-        StepSpec("db-sync", manage(ctx, "placement-manage", "--config-file", conf, "db", "sync")),
+        StepSpec(
+            "db-sync",
+            manage(ctx, "placement-manage", "--config-file", conf, "db", "sync"),
+            bootstrap_only=True,
+        ),
     )
 
 

@@ -67,11 +67,27 @@ def rabbitmq_conf(ctx: RenderContext) -> FileSpec:
         "default_permissions.configure": ".*",
         "default_permissions.read": ".*",
         "default_permissions.write": ".*",
+        **cluster(ctx),
     }
     merged = ini.merge_flat(options, ctx.overrides(override_name(CONFIG)))
     # booleans are lower case in rabbitmq.conf (cuttlefish), unlike oslo.config
     lowered = {k: str(v).lower() if isinstance(v, bool) else v for k, v in merged.items()}
     return file_spec(ini.render_flat(lowered), mode="0600", owner=USER)
+
+
+def cluster(ctx: RenderContext) -> dict[str, object]:
+    """Peer discovery from the plan (every controller's node name); a node cut off from
+    the majority pauses rather than serving a partition of its own."""
+    peers = ctx.outputs.all_nodes_config.get("oslo_messaging_rpc_short_node_names") or []
+    if len(peers) < 2:
+        return {}
+    options: dict[str, object] = {
+        "cluster_formation.peer_discovery_backend": "classic_config",
+        "cluster_partition_handling": "pause_minority",
+    }
+    for index, peer in enumerate(peers, 1):
+        options[f"cluster_formation.classic_config.nodes.{index}"] = f"rabbit@{peer}"
+    return options
 
 
 def rabbitmq_env(ctx: RenderContext) -> FileSpec:
@@ -126,6 +142,8 @@ def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
             phase="post",
             rerun_on=(CONFIG,),
             env=dict(ENV),
+            # a cluster replicates its users
+            bootstrap_only=True,
         ),
     )
 

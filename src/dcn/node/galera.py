@@ -1,0 +1,177 @@
+"""The node's side of a MariaDB Galera cluster (standard library only; dcn ships it to
+every node beside unitctl.py and runs it as root).
+
+  new-cluster PEER...   start this node as a new cluster (``--wsrep-new-cluster``),
+                        but only when nothing says a cluster exists: mariadb already
+                        runs, the node's state names a cluster, or a peer answers on
+                        the Galera port (then the normal start joins it)
+  position              JSON: the node's last committed position (grastate.dat, or
+                        ``--wsrep-recover`` when the server stopped uncleanly),
+                        whether it runs, and its safe_to_bootstrap flag
+  bootstrap             make this node the cluster again (after every node stopped):
+                        mark it safe to bootstrap and start it as a new cluster
+  status                JSON: the server's wsrep status (size, state, primary)
+
+Starting a new cluster from a node that is not the most advanced loses the
+transactions the others committed; choosing the node is the caller's
+(``dcn recover central`` compares every node's position first).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+UNIT = "mariadb.service"
+DATADIR = Path("/var/lib/mysql")
+GRASTATE = DATADIR / "grastate.dat"
+#: Debian's mariadb.service reads it (EnvironmentFile=-): what galera_new_cluster writes
+NEW_CLUSTER_ENV = Path("/run/mariadb-wsrep-new-cluster")
+GALERA_PORT = 4567
+NO_CLUSTER = "00000000-0000-0000-0000-000000000000"
+STATUS_KEYS = (
+    "wsrep_cluster_size",
+    "wsrep_cluster_status",
+    "wsrep_local_state_comment",
+    "wsrep_ready",
+    "wsrep_connected",
+    "wsrep_last_committed",
+    "wsrep_cluster_state_uuid",
+    "wsrep_incoming_addresses",
+)
+
+
+def active() -> bool:
+    done = subprocess.run(["systemctl", "is-active", "--quiet", UNIT], check=False)
+    return done.returncode == 0
+
+
+def grastate() -> dict[str, str]:
+    """grastate.dat's fields (uuid, seqno, safe_to_bootstrap); empty without one."""
+    try:
+        text = GRASTATE.read_text()
+    except OSError:
+        return {}
+    return dict(re.findall(r"^(\w+):\s*(\S+)", text, re.M))
+
+
+def answers(host: str, port: int = GALERA_PORT, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def start_new_cluster() -> None:
+    NEW_CLUSTER_ENV.write_text("_WSREP_NEW_CLUSTER=--wsrep-new-cluster\n")
+    try:
+        subprocess.run(["systemctl", "start", UNIT], check=True)
+    finally:
+        NEW_CLUSTER_ENV.unlink(missing_ok=True)
+
+
+def new_cluster(peers: list[str]) -> str:
+    if active():
+        return "mariadb runs: nothing to bootstrap"
+    uuid = grastate().get("uuid", NO_CLUSTER)
+    if uuid != NO_CLUSTER:
+        return f"this node belongs to cluster {uuid}: it joins it"
+    for peer in peers:
+        if answers(peer):
+            return f"{peer} answers on port {GALERA_PORT}: this node joins its cluster"
+    start_new_cluster()
+    return "started a new cluster"
+
+
+def recovered_seqno() -> tuple[str, int] | None:
+    """(uuid, seqno) from ``galera_recovery`` (mariadbd --wsrep-recover as mysql)."""
+    done = subprocess.run(["/usr/bin/galera_recovery"], capture_output=True, text=True, check=False)
+    found = re.search(r"--wsrep[-_]start[-_]position=([0-9a-f-]+):(-?\d+)", done.stdout)
+    return (found.group(1), int(found.group(2))) if found else None
+
+
+def position() -> dict:
+    state = grastate()
+    running = active()
+    uuid, seqno = state.get("uuid", NO_CLUSTER), int(state.get("seqno", "-1"))
+    how = "grastate"
+    if running:
+        status = wsrep_status()
+        seqno = int(status.get("wsrep_last_committed") or seqno)
+        uuid = status.get("wsrep_cluster_state_uuid") or uuid
+        how = "running"
+    elif seqno < 0:
+        recovered = recovered_seqno()
+        if recovered:
+            (uuid, seqno), how = recovered, "wsrep-recover"
+    return {
+        "uuid": uuid,
+        "seqno": seqno,
+        "how": how,
+        "running": running,
+        "safe_to_bootstrap": state.get("safe_to_bootstrap") == "1",
+    }
+
+
+def bootstrap() -> str:
+    """Mark this node safe to bootstrap and start a new cluster from it."""
+    if active():
+        subprocess.run(["systemctl", "stop", UNIT], check=True)
+    if GRASTATE.exists():
+        text = GRASTATE.read_text()
+        text = re.sub(r"^safe_to_bootstrap:.*$", "safe_to_bootstrap: 1", text, flags=re.M)
+        GRASTATE.write_text(text)
+    start_new_cluster()
+    return "started a new cluster from this node"
+
+
+def wsrep_status() -> dict[str, str]:
+    names = ",".join(f"'{k}'" for k in STATUS_KEYS)
+    done = subprocess.run(
+        [
+            "/usr/bin/mariadb",
+            "-N",
+            "-B",
+            "-e",
+            f"SHOW GLOBAL STATUS WHERE Variable_name IN ({names})",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=10,
+    )
+    if done.returncode != 0:
+        return {"error": (done.stderr.strip().splitlines() or ["mariadb did not answer"])[-1]}
+    return dict(line.split("\t", 1) for line in done.stdout.splitlines() if "\t" in line)
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    command, args = argv[0], argv[1:]
+    if command == "new-cluster":
+        print(new_cluster(args))
+    elif command == "position":
+        print(json.dumps(position()))
+    elif command == "bootstrap":
+        print(bootstrap())
+    elif command == "status":
+        print(json.dumps({"running": active(), **wsrep_status()}))
+    else:
+        print(f"unknown command {command!r}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except subprocess.CalledProcessError as exc:
+        print(f"{' '.join(exc.cmd)} failed (exit {exc.returncode})", file=sys.stderr)
+        sys.exit(1)
