@@ -49,6 +49,7 @@ def test_variables_are_the_deploys_for_every_service() -> None:
     # the image keeps every package unit stopped: a node starts those it runs itself
     assert variables["dcn_packaged_units"] == [
         "haproxy.service",
+        "keepalived.service",
         "mariadb.service",
         "openvswitch-switch.service",
         "ovn-central.service",
