@@ -136,7 +136,7 @@ def test_rabbitmq_forms_from_the_plan_and_every_client_uses_quorum_queues(ha) ->
     for node in plan.controllers():
         assert f"@{node.hostname}.internalapi.localdomain:5672" in url, "every broker"
     # and the edge reaches the APIs and the database through the internal VIP only
-    assert plan.network.vips["internal_api"] in nova["keystone_authtoken"]["auth_url"]
+    assert plan.network.vips["internal_api"] in nova["placement"]["auth_url"]
 
 
 def test_ovn_databases_form_a_raft_cluster_through_the_bootstrap_node(ha) -> None:
