@@ -57,6 +57,44 @@ class EndpointHealth:
 
 
 @dataclass(slots=True)
+class ClusterRow:
+    """One controller of a clustered control plane, as it sees its clusters."""
+
+    node: str
+    galera: str
+    galera_ok: bool
+    rabbitmq: str
+    rabbitmq_ok: bool
+    vips: list[str]
+
+
+def cluster_rows(conn: Connection, plan: StackPlan) -> list[ClusterRow]:
+    """Galera size and state, RabbitMQ members and partitions, the VIPs held: per
+    controller of a clustered control plane (none for one controller)."""
+    from dcn import cluster
+
+    if not plan.clustered:
+        return []
+    size = len(plan.controllers())
+    rows = []
+    for m in cluster.inspect(conn, plan, broker=True):
+        broker = m.rabbitmq or {}
+        rows.append(
+            ClusterRow(
+                node=m.node,
+                galera=m.galera_text(),
+                galera_ok=m.galera_synced and m.galera_size == size,
+                rabbitmq=m.rabbitmq_text(),
+                rabbitmq_ok=m.reachable
+                and len(broker.get("running_nodes", [])) == size
+                and not broker.get("partitions"),
+                vips=list(m.vips),
+            )
+        )
+    return rows
+
+
+@dataclass(slots=True)
 class SiteHealth:
     site: str
     kind: str
@@ -71,6 +109,8 @@ class SiteHealth:
     #: in the state store, not in the description: why, and the command that removes it
     orphaned: str | None = None
     next: str | None = None
+    #: a clustered control plane: each controller's Galera, RabbitMQ and VIPs
+    cluster: list[ClusterRow] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -180,6 +220,7 @@ def check(ws: Workspace, sites: list[str] | None = None) -> list[SiteHealth]:
                 api_error=api_error,
                 orphaned=f"in the state store, not in {ws.file}" if name in lost else None,
                 next=decommission_command(name) if name in lost else None,
+                cluster=cluster_rows(conn, plan) if plan.clustered else [],
             )
         )
     return out

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.live import Live
@@ -301,6 +301,46 @@ def register(app: typer.Typer) -> None:
         _health(ctx.obj, sites, fmt == "json")
 
     @app.command()
+    def recover(
+        ctx: typer.Context,
+        site: Annotated[str, typer.Argument(help="the control plane (a clustered one)")],
+        fmt: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    ) -> None:
+        """Bring a clustered control plane's Galera back after its members stopped (a
+        power loss): from the most advanced node (grastate.dat, --wsrep-recover), never
+        an arbitrary one; members that are stopped while a primary component runs just
+        join it. Starts stopped brokers too, and reports what it found and did."""
+        from dcn import cluster
+        from dcn.hosts import connection_for
+
+        ws: Workspace = ctx.obj
+        cp = ws.deployment.control_plane
+        if cp is None or cp.name != site:
+            raise DcnError(
+                f"{site} is not the control plane of {ws.deployment.name}",
+                hint=f"run 'dcn recover {cp.name}'" if cp else "recover is for the control plane",
+            )
+        record = ws.store.latest_generation(ws.deployment.name, site)
+        if record is None:
+            raise DcnError(f"{site} was never planned", hint=f"run 'dcn deploy {site}'")
+        from dcn.plan.serialize import plan_from_json
+
+        plan = plan_from_json(record.plan_json())
+        say = (lambda _text: None) if fmt == "json" else render.out.print
+        result = cluster.recover(connection_for(ws), plan, lambda t: say(render.escape(t)))
+        if fmt == "json":
+            render.print_json(result.as_dict())
+        elif result.whole:
+            did = "; ".join(result.actions) or "nothing to do"
+            render.out.print(f"[green]{site}: Galera is whole[/] ({render.escape(did)})")
+        if not result.whole:
+            raise DcnError(
+                f"{site}: Galera is not whole after recovery",
+                hint=f"'dcn health {site}' shows each controller; "
+                "'journalctl -u mariadb' on them says why",
+            )
+
+    @app.command()
     def servers(ctx: typer.Context) -> None:
         """Every server of the cloud: status, availability zone, host and site."""
         from dcn.cloud import list_servers
@@ -371,6 +411,31 @@ def _ago(iso: str | None) -> str:
     return f"{seconds:.0f}s ago" if seconds < 120 else f"{seconds / 60:.0f} min ago"
 
 
+def _cluster_table(health: Any) -> None:  # SiteHealth
+    """The control plane's clusters, a row per controller."""
+    table = render.Table("controller", "Galera", "RabbitMQ", "VIPs held")
+    holders: dict[str, int] = {}
+    for row in health.cluster:
+        for vip in row.vips:
+            holders[vip] = holders.get(vip, 0) + 1
+    for row in health.cluster:
+        table.add_row(
+            row.node,
+            render.escape(row.galera) if row.galera_ok else f"[red]{render.escape(row.galera)}[/]",
+            render.escape(row.rabbitmq)
+            if row.rabbitmq_ok
+            else f"[red]{render.escape(row.rabbitmq)}[/]",
+            ", ".join(
+                vip if holders[vip] == 1 else f"[red]{vip} (also elsewhere)[/]" for vip in row.vips
+            )
+            or "-",
+        )
+    render.out.print(f"{health.site}: cluster of {len(health.cluster)} controllers")
+    render.out.print(table)
+    if not any(row.vips for row in health.cluster):
+        render.out.print("[red]no controller holds the VIPs[/]: the APIs are unreachable")
+
+
 def _health(ws: Workspace, sites: list[str] | None, as_json: bool) -> None:
     from dcn.health import check
 
@@ -405,6 +470,9 @@ def _health(ws: Workspace, sites: list[str] | None, as_json: bool) -> None:
             site, r.az, reach, endpoints, computes, "-" if r.servers is None else str(r.servers)
         )
     render.out.print(table)
+    for r in results:
+        if r.cluster:
+            _cluster_table(r)
     for r in results:
         if r.orphaned:  # never hidden: its hosts may still run
             render.out.print(

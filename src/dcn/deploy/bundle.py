@@ -39,7 +39,7 @@ from dcn.plan.types import (
 NODE_HOME = "/var/lib/dcn"
 UNITCTL = f"{NODE_HOME}/unitctl.py"
 APPLY = f"{NODE_HOME}/apply.py"
-NODE_PROGRAMS = ("unitctl.py", "apply.py", "probe.py", "galera.py")
+NODE_PROGRAMS = ("unitctl.py", "apply.py", "probe.py", "cluster.py")
 STEP_MARKERS = f"{NODE_HOME}/steps"
 #: the node's Python for dcn's own node programs (standard library only)
 NODE_PYTHON = "/usr/bin/python3"

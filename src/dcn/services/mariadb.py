@@ -28,8 +28,8 @@ ROOT_SECRET = "MysqlRootPassword"
 #: the TripleO service whose node lists name the cluster's members
 TRIPLEO = "mysql"
 GALERA_PROVIDER = "/usr/lib/galera/libgalera_smm.so"
-#: the node program that bootstraps, inspects and recovers the cluster (dcn.node.galera)
-GALERA = "/var/lib/dcn/galera.py"
+#: the node program that bootstraps, inspects and recovers the cluster (dcn.node.cluster)
+GALERA = "/var/lib/dcn/cluster.py"
 #: TripleO's MysqlInternal: ``mysql+pymysql://host`` (no port in its uri)
 ENDPOINT = Endpoint(
     "Mysql", PORT, interfaces=(INTERNAL,), protocol="mysql+pymysql", port_in_uri=False

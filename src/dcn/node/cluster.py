@@ -1,5 +1,6 @@
-"""The node's side of a MariaDB Galera cluster (standard library only; dcn ships it to
-every node beside unitctl.py and runs it as root).
+"""The node's side of the control plane's clusters (standard library only; dcn ships
+it to every node beside unitctl.py and runs it as root): MariaDB Galera's bootstrap and
+recovery, and what `dcn health`, the drills and ``dcn recover`` read of a controller.
 
   new-cluster PEER...   start this node as a new cluster (``--wsrep-new-cluster``),
                         but only when nothing says a cluster exists: mariadb already
@@ -10,7 +11,10 @@ every node beside unitctl.py and runs it as root).
                         whether it runs, and its safe_to_bootstrap flag
   bootstrap             make this node the cluster again (after every node stopped):
                         mark it safe to bootstrap and start it as a new cluster
-  status                JSON: the server's wsrep status (size, state, primary)
+  status [--rabbitmq] VIP...
+                        JSON: the server's wsrep status (size, state, primary),
+                        which of the VIPs this node holds, and with --rabbitmq the
+                        broker's cluster (running nodes, partitions)
 
 Starting a new cluster from a node that is not the most advanced loses the
 transactions the others committed; choosing the node is the caller's
@@ -150,6 +154,55 @@ def wsrep_status() -> dict[str, str]:
     return dict(line.split("\t", 1) for line in done.stdout.splitlines() if "\t" in line)
 
 
+def held(vips: list[str]) -> list[str]:
+    """The VIPs among `vips` that an interface of this node holds."""
+    shown = subprocess.run(
+        ["ip", "-j", "addr", "show"], capture_output=True, text=True, check=False
+    ).stdout
+    here = {a["local"] for link in json.loads(shown or "[]") for a in link.get("addr_info", [])}
+    return [vip for vip in vips if vip in here]
+
+
+RABBITMQ_ENV = {
+    "HOME": "/var/lib/rabbitmq",
+    "RABBITMQ_CONF_ENV_FILE": "/etc/rabbitmq/rabbitmq-env.conf",
+    "PATH": "/usr/bin:/bin",
+}
+
+
+def rabbitmq() -> dict:
+    """The broker's view of its cluster: running and known nodes, partitions."""
+    try:
+        done = subprocess.run(
+            ["/usr/lib/rabbitmq/bin/rabbitmqctl", "cluster_status", "--formatter", "json"],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=RABBITMQ_ENV,
+            timeout=20,
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": "rabbitmqctl did not answer in 20 s"}
+    if done.returncode != 0:
+        return {"error": (done.stderr.strip().splitlines() or ["rabbitmqctl failed"])[-1]}
+    status = json.loads(done.stdout)
+    return {
+        "running_nodes": sorted(status.get("running_nodes", [])),
+        "disk_nodes": sorted(status.get("disk_nodes", [])),
+        "partitions": status.get("partitions") or {},
+    }
+
+
+def status(args: list[str]) -> dict:
+    with_broker = "--rabbitmq" in args
+    vips = [a for a in args if a != "--rabbitmq"]
+    galera = {"running": active(), **wsrep_status()}
+    out: dict = {"galera": galera, "vips": held(vips)}
+    if with_broker:
+        out["rabbitmq"] = rabbitmq()
+    return out
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__, file=sys.stderr)
@@ -162,7 +215,7 @@ def main(argv: list[str]) -> int:
     elif command == "bootstrap":
         print(bootstrap())
     elif command == "status":
-        print(json.dumps({"running": active(), **wsrep_status()}))
+        print(json.dumps(status(args)))
     else:
         print(f"unknown command {command!r}", file=sys.stderr)
         return 2

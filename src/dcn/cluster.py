@@ -1,0 +1,301 @@
+"""The control plane's clusters as their members see them, and bringing Galera back.
+
+Each controller is asked over SSH (its node program ``cluster.py``) for its Galera
+status, the VIPs it holds and, when asked, its RabbitMQ cluster view. `dcn health`
+shows it, the drills measure with it, and `recover` uses it to bring a Galera cluster
+back after every member stopped: from the most advanced node (the highest committed
+seqno, from grastate.dat or ``--wsrep-recover``), never from an arbitrary one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from dcn import remote
+from dcn.deploy import ssh_address
+from dcn.deploy.bundle import NODE_HOME, NODE_PYTHON
+from dcn.errors import DcnError
+from dcn.lab import Connection
+from dcn.plan.types import NodePlan, StackPlan
+
+CLUSTER = f"{NODE_HOME}/cluster.py"
+#: rabbitmqctl starts an Erlang VM: a few seconds on a busy controller
+STATUS_TIMEOUT = 40
+#: a member's mariadb joining by state transfer, or starting a new cluster
+START_TIMEOUT = 300
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One controller's view of the clusters (None: not asked, or no answer)."""
+
+    node: str
+    reachable: bool
+    galera: dict[str, Any] = field(default_factory=dict)
+    vips: tuple[str, ...] = ()
+    rabbitmq: dict[str, Any] | None = None
+
+    @property
+    def galera_size(self) -> int:
+        return int(self.galera.get("wsrep_cluster_size") or 0)
+
+    @property
+    def galera_primary(self) -> bool:
+        return self.galera.get("wsrep_cluster_status") == "Primary"
+
+    @property
+    def galera_synced(self) -> bool:
+        return self.galera_primary and self.galera.get("wsrep_local_state_comment") == "Synced"
+
+    def galera_text(self) -> str:
+        if not self.reachable:
+            return "unreachable"
+        if not self.galera.get("running"):
+            return "mariadb stopped"
+        if "error" in self.galera:
+            return f"no answer: {self.galera['error']}"
+        status = self.galera.get("wsrep_cluster_status", "?")
+        state = self.galera.get("wsrep_local_state_comment", "?")
+        return f"{state}, {status}, size {self.galera_size}"
+
+    def rabbitmq_text(self) -> str:
+        if not self.reachable:
+            return "unreachable"
+        broker = self.rabbitmq or {}
+        if "error" in broker:
+            return f"no answer: {broker['error']}"
+        running = [n.split("@", 1)[-1] for n in broker.get("running_nodes", [])]
+        partitions = broker.get("partitions") or {}
+        text = f"{len(running)} running"
+        return text + (f"; partitions: {partitions}" if partitions else ", no partition")
+
+
+def controllers(plan: StackPlan) -> tuple[NodePlan, ...]:
+    nodes = plan.controllers()
+    if not nodes:
+        raise DcnError(f"{plan.site} has no controllers", hint="this is for the control plane")
+    return nodes
+
+
+def _ask(conn: Connection, node: NodePlan, argv: Sequence[str], timeout: float) -> Any:
+    out = remote.run(conn, ssh_address(node), [NODE_PYTHON, CLUSTER, *argv], timeout=timeout)
+    if out is None:
+        return None
+    try:
+        return json.loads(out)
+    except ValueError:
+        return None
+
+
+def inspect(conn: Connection, plan: StackPlan, *, broker: bool = False) -> list[Member]:
+    """Every controller's view, asked side by side, in plan order."""
+    vips = sorted(set(plan.network.vips.values()))
+    argv = ["status", *(["--rabbitmq"] if broker else []), *vips]
+
+    def one(node: NodePlan) -> Member:
+        answer = _ask(conn, node, argv, STATUS_TIMEOUT if broker else 10)
+        if not isinstance(answer, dict):
+            return Member(node.hostname, reachable=False)
+        return Member(
+            node.hostname,
+            reachable=True,
+            galera=answer.get("galera") or {},
+            vips=tuple(answer.get("vips") or ()),
+            rabbitmq=answer.get("rabbitmq"),
+        )
+
+    nodes = controllers(plan)
+    with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
+        return list(pool.map(one, nodes))
+
+
+def vip_holders(plan: StackPlan, members: Sequence[Member]) -> dict[str, list[str]]:
+    """VIP -> the nodes holding it (one when all is well; two is a split brain)."""
+    return {
+        vip: [m.node for m in members if vip in m.vips]
+        for vip in sorted(set(plan.network.vips.values()))
+    }
+
+
+def whole(plan: StackPlan, members: Sequence[Member]) -> bool:
+    """Every member answers and is a synced member of one primary Galera cluster of
+    them all, its broker (when asked) runs with every node and no partition, and each
+    VIP is held by exactly one node."""
+    size = len(controllers(plan))
+    galera = all(m.reachable and m.galera_synced and m.galera_size == size for m in members)
+    brokers = [m.rabbitmq for m in members if m.rabbitmq is not None]
+    broker = all(
+        len(b.get("running_nodes", [])) == size and not b.get("partitions") for b in brokers
+    )
+    vips = all(len(nodes) == 1 for nodes in vip_holders(plan, members).values())
+    return galera and broker and vips
+
+
+# -- recovery -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A stopped member's last committed transaction."""
+
+    node: str
+    uuid: str
+    seqno: int
+    how: str
+    safe_to_bootstrap: bool
+
+
+def most_advanced(positions: Sequence[Position]) -> Position:
+    """The member to bootstrap from: the highest seqno of the cluster's history; among
+    equals the one Galera marked safe to bootstrap, then the first in plan order.
+    Refuses when the members' histories differ (two clusters) or a position is
+    unknown: bootstrapping from the wrong node throws committed transactions away."""
+    unknown = [p.node for p in positions if p.seqno < 0]
+    if unknown:
+        raise DcnError(
+            f"the last committed position of {', '.join(unknown)} is unknown "
+            "(grastate.dat says -1 and --wsrep-recover found none)",
+            hint="look at /var/lib/mysql/grastate.dat and the mariadb journal on those "
+            "nodes; recover by hand with 'galera_new_cluster' on the node you choose",
+        )
+    histories = {p.uuid for p in positions}
+    if len(histories) > 1:
+        raise DcnError(
+            "the members hold different cluster histories: "
+            + ", ".join(f"{p.node} {p.uuid}" for p in positions),
+            hint="choose the history to keep by hand; dcn will not pick one",
+        )
+    best = max(p.seqno for p in positions)
+    ties = [p for p in positions if p.seqno == best]
+    return next((p for p in ties if p.safe_to_bootstrap), ties[0])
+
+
+@dataclass(slots=True)
+class Recovery:
+    """What `recover` found and did, for the operator and the drills' report."""
+
+    found: str = ""
+    positions: list[Position] = field(default_factory=list)
+    bootstrapped: str | None = None
+    started: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    whole: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "found": self.found,
+            "positions": [vars_of(p) for p in self.positions],
+            "bootstrapped": self.bootstrapped,
+            "started": self.started,
+            "actions": self.actions,
+            "whole": self.whole,
+        }
+
+
+def vars_of(position: Position) -> dict[str, Any]:
+    return {
+        "node": position.node,
+        "uuid": position.uuid,
+        "seqno": position.seqno,
+        "how": position.how,
+        "safe_to_bootstrap": position.safe_to_bootstrap,
+    }
+
+
+def _systemctl(conn: Connection, node: NodePlan, *args: str, timeout: float = 120) -> bool:
+    return remote.run(conn, ssh_address(node), ["systemctl", *args], timeout=timeout) is not None
+
+
+def _start(conn: Connection, node: NodePlan, unit: str) -> bool:
+    return _systemctl(conn, node, "start", unit, timeout=START_TIMEOUT)
+
+
+def recover(conn: Connection, plan: StackPlan, say: Say) -> Recovery:
+    """Bring the control plane's Galera cluster (and stopped brokers) back.
+
+    - a primary component exists: start the members that are stopped (they join it);
+    - none: every member must answer; stop them, read each one's position, start a new
+      cluster from the most advanced and start the others, one at a time.
+    """
+    nodes = {n.hostname: n for n in controllers(plan)}
+    if len(nodes) < 2:
+        raise DcnError(
+            f"{plan.site} has one controller: there is no cluster to recover",
+            hint=f"'dcn deploy {plan.site}' starts what is stopped",
+        )
+    result = Recovery()
+    members = inspect(conn, plan)
+    unreachable = [m.node for m in members if not m.reachable]
+    primary = [m for m in members if m.reachable and m.galera_primary]
+    if primary:
+        result.found = (
+            f"a primary component of {primary[0].galera_size} "
+            f"({', '.join(m.node for m in primary)})"
+        )
+        say(f"Galera: {result.found}")
+        for m in members:
+            if m.reachable and not m.galera.get("running"):
+                say(f"{m.node}: starting mariadb (it joins by state transfer)")
+                result.actions.append(f"started mariadb on {m.node}")
+                if _start(conn, nodes[m.node], "mariadb.service"):
+                    result.started.append(m.node)
+    else:
+        if unreachable:
+            raise DcnError(
+                f"no Galera member is primary and {', '.join(unreachable)} cannot be "
+                "reached: its last committed position is unknown",
+                hint="bring every controller back ('dcn lab node start NODE' in the lab), "
+                "then run 'dcn recover central' again",
+            )
+        result.found = "no primary component: every member stopped or lost quorum"
+        say(f"Galera: {result.found}")
+        for node in nodes.values():
+            _systemctl(conn, node, "stop", "mariadb.service")
+        for name, node in nodes.items():
+            answer = _ask(conn, node, ["position"], timeout=120) or {}
+            position = Position(
+                name,
+                str(answer.get("uuid", "")),
+                int(answer.get("seqno", -1)),
+                str(answer.get("how", "no answer")),
+                bool(answer.get("safe_to_bootstrap")),
+            )
+            result.positions.append(position)
+            say(
+                f"{name}: position {position.uuid}:{position.seqno} ({position.how}"
+                f"{', safe to bootstrap' if position.safe_to_bootstrap else ''})"
+            )
+        chosen = most_advanced(result.positions)
+        say(f"bootstrapping the cluster from {chosen.node} (seqno {chosen.seqno})")
+        if _ask_text(conn, nodes[chosen.node], ["bootstrap"]) is None:
+            raise DcnError(
+                f"starting a new cluster on {chosen.node} failed",
+                hint=f"'dcn lab exec {chosen.node} journalctl -u mariadb -n 50' shows why",
+            )
+        result.bootstrapped = chosen.node
+        result.actions.append(f"new cluster from {chosen.node} at seqno {chosen.seqno}")
+        for name, node in nodes.items():
+            if name == chosen.node:
+                continue
+            say(f"{name}: starting mariadb (it joins {chosen.node})")
+            if _start(conn, node, "mariadb.service"):
+                result.started.append(name)
+                result.actions.append(f"started mariadb on {name}")
+    for name, node in nodes.items():
+        if name not in unreachable:
+            _start(conn, node, "rabbitmq-server.service")
+    final = inspect(conn, plan)
+    result.whole = all(m.galera_synced and m.galera_size == len(nodes) for m in final)
+    for m in final:
+        say(f"{m.node}: {m.galera_text()}")
+    return result
+
+
+def _ask_text(conn: Connection, node: NodePlan, argv: Sequence[str]) -> str | None:
+    return remote.run(conn, ssh_address(node), [NODE_PYTHON, CLUSTER, *argv], timeout=START_TIMEOUT)
