@@ -44,10 +44,15 @@ def run(
     scenario: Annotated[
         str,
         typer.Argument(
-            help="edge-site-loss, control-plane-loss, compute-failure, db-outage, broker-restart"
+            help="edge-site-loss, control-plane-loss, compute-failure, db-outage, "
+            "broker-restart, controller-loss, controller-return, control-plane-power-loss"
         ),
     ],
     site: Annotated[str | None, typer.Option(help="the edge site (default: the first)")] = None,
+    node: Annotated[
+        str | None,
+        typer.Option(help="the controller to lose (default: the one holding the VIPs)"),
+    ] = None,
     seconds: Annotated[
         list[float] | None,
         typer.Option(
@@ -65,7 +70,7 @@ def run(
     durations = seconds or ([20.0, 150.0] if scenario == "edge-site-loss" else [None])
     reports = []
     for duration in durations:
-        drill_id, report = run_drill(ws, scenario, _say, site=site, seconds=duration)
+        drill_id, report = run_drill(ws, scenario, _say, site=site, seconds=duration, node=node)
         reports.append({"id": drill_id, **report.as_dict()})
         if fmt != "json":
             show_report(report.as_dict(), drill_id)

@@ -39,6 +39,13 @@ CLAIMS = {
     "edge-data-plane": "When there is a network failure that disconnects the edge off the "
     "central site, there is no SLA for recovery time but only what the provider networks "
     "or a particular SDN choice can guarantee.",
+    # dcn's own, for a clustered control plane (not the seed's)
+    "ha-survives": "dcn: losing one controller of three, Galera and RabbitMQ go on with "
+    "two, the VIPs move, and servers still boot at the edge.",
+    "ha-rejoins": "dcn: a controller that comes back rejoins Galera (IST), RabbitMQ and "
+    "the VIPs' group by itself.",
+    "ha-recovered": "dcn: after every controller lost power, 'dcn recover' brings Galera "
+    "back from the most advanced member.",
     "metadata-route": "Otherwise, the latter [cloud-init] requires a route for the provider "
     "routers to forward data to the metadata service.",
 }

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from dcn.drill import POLL, RECOVERY_WAIT, Drill, Report, Say
+from dcn.drill import POLL, RECOVERY_WAIT, Drill, Report, Say, controllers
 from dcn.drill.dataplane import DataPlane
 from dcn.errors import DcnError
 from dcn.lab import faults
@@ -298,6 +298,9 @@ SCENARIOS = (
     "compute-failure",
     "db-outage",
     "broker-restart",
+    "controller-loss",
+    "controller-return",
+    "control-plane-power-loss",
 )
 
 
@@ -318,6 +321,7 @@ def run(
     *,
     site: str | None = None,
     seconds: float | None = None,
+    node: str | None = None,
 ) -> tuple[int, Report]:
     """Run one scenario; store and return (drill id, report)."""
     if scenario not in SCENARIOS:
@@ -335,6 +339,15 @@ def run(
         chosen, other = _edges(d, site)
         d.report.params = {"site": chosen, "other": other}
         compute_failure(d, chosen, other, seconds or 0)
+    elif scenario == "controller-loss":
+        d.report.params = {"node": node or "the VIP holder", "seconds": seconds or 30}
+        controllers.controller_loss(d, node, seconds or 30)
+    elif scenario == "controller-return":
+        d.report.params = {"node": node or "a controller without the VIPs", "away": seconds or 20}
+        controllers.controller_return(d, node, seconds or 20)
+    elif scenario == "control-plane-power-loss":
+        d.report.params = {"off": seconds or 10}
+        controllers.power_loss(d, seconds or 10)
     elif scenario == "db-outage":
         d.report.params = {"service": "mariadb", "seconds": seconds or 15}
         service_outage(d, "mariadb", seconds or 15, kill=False)

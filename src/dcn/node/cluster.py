@@ -11,6 +11,9 @@ recovery, and what `dcn health`, the drills and ``dcn recover`` read of a contro
                         whether it runs, and its safe_to_bootstrap flag
   bootstrap             make this node the cluster again (after every node stopped):
                         mark it safe to bootstrap and start it as a new cluster
+  writes SECONDS        JSON: write to the cluster through this node every 0.2 s for
+                        SECONDS; how many, how many failed, the longest a write took
+                        or waited (the drills' write stall)
   status [--rabbitmq] VIP...
                         JSON: the server's wsrep status (size, state, primary),
                         which of the VIPs this node holds, and with --rabbitmq the
@@ -28,6 +31,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 UNIT = "mariadb.service"
@@ -203,6 +207,46 @@ def status(args: list[str]) -> dict:
     return out
 
 
+def _sql(statement: str, timeout: float = 60) -> bool:
+    try:
+        done = subprocess.run(
+            ["/usr/bin/mariadb", "-N", "-B", "-e", statement],
+            capture_output=True,
+            check=False,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0
+
+
+def writes(seconds: float, interval: float = 0.2) -> dict:
+    """Writes through the local member (replicated by Galera) for `seconds`: a member's
+    loss stalls every write of the cluster until it is noticed gone."""
+    _sql("CREATE DATABASE IF NOT EXISTS dcn_probe")
+    _sql(
+        "CREATE TABLE IF NOT EXISTS dcn_probe.writes (id INT AUTO_INCREMENT PRIMARY KEY, at DOUBLE)"
+    )
+    start = time.monotonic()
+    done = failed = 0
+    longest = 0.0
+    previous: float | None = None
+    while time.monotonic() - start < seconds:
+        began = time.monotonic()
+        ok = _sql(f"INSERT INTO dcn_probe.writes (at) VALUES ({time.time()})")
+        now = time.monotonic()
+        done += 1
+        failed += not ok
+        if ok:
+            # the time no write got through, beyond the pace of the writes
+            if previous is not None:
+                longest = max(longest, now - previous - interval)
+            previous = now
+        time.sleep(max(0.0, interval - (time.monotonic() - began)))
+    _sql("DELETE FROM dcn_probe.writes")
+    return {"writes": done, "failed": failed, "longest_stall": round(longest, 2)}
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__, file=sys.stderr)
@@ -214,6 +258,8 @@ def main(argv: list[str]) -> int:
         print(json.dumps(position()))
     elif command == "bootstrap":
         print(bootstrap())
+    elif command == "writes":
+        print(json.dumps(writes(float(args[0]))))
     elif command == "status":
         print(json.dumps(status(args)))
     else:
