@@ -144,4 +144,6 @@ def _figure(name: str, value: float | None) -> str:
         return f"{value:.0f} packets"
     if name == "metadata_during_cut":
         return "served" if value else "failed"
+    if name.endswith(("_probes", "_writes", "_failed", "_during")) or name == "db_writes":
+        return f"{value:.0f}"
     return f"{value:.1f} s"

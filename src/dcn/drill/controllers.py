@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -303,9 +304,12 @@ def power_loss(d: Drill, seconds: float) -> None:
     time.sleep(max(0.0, seconds - 3.0))
     started = time.monotonic()
     d.healed_at = datetime.now(UTC)
-    for name in names:
-        d.lab.node_action(name, "start")
-    d.log(f"powered on {', '.join(names)} in {round(time.monotonic() - started, 1)}s")
+    # all at once, as power comes back: each member waits for its peers
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        states = dict(
+            zip(names, pool.map(lambda n: d.lab.node_action(n, "start"), names), strict=True)
+        )
+    d.log(f"powered on in {round(time.monotonic() - started, 1)}s: {states}")
     conn = connection_for(d.ws)
     recovery = cluster.recover(conn, plan, d.log)
     d.report.figures["recover_seconds"] = round(time.monotonic() - started, 1)

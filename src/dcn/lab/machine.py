@@ -48,6 +48,10 @@ _BAD_PATH = re.compile(r"[,:\s\\'\"$`]")
 _PUBKEY = re.compile(r"^(ssh-|ecdsa-|sk-)[A-Za-z0-9@.\-]+ [A-Za-z0-9+/=]+( [^\n]*)?$")
 
 
+#: units a node's boot may wait on until their cluster's peers are up
+CLUSTER_UNITS = ("mariadb.service", "rabbitmq-server.service")
+
+
 def _proc_stat(pid: int) -> tuple[str, int] | None:
     """(state, ppid) of a live process, None when gone or a zombie."""
     try:
@@ -433,6 +437,9 @@ class Machine:
                 state = result.stdout.strip() or "no answer"
                 if state in ("running", "degraded"):
                     return state
+                waiting = self.waiting_for_peers() if state == "starting" else None
+                if waiting:
+                    return f"starting ({', '.join(waiting)} waiting for cluster peers)"
             elif self.launcher_pid() is None:
                 code = _tail(self.node_dir / "exit.code", 1) or "?"
                 raise DcnError(
@@ -446,6 +453,20 @@ class Machine:
             f"journal:\n{self.journal_tail()}",
             hint=f"see 'systemctl --failed' inside the node, and console.log in {self.node_dir}",
         )
+
+    def waiting_for_peers(self) -> list[str]:
+        """The cluster units the boot waits on when nothing else runs: a member of a
+        Galera or RabbitMQ cluster that lost power with its peers waits for them (or for
+        'dcn recover'); the node is up all the same. Empty: the boot waits on more."""
+        jobs = self.exec(["systemctl", "list-jobs", "--no-legend", "--plain"], timeout=10)
+        running = [
+            line.split()[1]
+            for line in jobs.stdout.splitlines()
+            if len(line.split()) >= 4 and line.split()[3] == "running"
+        ]
+        if running and all(unit in CLUSTER_UNITS for unit in running):
+            return running
+        return []
 
     def journal_tail(self, lines: int = TAIL) -> str:
         """The node's last journal lines (from inside, or from its files when stopped)."""
