@@ -10,6 +10,7 @@ seqno, from grastate.dat or ``--wsrep-recover``), never from an arbitrary one.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,6 +28,12 @@ CLUSTER = f"{NODE_HOME}/cluster.py"
 STATUS_TIMEOUT = 40
 #: a member's mariadb joining by state transfer, or starting a new cluster
 START_TIMEOUT = 300
+#: members that all came back reform their primary component by themselves (Galera's
+#: pc.recovery): recovery waits this long for that before it steps in
+SETTLE = 60
+#: a member that will not stop (mariadbd waiting for its peers ignores SIGTERM for a
+#: long time) is killed after this; it is no primary, so it holds no commit of its own
+STOP_WAIT = 20
 
 Say = Callable[[str], None]
 
@@ -212,6 +219,34 @@ def _systemctl(conn: Connection, node: NodePlan, *args: str, timeout: float = 12
     return remote.run(conn, ssh_address(node), ["systemctl", *args], timeout=timeout) is not None
 
 
+def _stop(conn: Connection, node: NodePlan) -> None:
+    """Stop mariadb; kill it when it does not stop in `STOP_WAIT` seconds."""
+    if not _systemctl(conn, node, "stop", "mariadb.service", timeout=STOP_WAIT):
+        _systemctl(conn, node, "kill", "--signal=SIGKILL", "mariadb.service")
+        _systemctl(conn, node, "stop", "mariadb.service", timeout=STOP_WAIT)
+
+
+def _settled(conn: Connection, plan: StackPlan, say: Say) -> list[Member]:
+    """The members' views, once no member is on its way to a primary component by
+    itself: while some run mariadb and none is primary yet, wait (bounded)."""
+    deadline = time.monotonic() + SETTLE
+    members = inspect(conn, plan)
+    said = False
+    while time.monotonic() < deadline:
+        forming = any(m.reachable and m.galera.get("running") for m in members)
+        if any(m.galera_primary for m in members) or not forming:
+            break
+        if not said:
+            say(
+                f"Galera: members are running without a primary component; waiting up to "
+                f"{SETTLE} s for them to form one by themselves"
+            )
+            said = True
+        time.sleep(2)
+        members = inspect(conn, plan)
+    return members
+
+
 def _start(conn: Connection, node: NodePlan, unit: str) -> bool:
     return _systemctl(conn, node, "start", unit, timeout=START_TIMEOUT)
 
@@ -230,7 +265,7 @@ def recover(conn: Connection, plan: StackPlan, say: Say) -> Recovery:
             hint=f"'dcn deploy {plan.site}' starts what is stopped",
         )
     result = Recovery()
-    members = inspect(conn, plan)
+    members = _settled(conn, plan, say)
     unreachable = [m.node for m in members if not m.reachable]
     primary = [m for m in members if m.reachable and m.galera_primary]
     if primary:
@@ -256,7 +291,7 @@ def recover(conn: Connection, plan: StackPlan, say: Say) -> Recovery:
         result.found = "no primary component: every member stopped or lost quorum"
         say(f"Galera: {result.found}")
         for node in nodes.values():
-            _systemctl(conn, node, "stop", "mariadb.service")
+            _stop(conn, node)
         for name, node in nodes.items():
             answer = _ask(conn, node, ["position"], timeout=120) or {}
             position = Position(

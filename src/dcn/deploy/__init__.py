@@ -201,6 +201,27 @@ class Deployer:
             self.removals[name] = job
         return problems
 
+    def _check_cluster_size(self, plan: StackPlan) -> list[str]:
+        """A deployed control plane keeps its number of controllers: going from one to
+        three turns a MariaDB server into a Galera cluster, classic queues into quorum
+        queues (every client of the broker at once, edges too) and OVN's databases
+        into a RAFT cluster; none of that is done in place yet (docs/operate.md)."""
+        if plan.kind != "control-plane":
+            return []
+        deployed = self.ws.store.deployed_generations(self.dep.name).get(plan.site)
+        if deployed is None:
+            return []
+        before = len(plan_from_json(deployed.plan_json()).controllers())
+        now = len(plan.controllers())
+        if before == now:
+            return []
+        return [
+            f"{plan.site}: the deployed control plane has {before} controller(s), the "
+            f"description {now} (ha_size); dcn does not change a running control plane's "
+            f"cluster size: set ha_size and the Controller count back to {before}, or move "
+            "to a new control plane as docs/operate.md ('Changing ha_size') describes"
+        ]
+
     def run(
         self, sites: Sequence[str], parallel: int = 2, force: bool = False
     ) -> list[SiteOutcome]:
@@ -223,6 +244,7 @@ class Deployer:
                     why = self._control_plane_deployed(result, deploying_cp)
                     if why:
                         problems.append(why)
+                problems += self._check_cluster_size(result.plan)
                 outside = self._check_lab_addresses(result.plan)
                 if outside:
                     problems += outside

@@ -54,8 +54,11 @@ STATUS_KEYS = (
 
 
 def active() -> bool:
-    done = subprocess.run(["systemctl", "is-active", "--quiet", UNIT], check=False)
-    return done.returncode == 0
+    """mariadb runs, or is starting (a member waiting for its peers is starting)."""
+    done = subprocess.run(
+        ["systemctl", "is-active", UNIT], capture_output=True, text=True, check=False
+    )
+    return done.stdout.strip() in ("active", "activating", "reloading")
 
 
 def grastate() -> dict[str, str]:
@@ -139,20 +142,26 @@ def bootstrap() -> str:
 
 
 def wsrep_status() -> dict[str, str]:
+    if not active():
+        return {"error": "mariadb is not running"}
     names = ",".join(f"'{k}'" for k in STATUS_KEYS)
-    done = subprocess.run(
-        [
-            "/usr/bin/mariadb",
-            "-N",
-            "-B",
-            "-e",
-            f"SHOW GLOBAL STATUS WHERE Variable_name IN ({names})",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=10,
-    )
+    try:
+        done = subprocess.run(
+            [
+                "/usr/bin/mariadb",
+                "--connect-timeout=3",
+                "-N",
+                "-B",
+                "-e",
+                f"SHOW GLOBAL STATUS WHERE Variable_name IN ({names})",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=6,
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": "mariadb did not answer in 6 s"}
     if done.returncode != 0:
         return {"error": (done.stderr.strip().splitlines() or ["mariadb did not answer"])[-1]}
     return dict(line.split("\t", 1) for line in done.stdout.splitlines() if "\t" in line)
