@@ -33,10 +33,10 @@ class LabRun:
 
 
 @contextmanager
-def lab_run(prefix: str, keep: bool) -> Iterator[LabRun]:
+def lab_run(prefix: str, keep: bool, example: Path = EXAMPLE) -> Iterator[LabRun]:
     work = Path(tempfile.mkdtemp(prefix=prefix))
     desc = work / "dcn.yaml"
-    shutil.copy(EXAMPLE, desc)
+    shutil.copy(example, desc)
     env = {**os.environ, "DCN_FILE": str(desc), "DCN_STATE_DIR": str(work / "state")}
     try:
         yield LabRun(work, desc, env)
