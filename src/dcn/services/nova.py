@@ -125,7 +125,12 @@ def control_plane_sections(ctx: RenderContext) -> ini.Sections:
         # seconds): an edge's registration waits for it instead of starting nova-manage,
         # a process that costs a small site's deploy a fifth of its CPU (it is still the
         # fallback, `dcn.node.edge_register`)
-        "scheduler": {"discover_hosts_in_cells_interval": DISCOVER_INTERVAL},
+        "scheduler": {
+            "discover_hosts_in_cells_interval": DISCOVER_INTERVAL,
+            **({"workers": 1} if ctx.site.clustered else {}),
+        },
+        # one worker per controller of a cluster (three in all); else nova's default
+        **({"conductor": {"workers": 1}} if ctx.site.clustered else {}),
         "keystone_authtoken": authtoken(ctx, IDENTITY.user, IDENTITY.secret),
         "wsgi": {"api_paste_config": f"{CONFDIR}/api-paste.ini"},
     }

@@ -60,7 +60,9 @@ class WsgiApi:
             "wsgi_app": self.app,
             "bind": list(api_listen(ctx, self.endpoint)),
             "proc_name": self.name,
-            "workers": self.workers,
+            # a clustered control plane has a worker per controller behind haproxy:
+            # one each keeps three controllers' memory near one's
+            "workers": 1 if ctx.site.clustered else self.workers,
             "worker_class": "gthread",
             "threads": 4,
             "keepalive": 0,
