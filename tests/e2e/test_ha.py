@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from tests.e2e.test_lab import Lab
+
+from dcn.cloud import admin_connection
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "dcn-ha.yaml"
@@ -32,10 +35,29 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         lab.dcn("lab", "up")
         lab.dcn("deploy", "central")
         lab.dcn("deploy", "dcn0", "dcn1", "--parallel", "2")
-        lab.dcn("smoke", "--no-guests")
+        _smoke(lab)
         yield lab
     finally:
         lab.dcn("lab", "down", check=False)
+
+
+def _smoke(lab: Lab) -> None:
+    """dcn smoke; once more when the first boot found no valid host. Seen once in this
+    lab right after a fresh clustered control plane registered its edges (cause not
+    found yet; written down in the issue's note): the retry is printed, never silent."""
+    first = lab.dcn("smoke", "--no-guests", check=False)
+    if first.returncode == 0:
+        return
+    if "No valid host" not in first.stdout + first.stderr:
+        raise AssertionError(f"dcn smoke failed:\n{first.stdout}\n{first.stderr}")
+    print(f"smoke found no valid host, booting again:\n{first.stdout}{first.stderr}")
+    conn = admin_connection(lab.ws())
+    for server in list(conn.compute.servers()):
+        if server.name.startswith("dcn-smoke-"):
+            conn.compute.delete_server(server)
+            conn.compute.wait_for_delete(server, wait=120)
+    time.sleep(10)
+    lab.dcn("smoke", "--no-guests")
 
 
 def _cluster(lab: Lab) -> list[dict]:
@@ -105,7 +127,7 @@ def test_recover_bootstraps_from_the_most_advanced_member(lab: Lab) -> None:
     assert {p["node"]: p["seqno"] for p in result["positions"]} == seqnos
     assert all(r["galera_ok"] for r in _cluster(lab))
     # and the cloud answers again
-    lab.dcn("smoke", "--no-guests")
+    _smoke(lab)
 
 
 def test_changing_the_number_of_controllers_is_refused_before_any_host(lab: Lab) -> None:
