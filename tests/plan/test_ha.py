@@ -64,7 +64,7 @@ def test_one_time_steps_run_on_the_bootstrap_node_only(ha) -> None:
         assert joiner[service] == [], service
     # what every member needs of its own stays everywhere
     assert joiner["mariadb"] == ["install-db"]
-    assert joiner["rabbitmq"] == ["owner"]
+    assert joiner["rabbitmq"] == ["owner", "grow-queues"]
     assert joiner["keepalived"] == ["interfaces"]
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from dcn.cloud import admin_connection, ensure_image_and_flavor
 from dcn.errors import DcnError
 from dcn.lab import Lab, faults
+from dcn.redact import redact
 from dcn.workspace import Workspace
 
 POLL = 1.0
@@ -162,14 +163,21 @@ class Drill:
             return False
 
     def boot(
-        self, az: str, name: str, wait: float = BOOT_WAIT, network_id: str | None = None
+        self,
+        az: str,
+        name: str,
+        wait: float = BOOT_WAIT,
+        network_id: str | None = None,
+        conn: Any = None,
     ) -> tuple[str, str, float | None]:
         """Create a server in `az` (with a port on `network_id`, else none); (id, final
-        status, seconds to ACTIVE)."""
+        status, seconds to ACTIVE). `conn`: a connection of the caller's (its own
+        timeout) for the create; else the drill's."""
         started = time.monotonic()
+        conn = conn or self.conn
         try:
-            image, flavor = ensure_image_and_flavor(self.conn)
-            server = self.conn.compute.create_server(
+            image, flavor = ensure_image_and_flavor(conn)
+            server = conn.compute.create_server(
                 name=name,
                 image_id=image.id,
                 flavor_id=flavor.id,
@@ -177,6 +185,7 @@ class Drill:
                 availability_zone=az,
             )
         except Exception as exc:
+            self.log(f"create {name} failed: {redact(str(exc))[:300]}")
             return "", f"refused: {type(exc).__name__}", None
         status = self.server_status(server.id)
         while status not in ("ACTIVE", "ERROR") and time.monotonic() - started < wait:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import requests
 
 from dcn import cluster, remote
+from dcn.cloud import admin_connection
 from dcn.deploy import ssh_address
 from dcn.drill import POLL, Drill
 from dcn.errors import DcnError
@@ -29,6 +30,8 @@ from dcn.plan.types import StackPlan
 PROBE_TIMEOUT = 1.0
 #: the longest any phase waits (the API back, the cluster whole)
 WAIT = 240.0
+#: an operator's client during the loss: patient, but not forever
+CLIENT_TIMEOUT = 120.0
 
 
 @dataclass(slots=True)
@@ -157,6 +160,21 @@ def _write_probe(d: Drill, plan: StackPlan, node: str, seconds: float) -> thread
     return thread
 
 
+def _survivors(
+    d: Drill, plan: StackPlan, survivors: list[str], limit: float = 60.0
+) -> tuple[list[cluster.Member], float | None]:
+    """The survivors' views once Galera counts only them (bounded): a member lost
+    without a word is noticed after evs.suspect_timeout. None: not in time."""
+    started = time.monotonic()
+    while True:
+        members = [m for m in _members(d, plan, broker=True) if m.node in survivors]
+        if all(m.galera_synced and m.galera_size == len(survivors) for m in members):
+            return members, round(time.monotonic() - started, 1)
+        if time.monotonic() - started > limit:
+            return members, None
+        time.sleep(POLL)
+
+
 def _edge_hosts(d: Drill) -> list[str]:
     return [h for e in d.dep.edges for h in d.hosts(e.name)]
 
@@ -185,7 +203,15 @@ def controller_loss(d: Drill, node: str | None, seconds: float) -> None:
         while not probe.ok_since(t_stop + 0.5) and probe.elapsed() - t_stop < WAIT:
             time.sleep(0.2)
         d.log(f"API answers again {round(probe.elapsed() - t_stop, 1)}s after the power loss")
-        members = [m for m in _members(d, plan, broker=True) if m.node in survivors]
+        members, converged = _survivors(d, plan, survivors)
+        if converged is not None:
+            converged = round(probe.elapsed() - t_stop, 1)
+        d.report.figures["galera_without_it_after"] = converged
+        d.log(
+            f"Galera counts {len(survivors)} members {converged}s after the power loss"
+            if converged is not None
+            else f"Galera still does not count {len(survivors)} members"
+        )
         holders = cluster.vip_holders(plan, members)
         new_holder = holders.get(plan.network.vips.get("internal_api", ""), [])
         galera = {m.node: m.galera_text() for m in members}
@@ -198,7 +224,10 @@ def controller_loss(d: Drill, node: str | None, seconds: float) -> None:
             m.rabbitmq is not None and len(m.rabbitmq.get("running_nodes", [])) == len(survivors)
             for m in members
         )
-        sid, status, took = d.boot(edges[0], f"drill-{edges[0]}-controller-lost")
+        # as an operator's client would: it waits for the API (the drill's own calls
+        # give up after 5 s); how long the create took is in the timeline
+        patient = admin_connection(d.ws, timeout=CLIENT_TIMEOUT)
+        sid, status, took = d.boot(edges[0], f"drill-{edges[0]}-controller-lost", conn=patient)
         created.append(sid)
         d.attempt(
             f"boot a server in {edges[0]} during the loss",

@@ -125,6 +125,18 @@ def processes(ctx: RenderContext) -> tuple[ProcessSpec, ...]:
     )
 
 
+def grow(ctx: RenderContext) -> tuple[StepSpec, ...]:
+    """A cluster member takes a replica of every quorum queue declared before it
+    joined. A quorum queue's members are the cluster's nodes when it is declared, and
+    the bootstrap controller's services declare theirs (conductor, scheduler) before
+    the others join: without this those queues live on that one node, and losing it
+    stops every call to them (publishes are nacked until it returns)."""
+    if not cluster(ctx):
+        return ()
+    command = (f"{BIN}/rabbitmq-queues", "grow", f"rabbit@{ctx.hostname}", "all")
+    return (StepSpec(name="grow-queues", command=command, phase="post", env=dict(ENV)),)
+
+
 def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
     """Re-set the broker user's password from the config file (idempotent)."""
     read_pass = f"sed -n 's/^default_pass = //p' {shlex.quote(CONFIG)}"
@@ -145,6 +157,7 @@ def steps(ctx: RenderContext) -> tuple[StepSpec, ...]:
             # a cluster replicates its users
             bootstrap_only=True,
         ),
+        *grow(ctx),
     )
 
 
