@@ -373,11 +373,6 @@ class Deployer:
         host_vars = {}
         for n in plan.nodes:
             values = bundle.node_vars(n, secrets, release)
-            if plan.clustered:
-                # a cluster's members apply a level one at a time, in plan order: the
-                # bootstrap node forms the cluster, the others join it, and a restart
-                # for a change never takes two members down at once
-                values["dcn_rolling"] = 1
             host_vars[n.hostname] = applied.stamped(values, applied.STAMP)
             check.node(n.hostname, ssh_address(n), host_vars[n.hostname])
         groups: dict[str, dict[str, dict[str, str]]] = {}
@@ -434,10 +429,12 @@ class Deployer:
             if register_extra and decision.runs("register.yml"):
                 playbooks.append("register.yml")
             if playbooks:
-                # no extra variables: all site.yml applies is in the host variables, which
-                # the stamp's digest covers (add any extra one to the digest too)
+                # all site.yml applies is in the host variables, which the stamp's digest
+                # covers (add any extra one that changes what is applied to the digest
+                # too); a clustered control plane's nodes go one at a time (site.yml)
+                order = {"dcn_serial": 1} if plan.clustered else {}
                 res = runner.run_playbook(
-                    run_dir, playbooks, self.connection, {}, step, len(apply) + 1, self.cancel
+                    run_dir, playbooks, self.connection, order, step, len(apply) + 1, self.cancel
                 )
             if res.succeeded and networks_extra and decision.runs("networks.yml"):
                 ensured = runner.run_playbook(

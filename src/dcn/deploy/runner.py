@@ -140,7 +140,9 @@ def write_inventory(
     runs.claim(run_dir)
     inv = run_dir / "inventory"
     doc = {"all": {"children": {g: {"hosts": dict(h)} for g, h in groups.items()}}}
-    write_confined(inv, ("hosts.yml",), ansible_yaml(doc), 0o600)
+    # hosts in the order given (a site's in plan order): a clustered control plane's
+    # play goes host by host in inventory order, the bootstrap node first
+    write_confined(inv, ("hosts.yml",), ansible_yaml(doc, sort_keys=False), 0o600)
     for host, values in host_vars.items():
         write_confined(inv, ("host_vars", f"{host}.yml"), ansible_yaml(dict(values)), 0o600)
 
@@ -168,14 +170,14 @@ def _unsafe(value: Any) -> Any:
     return value
 
 
-def ansible_yaml(data: Mapping[str, Any]) -> str:
+def ansible_yaml(data: Mapping[str, Any], sort_keys: bool = True) -> str:
     """YAML for Ansible with every string value tagged ``!unsafe``.
 
     Ansible templates variables when it uses them: a value holding ``{{ lookup('pipe',
     ...) }}`` (from a description, an override, an imported export) would run a command
     on the operator's machine. Marked unsafe, every value is data, never a template.
     """
-    return yaml.dump(_unsafe(data), Dumper=_AnsibleDumper, sort_keys=True)
+    return yaml.dump(_unsafe(data), Dumper=_AnsibleDumper, sort_keys=sort_keys)
 
 
 def _envvars(conn: Connection, forks: int) -> dict[str, str]:
