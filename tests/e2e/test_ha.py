@@ -132,15 +132,16 @@ def test_recover_bootstraps_from_the_most_advanced_member(lab: Lab) -> None:
 
 def test_changing_the_number_of_controllers_is_refused_before_any_host(lab: Lab) -> None:
     text = lab.file.read_text()
-    single = lab.workdir / "single.yaml"
-    single.write_text(
-        text.replace("ha_size: 3", "ha_size: 1").replace(
-            "Controller: {count: 3}", "Controller: {count: 1}"
+    for count, says in ((5, "3 controller(s), the description 5"), (1, "not computes")):
+        other = lab.workdir / f"controllers-{count}.yaml"
+        other.write_text(
+            text.replace("ha_size: 3", f"ha_size: {count}").replace(
+                "Controller: {count: 3}", f"Controller: {{count: {count}}}"
+            )
         )
-    )
-    result = lab.dcn("deploy", "central", check=False, file=single)
-    assert result.returncode != 0
-    assert "3 controller(s), the description 1" in result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
+        result = lab.dcn("deploy", "central", check=False, file=other)
+        assert result.returncode != 0
+        assert says in result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
     # nothing changed on the cluster
     assert all(r["galera_ok"] for r in _cluster(lab))
