@@ -73,3 +73,22 @@ def test_a_deployed_control_plane_keeps_its_number_of_controllers(tmp_path, monk
     assert "1 controller(s), the description 3 (ha_size)" in problem
     assert "Changing ha_size" in problem
     assert grown._check_cluster_size(single.plan) == []
+
+
+def test_an_edge_registers_through_a_controller_that_answers(tmp_path, monkeypatch) -> None:
+    import dcn.deploy as deploy
+
+    deployer, ws, _, _ = _deployer(tmp_path, monkeypatch, "dcn-ha.yaml")
+    (central,) = ws.planner().plan(["central"], record=True)
+    assert deployer._deploy(central).ok
+    first, second = (n.hostname for n in central.plan.controllers()[:2])
+    monkeypatch.setattr(deploy, "ssh_problem", lambda node: None)
+    assert list(deployer._control_plane_group()) == [first]
+    lost = {first}
+    monkeypatch.setattr(
+        deploy, "ssh_problem", lambda node: "gone" if node.hostname in lost else None
+    )
+    assert list(deployer._control_plane_group()) == [second]
+    lost.add(second)
+    third = central.plan.controllers()[2].hostname
+    assert list(deployer._control_plane_group()) == [third]

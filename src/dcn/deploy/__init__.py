@@ -67,18 +67,29 @@ def ssh_address(node: NodePlan) -> str:
     return address
 
 
+def ssh_problem(node: NodePlan) -> str | None:
+    """Why the node's SSH port does not answer (None: it answers)."""
+    try:
+        with socket.create_connection((ssh_address(node), SSH_PORT), REACH_TIMEOUT):
+            return None
+    except OSError as exc:
+        return f"{node.hostname} ({ssh_address(node)}: {exc.strerror or exc})"
+
+
 def unreachable(plan: StackPlan) -> list[str]:
     """Nodes whose SSH port does not answer (checked in parallel, bounded)."""
-
-    def probe(node: NodePlan) -> str | None:
-        try:
-            with socket.create_connection((ssh_address(node), SSH_PORT), REACH_TIMEOUT):
-                return None
-        except OSError as exc:
-            return f"{node.hostname} ({ssh_address(node)}: {exc.strerror or exc})"
-
     with ThreadPoolExecutor(max_workers=min(16, len(plan.nodes) or 1)) as pool:
-        return [r for r in pool.map(probe, plan.nodes) if r]
+        return [r for r in pool.map(ssh_problem, plan.nodes) if r]
+
+
+def working_controller(plan: StackPlan) -> NodePlan | None:
+    """The controller that runs the control plane's one-off work for others (an
+    edge's registration): the first; on a clustered control plane the first whose
+    SSH answers, so that edges deploy while a controller is lost."""
+    first = plan.api_node()
+    if not plan.clustered or first is None or ssh_problem(first) is None:
+        return first
+    return next((n for n in plan.controllers()[1:] if ssh_problem(n) is None), first)
 
 
 class Deployer:
@@ -350,7 +361,7 @@ class Deployer:
         record = self.ws.store.latest_generation(self.dep.name, cp.name)
         if record is None:
             return {}
-        node = plan_from_json(record.plan_json()).api_node()
+        node = working_controller(plan_from_json(record.plan_json()))
         return {node.hostname: {"ansible_host": ssh_address(node)}} if node else {}
 
     def _deploy(self, result: SitePlanResult) -> SiteOutcome:
