@@ -47,6 +47,27 @@ class Member:
     galera: dict[str, Any] = field(default_factory=dict)
     vips: tuple[str, ...] = ()
     rabbitmq: dict[str, Any] | None = None
+    #: OVN database (nb, sb) -> its RAFT role and status here
+    ovn: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ovn_ok(self) -> bool:
+        """Both OVN databases count this node as a member of their cluster."""
+        views = [self.ovn.get(db) or {} for db in ("nb", "sb")]
+        return self.reachable and all(v.get("status") == "cluster member" for v in views)
+
+    def ovn_text(self) -> str:
+        if not self.reachable:
+            return "unreachable"
+        parts = []
+        for db in ("nb", "sb"):
+            view = self.ovn.get(db) or {"error": "no answer"}
+            parts.append(
+                f"{db.upper()} {view['role']}"
+                if view.get("status") == "cluster member"
+                else f"{db.upper()} {view.get('error') or view.get('status')}"
+            )
+        return ", ".join(parts)
 
     @property
     def galera_size(self) -> int:
@@ -115,6 +136,7 @@ def inspect(conn: Connection, plan: StackPlan, *, broker: bool = False) -> list[
             galera=answer.get("galera") or {},
             vips=tuple(answer.get("vips") or ()),
             rabbitmq=answer.get("rabbitmq"),
+            ovn=answer.get("ovn") or {},
         )
 
     nodes = controllers(plan)
@@ -132,8 +154,8 @@ def vip_holders(plan: StackPlan, members: Sequence[Member]) -> dict[str, list[st
 
 def whole(plan: StackPlan, members: Sequence[Member]) -> bool:
     """Every member answers and is a synced member of one primary Galera cluster of
-    them all, its broker (when asked) runs with every node and no partition, and each
-    VIP is held by exactly one node."""
+    them all and of both OVN database clusters, its broker (when asked) runs with
+    every node and no partition, and each VIP is held by exactly one node."""
     size = len(controllers(plan))
     galera = all(m.reachable and m.galera_synced and m.galera_size == size for m in members)
     brokers = [m.rabbitmq for m in members if m.rabbitmq is not None]
@@ -141,7 +163,8 @@ def whole(plan: StackPlan, members: Sequence[Member]) -> bool:
         len(b.get("running_nodes", [])) == size and not b.get("partitions") for b in brokers
     )
     vips = all(len(nodes) == 1 for nodes in vip_holders(plan, members).values())
-    return galera and broker and vips
+    ovn = all(m.ovn_ok for m in members)
+    return galera and broker and vips and ovn
 
 
 # -- recovery -----------------------------------------------------------------------

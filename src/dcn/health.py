@@ -66,6 +66,8 @@ class ClusterRow:
     rabbitmq: str
     rabbitmq_ok: bool
     vips: list[str]
+    ovn: str = ""
+    ovn_ok: bool = True
 
 
 def cluster_rows(conn: Connection, plan: StackPlan) -> list[ClusterRow]:
@@ -89,6 +91,8 @@ def cluster_rows(conn: Connection, plan: StackPlan) -> list[ClusterRow]:
                 and len(broker.get("running_nodes", [])) == size
                 and not broker.get("partitions"),
                 vips=list(m.vips),
+                ovn=m.ovn_text(),
+                ovn_ok=m.ovn_ok,
             )
         )
     return rows

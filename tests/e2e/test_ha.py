@@ -71,6 +71,7 @@ def test_health_shows_one_whole_cluster_and_one_vip_holder(lab: Lab) -> None:
     for row in rows:
         assert row["galera_ok"] and "Synced, Primary, size 3" in row["galera"], row
         assert row["rabbitmq_ok"] and row["rabbitmq"].startswith("3 running"), row
+        assert row["ovn_ok"] and "NB" in row["ovn"], row
     holders = [r["node"] for r in rows if r["vips"]]
     assert len(holders) == 1
     assert "198.18.16.2" in next(r["vips"] for r in rows if r["vips"])

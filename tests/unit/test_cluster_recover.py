@@ -43,7 +43,9 @@ def test_an_unknown_position_or_two_histories_are_refused() -> None:
         most_advanced([Position("c0", UUID, 7, "grastate", True), Position("c1", other, 9, "g", 0)])
 
 
-def _member(node: str, size: int, vips: tuple[str, ...] = (), running: int = 3) -> Member:
+def _member(
+    node: str, size: int, vips: tuple[str, ...] = (), running: int = 3, ovn: str = "cluster member"
+) -> Member:
     galera = {
         "running": True,
         "wsrep_cluster_size": str(size),
@@ -51,7 +53,8 @@ def _member(node: str, size: int, vips: tuple[str, ...] = (), running: int = 3) 
         "wsrep_local_state_comment": "Synced",
     }
     broker = {"running_nodes": [f"rabbit@n{i}" for i in range(running)], "partitions": {}}
-    return Member(node, True, galera, vips, broker)
+    views = {db: {"role": "follower", "status": ovn} for db in ("nb", "sb")}
+    return Member(node, True, galera, vips, broker, views)
 
 
 def test_whole_wants_every_member_synced_every_broker_and_one_holder_per_vip() -> None:
@@ -67,3 +70,8 @@ def test_whole_wants_every_member_synced_every_broker_and_one_holder_per_vip() -
     assert not whole(plan, [*members[:2], _member(names[2], 3, running=2)])
     assert not whole(plan, [members[0], _member(names[1], 3, vips[:1]), members[2]])
     assert not whole(plan, [*members[:2], Member(names[2], reachable=False)])
+    # a controller that left OVN's database clusters
+    joining = _member(names[2], 3, ovn="joining cluster")
+    assert not whole(plan, [*members[:2], joining])
+    assert joining.ovn_text() == "NB joining cluster, SB joining cluster"
+    assert members[1].ovn_text() == "NB follower, SB follower"

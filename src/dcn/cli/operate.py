@@ -413,7 +413,7 @@ def _ago(iso: str | None) -> str:
 
 def _cluster_table(health: Any) -> None:  # SiteHealth
     """The control plane's clusters, a row per controller."""
-    table = render.Table("controller", "Galera", "RabbitMQ", "VIPs held")
+    table = render.Table("controller", "Galera", "RabbitMQ", "OVN databases", "VIPs held")
     holders: dict[str, int] = {}
     for row in health.cluster:
         for vip in row.vips:
@@ -425,6 +425,7 @@ def _cluster_table(health: Any) -> None:  # SiteHealth
             render.escape(row.rabbitmq)
             if row.rabbitmq_ok
             else f"[red]{render.escape(row.rabbitmq)}[/]",
+            render.escape(row.ovn) if row.ovn_ok else f"[red]{render.escape(row.ovn)}[/]",
             ", ".join(
                 vip if holders[vip] == 1 else f"[red]{vip} (also elsewhere)[/]" for vip in row.vips
             )

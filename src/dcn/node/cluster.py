@@ -16,8 +16,9 @@ recovery, and what `dcn health`, the drills and ``dcn recover`` read of a contro
                         or waited (the drills' write stall)
   status [--rabbitmq] VIP...
                         JSON: the server's wsrep status (size, state, primary),
-                        which of the VIPs this node holds, and with --rabbitmq the
-                        broker's cluster (running nodes, partitions)
+                        which of the VIPs this node holds, each OVN database's RAFT
+                        role, and with --rabbitmq the broker's cluster (running
+                        nodes, partitions)
 
 Starting a new cluster from a node that is not the most advanced loses the
 transactions the others committed; choosing the node is the caller's
@@ -206,11 +207,41 @@ def rabbitmq() -> dict:
     }
 
 
+#: OVN's clustered databases: short name -> (control socket, database name)
+OVN_DATABASES = {
+    "nb": ("/var/run/ovn/ovnnb_db.ctl", "OVN_Northbound"),
+    "sb": ("/var/run/ovn/ovnsb_db.ctl", "OVN_Southbound"),
+}
+
+
+def ovn() -> dict:
+    """Each OVN database's RAFT view of this member: its role and status."""
+    out: dict = {}
+    for short, (ctl, name) in OVN_DATABASES.items():
+        try:
+            done = subprocess.run(
+                ["ovn-appctl", "-t", ctl, "cluster/status", name],
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=5,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            out[short] = {"error": "ovn-appctl did not answer"}
+            continue
+        if done.returncode != 0:
+            out[short] = {"error": (done.stderr.strip().splitlines() or ["no answer"])[-1]}
+            continue
+        fields = dict(re.findall(r"^(Role|Status): (.+)$", done.stdout, re.M))
+        out[short] = {"role": fields.get("Role", "?"), "status": fields.get("Status", "?")}
+    return out
+
+
 def status(args: list[str]) -> dict:
     with_broker = "--rabbitmq" in args
     vips = [a for a in args if a != "--rabbitmq"]
     galera = {"running": active(), **wsrep_status()}
-    out: dict = {"galera": galera, "vips": held(vips)}
+    out: dict = {"galera": galera, "vips": held(vips), "ovn": ovn()}
     if with_broker:
         out["rabbitmq"] = rabbitmq()
     return out
