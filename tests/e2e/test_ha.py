@@ -112,6 +112,28 @@ def test_losing_the_vip_holder_keeps_the_cloud_working(lab: Lab) -> None:
     assert holder not in [r["node"] for r in rows if r["vips"]]
 
 
+def _wait_whole(lab: Lab, limit: float = 240) -> bool:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        rows = _cluster(lab)
+        if all(r["galera_ok"] and r["rabbitmq_ok"] and r["ovn_ok"] for r in rows):
+            return sum(bool(r["vips"]) for r in rows) == 1
+        time.sleep(3)
+    return False
+
+
+def test_an_edge_deploys_while_the_bootstrap_controller_is_lost(lab: Lab) -> None:
+    """Registration goes through a controller that answers."""
+    lab.dcn("lab", "node", "stop", CONTROLLERS[0])
+    try:
+        out = lab.dcn("deploy", "dcn1", "--full").stdout
+        assert "deployed" in out
+        assert f"dcn1 {CONTROLLERS[1]} register" in out
+    finally:
+        lab.dcn("lab", "node", "start", CONTROLLERS[0])
+    assert _wait_whole(lab)
+
+
 def test_recover_bootstraps_from_the_most_advanced_member(lab: Lab) -> None:
     """Every mariadb stopped one after another: the last to stop is the most advanced,
     and recovery starts the cluster from it, whatever its place in the plan."""
