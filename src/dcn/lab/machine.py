@@ -50,6 +50,8 @@ _PUBKEY = re.compile(r"^(ssh-|ecdsa-|sk-)[A-Za-z0-9@.\-]+ [A-Za-z0-9+/=]+( [^\n]
 
 #: units a node's boot may wait on until their cluster's peers are up
 CLUSTER_UNITS = ("mariadb.service", "rabbitmq-server.service")
+#: seconds a boot must wait on nothing but those before the node counts as up
+PEER_GRACE = 20.0
 
 
 def _proc_stat(pid: int) -> tuple[str, int] | None:
@@ -430,6 +432,7 @@ class Machine:
         """Wait until systemd in the node says running or degraded (bounded)."""
         deadline = time.monotonic() + wait
         state = "not started"
+        waiting_since: float | None = None
         while time.monotonic() < deadline:
             leader = self.leader_pid()
             if leader is not None and leader != not_leader:
@@ -438,7 +441,13 @@ class Machine:
                 if state in ("running", "degraded"):
                     return state
                 waiting = self.waiting_for_peers() if state == "starting" else None
-                if waiting:
+                if not waiting:
+                    waiting_since = None
+                elif waiting_since is None:
+                    waiting_since = time.monotonic()
+                elif time.monotonic() - waiting_since >= PEER_GRACE:
+                    # a lone server starts in seconds; one that waits this long waits
+                    # for its cluster's peers
                     return f"starting ({', '.join(waiting)} waiting for cluster peers)"
             elif self.launcher_pid() is None:
                 code = _tail(self.node_dir / "exit.code", 1) or "?"
