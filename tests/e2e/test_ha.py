@@ -128,7 +128,12 @@ def test_an_edge_deploys_while_the_bootstrap_controller_is_lost(lab: Lab) -> Non
     try:
         out = lab.dcn("deploy", "dcn1", "--full").stdout
         assert "deployed" in out
-        assert f"dcn1 {CONTROLLERS[1]} register" in out
+        # the deploy's hosts, from the event log: the edge's node and controller-1
+        lines = [x for x in lab.dcn("history").stdout.splitlines() if " dcn1 gen " in x]
+        last = max(i for i, x in enumerate(lines) if "deploying" in x)
+        hosts = [x for x in lines[last:] if " host: " in x]
+        assert any(f" {CONTROLLERS[1]} host: " in x for x in hosts), hosts
+        assert not any(f" {CONTROLLERS[0]} host: " in x for x in hosts), hosts
     finally:
         lab.dcn("lab", "node", "start", CONTROLLERS[0])
     assert _wait_whole(lab)
