@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from dcn import remote
@@ -81,6 +81,16 @@ class Member:
     def galera_synced(self) -> bool:
         return self.galera_primary and self.galera.get("wsrep_local_state_comment") == "Synced"
 
+    def galera_of(self, size: int) -> bool:
+        """A synced member of a primary component of `size` members."""
+        return self.reachable and self.galera_synced and self.galera_size == size
+
+    def broker_of(self, size: int) -> bool:
+        """Its broker runs with `size` nodes and no partition (False when not asked)."""
+        broker = self.rabbitmq or {}
+        running = broker.get("running_nodes", [])
+        return self.reachable and len(running) == size and not broker.get("partitions")
+
     def galera_text(self) -> str:
         if not self.reachable:
             return "unreachable"
@@ -111,8 +121,14 @@ def controllers(plan: StackPlan) -> tuple[NodePlan, ...]:
     return nodes
 
 
+def _run(conn: Connection, node: NodePlan, argv: Sequence[str], timeout: float) -> str | None:
+    """The node program's output (None: no answer, or it failed)."""
+    return remote.run(conn, ssh_address(node), [NODE_PYTHON, CLUSTER, *argv], timeout=timeout)
+
+
 def _ask(conn: Connection, node: NodePlan, argv: Sequence[str], timeout: float) -> Any:
-    out = remote.run(conn, ssh_address(node), [NODE_PYTHON, CLUSTER, *argv], timeout=timeout)
+    """The node program's JSON answer (None: no answer)."""
+    out = _run(conn, node, argv, timeout)
     if out is None:
         return None
     try:
@@ -144,6 +160,13 @@ def inspect(conn: Connection, plan: StackPlan, *, broker: bool = False) -> list[
         return list(pool.map(one, nodes))
 
 
+def writes(conn: Connection, node: NodePlan, seconds: float) -> dict[str, Any]:
+    """Writes through `node` for `seconds` (the node program's ``writes``): how many,
+    how many failed, the longest stall; empty when it did not answer."""
+    answer = _ask(conn, node, ["writes", str(seconds)], timeout=seconds + 120)
+    return answer if isinstance(answer, dict) else {}
+
+
 def vip_holders(plan: StackPlan, members: Sequence[Member]) -> dict[str, list[str]]:
     """VIP -> the nodes holding it (one when all is well; two is a split brain)."""
     return {
@@ -157,11 +180,8 @@ def whole(plan: StackPlan, members: Sequence[Member]) -> bool:
     them all and of both OVN database clusters, its broker (when asked) runs with
     every node and no partition, and each VIP is held by exactly one node."""
     size = len(controllers(plan))
-    galera = all(m.reachable and m.galera_synced and m.galera_size == size for m in members)
-    brokers = [m.rabbitmq for m in members if m.rabbitmq is not None]
-    broker = all(
-        len(b.get("running_nodes", [])) == size and not b.get("partitions") for b in brokers
-    )
+    galera = all(m.galera_of(size) for m in members)
+    broker = all(m.rabbitmq is None or m.broker_of(size) for m in members)
     vips = all(len(nodes) == 1 for nodes in vip_holders(plan, members).values())
     ovn = all(m.ovn_ok for m in members)
     return galera and broker and vips and ovn
@@ -218,24 +238,7 @@ class Recovery:
     whole: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "found": self.found,
-            "positions": [vars_of(p) for p in self.positions],
-            "bootstrapped": self.bootstrapped,
-            "started": self.started,
-            "actions": self.actions,
-            "whole": self.whole,
-        }
-
-
-def vars_of(position: Position) -> dict[str, Any]:
-    return {
-        "node": position.node,
-        "uuid": position.uuid,
-        "seqno": position.seqno,
-        "how": position.how,
-        "safe_to_bootstrap": position.safe_to_bootstrap,
-    }
+        return asdict(self)
 
 
 def _systemctl(conn: Connection, node: NodePlan, *args: str, timeout: float = 120) -> bool:
@@ -274,6 +277,15 @@ def _start(conn: Connection, node: NodePlan, unit: str) -> bool:
     return _systemctl(conn, node, "start", unit, timeout=START_TIMEOUT)
 
 
+def _join(conn: Connection, node: NodePlan, result: Recovery) -> None:
+    """Start a member's mariadb (it joins the primary component); recorded either way."""
+    if _start(conn, node, "mariadb.service"):
+        result.started.append(node.hostname)
+        result.actions.append(f"started mariadb on {node.hostname}")
+    else:
+        result.actions.append(f"mariadb on {node.hostname} did not start")
+
+
 def recover(conn: Connection, plan: StackPlan, say: Say) -> Recovery:
     """Bring the control plane's Galera cluster (and stopped brokers) back.
 
@@ -300,9 +312,7 @@ def recover(conn: Connection, plan: StackPlan, say: Say) -> Recovery:
         for m in members:
             if m.reachable and not m.galera.get("running"):
                 say(f"{m.node}: starting mariadb (it joins by state transfer)")
-                result.actions.append(f"started mariadb on {m.node}")
-                if _start(conn, nodes[m.node], "mariadb.service"):
-                    result.started.append(m.node)
+                _join(conn, nodes[m.node], result)
     else:
         if unreachable:
             raise DcnError(
@@ -331,7 +341,7 @@ def recover(conn: Connection, plan: StackPlan, say: Say) -> Recovery:
             )
         chosen = most_advanced(result.positions)
         say(f"bootstrapping the cluster from {chosen.node} (seqno {chosen.seqno})")
-        if _ask_text(conn, nodes[chosen.node], ["bootstrap"]) is None:
+        if _run(conn, nodes[chosen.node], ["bootstrap"], START_TIMEOUT) is None:
             raise DcnError(
                 f"starting a new cluster on {chosen.node} failed",
                 hint=f"'dcn lab exec {chosen.node} journalctl -u mariadb -n 50' shows why",
@@ -342,18 +352,12 @@ def recover(conn: Connection, plan: StackPlan, say: Say) -> Recovery:
             if name == chosen.node:
                 continue
             say(f"{name}: starting mariadb (it joins {chosen.node})")
-            if _start(conn, node, "mariadb.service"):
-                result.started.append(name)
-                result.actions.append(f"started mariadb on {name}")
+            _join(conn, node, result)
     for name, node in nodes.items():
         if name not in unreachable:
             _start(conn, node, "rabbitmq-server.service")
     final = inspect(conn, plan)
-    result.whole = all(m.galera_synced and m.galera_size == len(nodes) for m in final)
+    result.whole = all(m.galera_of(len(nodes)) for m in final)
     for m in final:
         say(f"{m.node}: {m.galera_text()}")
     return result
-
-
-def _ask_text(conn: Connection, node: NodePlan, argv: Sequence[str]) -> str | None:
-    return remote.run(conn, ssh_address(node), [NODE_PYTHON, CLUSTER, *argv], timeout=START_TIMEOUT)

@@ -80,16 +80,13 @@ def cluster_rows(conn: Connection, plan: StackPlan) -> list[ClusterRow]:
     size = len(plan.controllers())
     rows = []
     for m in cluster.inspect(conn, plan, broker=True):
-        broker = m.rabbitmq or {}
         rows.append(
             ClusterRow(
                 node=m.node,
                 galera=m.galera_text(),
-                galera_ok=m.galera_synced and m.galera_size == size,
+                galera_ok=m.galera_of(size),
                 rabbitmq=m.rabbitmq_text(),
-                rabbitmq_ok=m.reachable
-                and len(broker.get("running_nodes", [])) == size
-                and not broker.get("partitions"),
+                rabbitmq_ok=m.broker_of(size),
                 vips=list(m.vips),
                 ovn=m.ovn_text(),
                 ovn_ok=m.ovn_ok,

@@ -320,9 +320,10 @@ def register(app: typer.Typer) -> None:
                 f"{site} is not the control plane of {ws.deployment.name}",
                 hint=f"run 'dcn recover {cp.name}'" if cp else "recover is for the control plane",
             )
-        record = ws.store.latest_generation(ws.deployment.name, site)
+        # what runs on the hosts: the deployed generation, not one merely planned since
+        record = ws.store.deployed_generations(ws.deployment.name).get(site)
         if record is None:
-            raise DcnError(f"{site} was never planned", hint=f"run 'dcn deploy {site}'")
+            raise DcnError(f"{site} was never deployed", hint=f"run 'dcn deploy {site}'")
         from dcn.plan.serialize import plan_from_json
 
         plan = plan_from_json(record.plan_json())

@@ -222,6 +222,11 @@ class Drill:
             for h in hosts
         }
 
+    def restarted(self, pids: dict[str, int | None]) -> list[str]:
+        """The hosts whose nova-compute is not the process of `pids` (`compute_pids`
+        taken earlier): restarted, rather than reconnected."""
+        return [h for h, p in self.compute_pids(list(pids)).items() if p != pids.get(h)]
+
     @contextmanager
     def cut(self, site: str) -> Iterator[None]:
         faults.set_uplink(self.lab, site, up=False)

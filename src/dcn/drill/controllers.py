@@ -9,7 +9,6 @@ database tier's write stall, by writing through a surviving member every 0.2 s.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,9 +17,8 @@ from datetime import UTC, datetime
 
 import requests
 
-from dcn import cluster, remote
+from dcn import cluster
 from dcn.cloud import admin_connection
-from dcn.deploy import ssh_address
 from dcn.drill import POLL, Drill
 from dcn.errors import DcnError
 from dcn.hosts import connection_for
@@ -144,13 +142,7 @@ def _write_probe(d: Drill, plan: StackPlan, node: str, seconds: float) -> thread
     conn = connection_for(d.ws)
 
     def run() -> None:
-        out = remote.run(
-            conn,
-            ssh_address(target),
-            ["/usr/bin/python3", cluster.CLUSTER, "writes", str(seconds)],
-            timeout=seconds + 120,
-        )
-        result = json.loads(out) if out else {}
+        result = cluster.writes(conn, target, seconds)
         d.report.figures["db_writes"] = result.get("writes")
         d.report.figures["db_writes_failed"] = result.get("failed")
         d.report.figures["db_write_stall_seconds"] = result.get("longest_stall")
@@ -168,7 +160,7 @@ def _survivors(
     started = time.monotonic()
     while True:
         members = [m for m in _members(d, plan, broker=True) if m.node in survivors]
-        if all(m.galera_synced and m.galera_size == len(survivors) for m in members):
+        if all(m.galera_of(len(survivors)) for m in members):
             return members, round(time.monotonic() - started, 1)
         if time.monotonic() - started > limit:
             return members, None
@@ -219,11 +211,8 @@ def controller_loss(d: Drill, node: str | None, seconds: float) -> None:
         d.log(f"Galera on the survivors: {galera}")
         d.log(f"RabbitMQ on the survivors: {brokers}")
         d.log(f"the internal VIP is on {new_holder or 'no node'}")
-        galera_on = all(m.galera_synced and m.galera_size == len(survivors) for m in members)
-        broker_on = all(
-            m.rabbitmq is not None and len(m.rabbitmq.get("running_nodes", [])) == len(survivors)
-            for m in members
-        )
+        galera_on = all(m.galera_of(len(survivors)) for m in members)
+        broker_on = all(m.broker_of(len(survivors)) for m in members)
         # as an operator's client would: it waits for the API (the drill's own calls
         # give up after 5 s); how long the create took is in the timeline
         patient = admin_connection(d.ws, timeout=CLIENT_TIMEOUT)
@@ -269,7 +258,7 @@ def controller_loss(d: Drill, node: str | None, seconds: float) -> None:
             f"{len(survivors)} nodes, RabbitMQ {'did' if broker_on else 'did not'}; "
             f"VIP on {new_holder or 'none'}; server in {edges[0]} {status}",
         )
-        restarted = [h for h, p in d.compute_pids(hosts).items() if p != pids.get(h)]
+        restarted = d.restarted(pids)
         d.claim(
             "edge-keeps-running",
             computes_up and not restarted,
@@ -344,6 +333,7 @@ def power_loss(d: Drill, seconds: float) -> None:
     d.report.figures["recover_seconds"] = round(time.monotonic() - started, 1)
     d.log(f"recover: found {recovery.found}; did: {'; '.join(recovery.actions) or 'nothing'}")
     whole = _wait_whole(d, plan)
+    whole_at = None if whole is None else round(time.monotonic() - started, 1)
     api_back = None
     while time.monotonic() - started < WAIT * 2:
         if d.api_ok():
@@ -351,13 +341,11 @@ def power_loss(d: Drill, seconds: float) -> None:
             break
         time.sleep(POLL)
     up = d.wait_reported(hosts, d.healed_at, WAIT)
-    restarted = [h for h, p in d.compute_pids(hosts).items() if p != pids.get(h)]
+    restarted = d.restarted(pids)
     d.report.figures.update(
         {
             "off_seconds": seconds,
-            "cluster_whole_after_start": None
-            if whole is None
-            else round(time.monotonic() - started, 1),
+            "cluster_whole_after_start": whole_at,
             "api_back_after_start": api_back,
             "computes_reported_after": up,
         }

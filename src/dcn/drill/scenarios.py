@@ -91,7 +91,7 @@ def edge_site_loss(d: Drill, site: str, other: str, cut: float) -> None:
         created.append(nid)
         d.report.figures["new_server_active_after_heal"] = ntook
         d.attempt(f"boot a server in {site} after heal", nstatus, f"{ntook}s" if ntook else "")
-        restarted = [h for h, p in d.compute_pids(hosts).items() if p != pids.get(h)]
+        restarted = d.restarted(pids)
         during = statuses - {"ACTIVE"} - ({"SHUTOFF"} if accepted_stop else set())
         d.claim(
             "edge-keeps-running",
@@ -175,7 +175,7 @@ def control_plane_loss(d: Drill, cut: float) -> None:
         )
         d.log(f"API back {api_back}s after heal; computes up {up}s later")
         statuses = {e: d.server_status(s) for e, s in servers.items()}
-        restarted = [h for h, p in d.compute_pids(hosts).items() if p != pids.get(h)]
+        restarted = d.restarted(pids)
         d.claim(
             "cp-no-api",
             api_during is False,
@@ -248,7 +248,7 @@ def service_outage(d: Drill, service: str, seconds: float, kill: bool) -> None:
         for n in after
         if n != service and (after[n] or {}).get("pid") != (before.get(n) or {}).get("pid")
     ]
-    restarted = [h for h, p in d.compute_pids(hosts).items() if p != pids.get(h)]
+    restarted = d.restarted(pids)
     d.report.figures.update(
         {
             "outage_seconds": seconds,

@@ -468,11 +468,9 @@ class Machine:
         Galera or RabbitMQ cluster that lost power with its peers waits for them (or for
         'dcn recover'); the node is up all the same. Empty: the boot waits on more."""
         jobs = self.exec(["systemctl", "list-jobs", "--no-legend", "--plain"], timeout=10)
-        running = [
-            line.split()[1]
-            for line in jobs.stdout.splitlines()
-            if len(line.split()) >= 4 and line.split()[3] == "running"
-        ]
+        # each line: JOB UNIT TYPE STATE
+        rows = [line.split() for line in jobs.stdout.splitlines()]
+        running = [row[1] for row in rows if len(row) >= 4 and row[3] == "running"]
         if running and all(unit in CLUSTER_UNITS for unit in running):
             return running
         return []

@@ -142,30 +142,33 @@ def bootstrap() -> str:
     return "started a new cluster from this node"
 
 
+def _run(argv: list[str], timeout: float, env: dict[str, str] | None = None) -> tuple[str, str]:
+    """(output, error) of a bounded command: the error is empty when it succeeded, else
+    its last line of stderr (or why it did not answer)."""
+    try:
+        done = subprocess.run(
+            argv, capture_output=True, text=True, check=False, timeout=timeout, env=env
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return "", f"{argv[0]} did not answer: {type(exc).__name__}"
+    if done.returncode != 0:
+        return "", (done.stderr.strip().splitlines() or [f"{argv[0]} failed"])[-1]
+    return done.stdout, ""
+
+
+def _sql(statement: str, timeout: float = 60) -> tuple[str, str]:
+    """A statement through the local server's socket (root by unix_socket)."""
+    return _run(["/usr/bin/mariadb", "--connect-timeout=3", "-N", "-B", "-e", statement], timeout)
+
+
 def wsrep_status() -> dict[str, str]:
     if not active():
         return {"error": "mariadb is not running"}
     names = ",".join(f"'{k}'" for k in STATUS_KEYS)
-    try:
-        done = subprocess.run(
-            [
-                "/usr/bin/mariadb",
-                "--connect-timeout=3",
-                "-N",
-                "-B",
-                "-e",
-                f"SHOW GLOBAL STATUS WHERE Variable_name IN ({names})",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=6,
-        )
-    except subprocess.TimeoutExpired:
-        return {"error": "mariadb did not answer in 6 s"}
-    if done.returncode != 0:
-        return {"error": (done.stderr.strip().splitlines() or ["mariadb did not answer"])[-1]}
-    return dict(line.split("\t", 1) for line in done.stdout.splitlines() if "\t" in line)
+    out, error = _sql(f"SHOW GLOBAL STATUS WHERE Variable_name IN ({names})", timeout=6)
+    if error:
+        return {"error": error}
+    return dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
 
 
 def held(vips: list[str]) -> list[str]:
@@ -177,6 +180,8 @@ def held(vips: list[str]) -> list[str]:
     return [vip for vip in vips if vip in here]
 
 
+#: what dcn.services.rabbitmq.ENV gives every rabbitmq command (this program imports
+#: nothing of dcn: it runs on the node)
 RABBITMQ_ENV = {
     "HOME": "/var/lib/rabbitmq",
     "RABBITMQ_CONF_ENV_FILE": "/etc/rabbitmq/rabbitmq-env.conf",
@@ -186,20 +191,14 @@ RABBITMQ_ENV = {
 
 def rabbitmq() -> dict:
     """The broker's view of its cluster: running and known nodes, partitions."""
+    argv = ["/usr/lib/rabbitmq/bin/rabbitmqctl", "cluster_status", "--formatter", "json"]
+    out, error = _run(argv, 20, env=RABBITMQ_ENV)
     try:
-        done = subprocess.run(
-            ["/usr/lib/rabbitmq/bin/rabbitmqctl", "cluster_status", "--formatter", "json"],
-            capture_output=True,
-            text=True,
-            check=False,
-            env=RABBITMQ_ENV,
-            timeout=20,
-        )
-    except subprocess.TimeoutExpired:
-        return {"error": "rabbitmqctl did not answer in 20 s"}
-    if done.returncode != 0:
-        return {"error": (done.stderr.strip().splitlines() or ["rabbitmqctl failed"])[-1]}
-    status = json.loads(done.stdout)
+        status = json.loads(out) if not error else {}
+    except ValueError:
+        error = "rabbitmqctl did not answer in JSON"
+    if error:
+        return {"error": error}
     return {
         "running_nodes": sorted(status.get("running_nodes", [])),
         "disk_nodes": sorted(status.get("disk_nodes", [])),
@@ -216,25 +215,16 @@ OVN_DATABASES = {
 
 def ovn() -> dict:
     """Each OVN database's RAFT view of this member: its role and status."""
-    out: dict = {}
+    views: dict = {}
     for short, (ctl, name) in OVN_DATABASES.items():
-        try:
-            done = subprocess.run(
-                ["ovn-appctl", "-t", ctl, "cluster/status", name],
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=5,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            out[short] = {"error": "ovn-appctl did not answer"}
-            continue
-        if done.returncode != 0:
-            out[short] = {"error": (done.stderr.strip().splitlines() or ["no answer"])[-1]}
-            continue
-        fields = dict(re.findall(r"^(Role|Status): (.+)$", done.stdout, re.M))
-        out[short] = {"role": fields.get("Role", "?"), "status": fields.get("Status", "?")}
-    return out
+        out, error = _run(["ovn-appctl", "-t", ctl, "cluster/status", name], 5)
+        fields = dict(re.findall(r"^(Role|Status): (.+)$", out, re.M))
+        views[short] = (
+            {"error": error}
+            if error
+            else {"role": fields.get("Role", "?"), "status": fields.get("Status", "?")}
+        )
+    return views
 
 
 def status(args: list[str]) -> dict:
@@ -245,19 +235,6 @@ def status(args: list[str]) -> dict:
     if with_broker:
         out["rabbitmq"] = rabbitmq()
     return out
-
-
-def _sql(statement: str, timeout: float = 60) -> bool:
-    try:
-        done = subprocess.run(
-            ["/usr/bin/mariadb", "-N", "-B", "-e", statement],
-            capture_output=True,
-            check=False,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
-        return False
-    return done.returncode == 0
 
 
 def writes(seconds: float, interval: float = 0.2) -> dict:
@@ -273,7 +250,7 @@ def writes(seconds: float, interval: float = 0.2) -> dict:
     previous: float | None = None
     while time.monotonic() - start < seconds:
         began = time.monotonic()
-        ok = _sql(f"INSERT INTO dcn_probe.writes (at) VALUES ({time.time()})")
+        ok = not _sql(f"INSERT INTO dcn_probe.writes (at) VALUES ({time.time()})")[1]
         now = time.monotonic()
         done += 1
         failed += not ok

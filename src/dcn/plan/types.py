@@ -299,7 +299,7 @@ class StackPlan:
     @property
     def clustered(self) -> bool:
         """A control plane of several controllers (keepalived holds its VIPs)."""
-        return sum("keystone" in n.services for n in self.nodes) > 1
+        return len(self.controllers()) > 1
 
     def controllers(self) -> tuple[NodePlan, ...]:
         """The nodes that run the control plane's APIs, the bootstrap node first."""

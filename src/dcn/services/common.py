@@ -69,12 +69,6 @@ def on_node(ctx: RenderContext, host: str) -> bool:
     return any(vip == host and net in ctx.addresses for net, vip in ctx.network.vips.items())
 
 
-def bootstrap_node(ctx: RenderContext, tripleo_service: str) -> str:
-    """The short name of the node a clustered service is bootstrapped from (TripleO's
-    ``<service>_short_bootstrap_node_name``)."""
-    return str(ctx.outputs.all_nodes_config.get(f"{tripleo_service}_short_bootstrap_node_name"))
-
-
 def cluster_ips(ctx: RenderContext, tripleo_service: str) -> list[str]:
     """The addresses of every node running a service (``<service>_node_ips``)."""
     return [str(ip) for ip in ctx.outputs.all_nodes_config.get(f"{tripleo_service}_node_ips", [])]
@@ -149,12 +143,18 @@ def _db_url(ctx: RenderContext, credentials: str, database: str) -> str:
     return f"mysql+pymysql://{credentials}@{url_host(db_host(ctx))}/{database}"
 
 
+def _flag(value: object) -> bool:
+    """A GlobalConfig boolean: true as a YAML boolean, or "True"/"true"/"1" as text (a
+    TripleO export writes either)."""
+    return str(value).lower() in ("true", "1")
+
+
 def _messaging(ctx: RenderContext, kind: str) -> tuple[str, str, str, bool]:
     cfg = ctx.outputs.global_config
     scheme = str(cfg.get(f"oslo_messaging_{kind}_scheme") or "rabbit")
     user = str(cfg.get(f"oslo_messaging_{kind}_user_name") or "guest")
     port = str(cfg.get(f"oslo_messaging_{kind}_port") or 5672)
-    use_ssl = str(cfg.get(f"oslo_messaging_{kind}_use_ssl", False)).lower() in ("true", "1")
+    use_ssl = _flag(cfg.get(f"oslo_messaging_{kind}_use_ssl"))
     return scheme, user, port, use_ssl
 
 
@@ -202,7 +202,7 @@ def messaging_sections(ctx: RenderContext) -> dict[str, dict[str, Any]]:
     live = ctx.deployment.liveness
     # a clustered broker replicates its queues (quorum queues); every client of it must
     # declare them alike, so the control plane publishes the choice in GlobalConfig
-    quorum = str(ctx.outputs.global_config.get(QUORUM_KEY, False)).lower() in ("true", "1")
+    quorum = _flag(ctx.outputs.global_config.get(QUORUM_KEY))
     return {
         "oslo_messaging_rabbit": {
             "heartbeat_timeout_threshold": live.heartbeat_timeout_threshold,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, StepSpec, secret_ref
 from dcn.services import ini
 from dcn.services.base import INTERNAL, CatalogService, Endpoint, RenderContext
-from dcn.services.common import bootstrap_node, cluster_ips, db_host, listen_addresses
+from dcn.services.common import cluster_ips, db_host, listen_addresses
 from dcn.services.render import config_file, file_spec, ini_file
 
 PORT = 3306
@@ -176,7 +176,7 @@ def new_cluster(ctx: RenderContext) -> tuple[StepSpec, ...]:
     (the others join it as their units start, one node at a time). The node program
     refuses when a cluster exists already, so re-running it is safe."""
     members = cluster_ips(ctx, TRIPLEO)
-    if len(members) < 2 or bootstrap_node(ctx, TRIPLEO) != ctx.hostname:
+    if len(members) < 2:
         return ()
     peers = [ip for ip in members if ip != ctx.internal_ip]
     return (

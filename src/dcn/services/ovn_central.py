@@ -15,7 +15,7 @@ import shlex
 
 from dcn.plan.types import FileSpec, ProcessSpec
 from dcn.services.base import CatalogService, RenderContext
-from dcn.services.common import bootstrap_node, cluster_ips
+from dcn.services.common import cluster_ips
 from dcn.services.render import file_spec, url_host
 
 NB_PORT = 6641
@@ -38,7 +38,7 @@ def clustered(ctx: RenderContext) -> list[str]:
         "--ovn-northd-nb-db=" + ",".join(f"tcp:{url_host(ip)}:{NB_PORT}" for ip in members),
         "--ovn-northd-sb-db=" + ",".join(f"tcp:{url_host(ip)}:{SB_PORT}" for ip in members),
     ]
-    if bootstrap_node(ctx, TRIPLEO) != ctx.hostname:
+    if not ctx.bootstrap:
         first = ctx.outputs.all_nodes_config[f"{TRIPLEO}_bootstrap_node_ip"]
         options += [f"--db-nb-cluster-remote-addr={first}", f"--db-sb-cluster-remote-addr={first}"]
     return options
