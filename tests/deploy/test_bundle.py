@@ -310,7 +310,8 @@ def test_units_apply_after_what_they_need(controller: NodePlan, compute: NodePla
     assert named(controller) == [
         ["mariadb", "rabbitmq", "ovn_central"],
         ["keystone", "glance_api", "placement_api", "neutron_server", "nova_api"],
-        ["nova_metadata", "nova_conductor", "nova_scheduler"],
+        # nova_metadata holds files only: nova-api's process serves it
+        ["nova_conductor", "nova_scheduler"],
     ]
     edge = named(compute)
     assert edge[:2] == [["ovs"], ["ovn_controller"]] and "nova_compute" in edge[2]

@@ -19,12 +19,8 @@ APIS = {
     "glance_api": ("/etc/glance/gunicorn.conf.py", "glance.wsgi.api:application", 9292),
     "placement_api": ("/etc/placement/gunicorn.conf.py", "placement.wsgi.api:application", 8778),
     "neutron_server": ("/etc/neutron/gunicorn.conf.py", "neutron.wsgi.api:application", 9696),
-    "nova_api": ("/etc/nova/gunicorn.conf.py", "nova.wsgi.osapi_compute:application", 8774),
-    "nova_metadata": (
-        "/etc/nova/metadata/gunicorn.conf.py",
-        "nova.wsgi.metadata:application",
-        8775,
-    ),
+    # and the metadata API on 8775 (tests/services/test_metadata.py)
+    "nova_api": ("/etc/nova/gunicorn.conf.py", "nova_apis:application", 8774),
 }
 
 
@@ -39,7 +35,7 @@ def test_gunicorn_conf(name: str, controller: RenderContext) -> None:
     path, app, port = APIS[name]
     settings = gunicorn_settings(controller, name)
     assert settings["wsgi_app"] == app
-    assert settings["bind"] == [f"{CONTROLLER_IP}:{port}", f"{VIP}:{port}"]
+    assert settings["bind"][:2] == [f"{CONTROLLER_IP}:{port}", f"{VIP}:{port}"]
     assert settings["control_socket_disable"] is True
     assert settings["keepalive"] == 0
     assert 1 <= settings["workers"] <= 2
@@ -142,7 +138,8 @@ def test_project_networks_do_not_depend_on_tunnelling(controller: RenderContext)
 
 def test_neutron_companions_read_both_files(controller: RenderContext) -> None:
     """Since 2025.1 the API runs only under WSGI: the periodic and OVN maintenance
-    workers run as their own units, after the database and the broker."""
+    workers run as their own units, after the database and the broker, each in one
+    process (no cotyledon master: dcn.node.single_process)."""
     procs = {p.name: p for p in service("neutron_server").processes(controller)}
     assert set(procs) == {
         "neutron-server",
@@ -151,10 +148,14 @@ def test_neutron_companions_read_both_files(controller: RenderContext) -> None:
     }
     for name in ("neutron-periodic-workers", "neutron-ovn-maintenance-worker"):
         assert procs[name].command == (
-            f"/opt/dcn/venv/bin/{name}",
+            "/opt/dcn/venv/bin/python3",
+            "/var/lib/dcn/single_process.py",
+            name,
             "--config-file",
             "/etc/neutron/neutron.conf",
             "--config-file",
             "/etc/neutron/plugins/ml2/ml2_conf.ini",
         )
         assert procs[name].after == ("mariadb", "rabbitmq")
+    program = service("neutron_server").files(controller)["/var/lib/dcn/single_process.py"]
+    assert "no_fork" in program.content and program.mode == "0755"

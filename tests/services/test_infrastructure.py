@@ -69,8 +69,12 @@ def test_mariadb_runs_as_debians_unit_on_dcns_config(controller: RenderContext) 
     (proc,) = service("mariadb").processes(controller)
     assert proc.packaged_unit == "mariadb.service" and proc.user == "mysql"
     assert proc.packaged_unit in service("mariadb").packaged_units
-    # Debian's unit runs `mariadbd $MYSQLD_OPTS`; the file is readable by mysql
-    assert proc.env == {"MYSQLD_OPTS": "--defaults-file=/etc/mysql/my.cnf"}
+    # Debian's unit runs `mariadbd $MYSQLD_OPTS`; the file is readable by mysql; two
+    # malloc arenas, not one per busy connection thread
+    assert proc.env == {
+        "MYSQLD_OPTS": "--defaults-file=/etc/mysql/my.cnf",
+        "MALLOC_ARENA_MAX": "2",
+    }
     assert service("mariadb").files(controller)["/etc/mysql/my.cnf"].mode == "0644"
     assert proc.health_port == 3306
 

@@ -63,10 +63,11 @@ def test_apis_listen_on_the_public_vip(name: str, controller: RenderContext) -> 
     ctx = public_too(controller)
     port = APIS[name][2]
     bind = gunicorn_settings(ctx, name)["bind"]
-    if name == "nova_metadata":  # no public endpoint: not on the external network
-        assert bind == [f"{CONTROLLER_IP}:{port}", f"{VIP}:{port}"]
+    assert bind[:3] == [f"{CONTROLLER_IP}:{port}", f"{VIP}:{port}", f"{PUBLIC_VIP}:{port}"]
+    if name == "nova_api":  # and the metadata API: no public endpoint, not on external
+        assert bind[3:] == [f"{CONTROLLER_IP}:8775", f"{VIP}:8775"]
     else:
-        assert bind == [f"{CONTROLLER_IP}:{port}", f"{VIP}:{port}", f"{PUBLIC_VIP}:{port}"]
+        assert len(bind) == 3
     # health checks keep asking the internal address
     assert service(name).processes(ctx)[0].health_port == port
 

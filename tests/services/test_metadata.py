@@ -40,32 +40,53 @@ def gunicorn(ctx: RenderContext, name: str, path: str) -> dict[str, object]:
     return settings
 
 
-def test_the_metadata_api_runs_from_its_own_directory(controller: RenderContext) -> None:
-    settings = gunicorn(controller, "nova_metadata", "/etc/nova/metadata/gunicorn.conf.py")
-    assert settings["wsgi_app"] == "nova.wsgi.metadata:application"
-    assert settings["bind"] == [f"{CONTROLLER_IP}:8775", f"{VIP}:8775"]
-    # nova's loader: OS_NOVA_CONFIG_FILES under OS_NOVA_CONFIG_DIR, the paste app first
-    assert settings["raw_env"] == [
-        "OS_NOVA_CONFIG_DIR=/etc/nova",
-        "OS_NOVA_CONFIG_FILES=metadata/api-paste.ini;nova.conf",
+def test_nova_apis_process_serves_the_metadata_api_on_its_port(
+    controller: RenderContext,
+) -> None:
+    """One process, one copy of nova: gunicorn binds both APIs' ports and the WSGI
+    module hands a request to the API of the port it came in on."""
+    settings = gunicorn(controller, "nova_api", "/etc/nova/gunicorn.conf.py")
+    assert settings["wsgi_app"] == "nova_apis:application"
+    assert settings["bind"] == [
+        f"{CONTROLLER_IP}:8774",
+        f"{VIP}:8774",
+        f"{CONTROLLER_IP}:8775",
+        f"{VIP}:8775",
     ]
-    (proc,) = service("nova_metadata").processes(controller)
-    assert proc.name == "nova-api-metadata"
-    assert proc.workdir == "/etc/nova/metadata"
-    assert proc.health_port == 8775
-    # nova-api keeps its own file and directory
-    assert service("nova_api").processes(controller)[0].workdir == "/etc/nova"
-    assert "/etc/nova/gunicorn.conf.py" not in service("nova_metadata").files(controller)
+    assert service("nova_metadata").processes(controller) == ()
+    (proc,) = service("nova_api").processes(controller)
+    assert (proc.name, proc.workdir) == ("nova-api", "/etc/nova")
+    module = service("nova_api").files(controller)["/etc/nova/nova_apis.py"].content
+    compiled: dict[str, Any] = {}
+    exec(dispatch_only(module), compiled)
+    assert compiled["METADATA_PORTS"] == frozenset({"8775"})
+    served: list[str] = []
+    compiled["compute"] = lambda env, start: served.append("compute")
+    compiled["metadata"] = lambda env, start: served.append("metadata")
+    for port in ("8774", "8775"):
+        compiled["application"]({"SERVER_PORT": port}, None)
+    assert served == ["compute", "metadata"]
 
 
-def test_the_metadata_paste_file_holds_the_metadata_app(controller: RenderContext) -> None:
-    text = service("nova_metadata").files(controller)["/etc/nova/metadata/api-paste.ini"].content
+def dispatch_only(module: str) -> str:
+    """The module without nova's imports and loaders: its ports and dispatcher."""
+    keep = [
+        line
+        for line in module.splitlines()
+        if not line.startswith(("from nova", "monkey_patch", "compute =", "metadata ="))
+    ]
+    return "\n".join(keep)
+
+
+def test_the_paste_file_holds_the_metadata_app(controller: RenderContext) -> None:
+    text = service("nova_api").files(controller)["/etc/nova/api-paste.ini"].content
     paste = configparser.ConfigParser(interpolation=None)
     paste.read_string(text)
     assert paste["composite:metadata"]["/"] == "meta"
     assert paste["pipeline:meta"]["pipeline"].split()[-1] == "metaapp"
     factory = "nova.api.metadata.handler:MetadataRequestHandler.factory"
     assert paste["app:metaapp"]["paste.app_factory"] == factory
+    assert "composite:osapi_compute" in paste
 
 
 def test_the_metadata_endpoint_moved_with_its_service() -> None:
@@ -235,5 +256,6 @@ def test_a_plan_runs_the_agent_on_the_metadata_route_sites_computes(
     assert SECRET not in plans["dcn0"].secrets
     (controller,) = plans["central"].nodes
     assert "nova_metadata" in controller.services
-    assert "nova-api-metadata" in {p.name for p in controller.processes}
+    assert "nova-api" in {p.name for p in controller.processes}
+    assert "/etc/nova/nova_apis.py" in controller.files
     assert "NovaMetadataInternal" in plans["central"].outputs.endpoint_map  # type: ignore[union-attr]

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from typing import Any
 
 from dcn.errors import DcnError
-from dcn.plan.types import secret_ref
+from dcn.node import source
+from dcn.plan.types import FileSpec, secret_ref
 from dcn.services.base import Endpoint, RenderContext
-from dcn.services.render import url_host
+from dcn.services.render import file_spec, url_host
 
 #: the project every service user lives in, as TripleO and kolla name it
 SERVICE_PROJECT = "service"
@@ -26,11 +27,27 @@ NOTIFICATIONS_OFF = {"driver": "noop"}
 BACKENDS = ("mariadb", "rabbitmq")
 #: GlobalConfig key: the broker is a cluster and its clients use quorum queues
 QUORUM_KEY = "oslo_messaging_rabbit_quorum_queue"
+#: the node program that runs an oslo.service program in one process
+#: (`dcn.node.single_process`), with the virtualenv's Python
+SINGLE_PROCESS = "/var/lib/dcn/single_process.py"
 
 
 def manage(ctx: RenderContext, tool: str, *args: str) -> tuple[str, ...]:
     """A command of the OpenStack virtualenv (``keystone-manage``, ``nova-manage`` ...)."""
     return (f"{ctx.venv}/bin/{tool}", *args)
+
+
+def oslo_program(ctx: RenderContext, program: str, *args: str, one_worker: bool) -> tuple[str, ...]:
+    """The command of an oslo.service program. With one worker it runs in one process:
+    no cotyledon master holding a second copy of it (`dcn.node.single_process`)."""
+    if not one_worker:
+        return manage(ctx, program, *args)
+    return (f"{ctx.venv}/bin/python3", SINGLE_PROCESS, program, *args)
+
+
+def single_process_file() -> dict[str, FileSpec]:
+    """The file `oslo_program` needs on the node when it runs a program in one process."""
+    return {SINGLE_PROCESS: file_spec(source("single_process.py"), mode="0755")}
 
 
 def _missing(what: str, ctx: RenderContext) -> DcnError:

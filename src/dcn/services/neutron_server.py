@@ -21,9 +21,11 @@ from dcn.services.common import (
     db_connection,
     manage,
     messaging_sections,
+    oslo_program,
     ovn_connection,
     password_auth,
     region,
+    single_process_file,
     transport_url,
 )
 from dcn.services.ovn_central import NB_PORT, SB_PORT
@@ -142,14 +144,19 @@ def files(ctx: RenderContext) -> dict[str, FileSpec]:
         ML2_CONF: ini_file(ctx, ML2_CONF, ml2_sections(ctx)),
         f"{CONFDIR}/api-paste.ini": paste_file("neutron-api-paste.ini"),
         **API.files(ctx),
+        **single_process_file(),
     }
 
 
 def processes(ctx: RenderContext) -> tuple[ProcessSpec, ...]:
     conf = ("--config-file", CONF, "--config-file", ML2_CONF)
+    # each runs one worker process (neutron's own count): in one process, no master
     workers = tuple(
         ProcessSpec(
-            name=name, command=(f"{ctx.venv}/bin/{name}", *conf), workdir=STATE, after=BACKENDS
+            name=name,
+            command=oslo_program(ctx, name, *conf, one_worker=True),
+            workdir=STATE,
+            after=BACKENDS,
         )
         for name in WORKERS
     )

@@ -39,9 +39,11 @@ class WsgiApi:
     workers: int = 1
     #: environment for the workers (where the service finds its config files)
     env: dict[str, str] = field(default_factory=dict)
-    #: where gunicorn runs and finds its gunicorn.conf.py (empty: `confdir`); another
-    #: directory when two APIs share a confdir (nova's compute and metadata APIs)
+    #: where gunicorn runs and finds its gunicorn.conf.py (empty: `confdir`)
     rundir: str = ""
+    #: other APIs of the same program this process serves, each on its own port (its
+    #: WSGI callable tells them apart: nova's compute and metadata APIs)
+    also: tuple[Endpoint, ...] = ()
 
     @property
     def port(self) -> int:
@@ -58,7 +60,7 @@ class WsgiApi:
     def conf(self, ctx: RenderContext) -> FileSpec:
         settings: dict[str, object] = {
             "wsgi_app": self.app,
-            "bind": list(api_listen(ctx, self.endpoint)),
+            "bind": [b for e in (self.endpoint, *self.also) for b in api_listen(ctx, e)],
             "proc_name": self.name,
             # a clustered control plane has a worker per controller behind haproxy:
             # one each keeps three controllers' memory near one's
