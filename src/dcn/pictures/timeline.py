@@ -7,7 +7,9 @@ script, no external reference: no DOCTYPE, no metadata block), its texts escaped
 matplotlib and stripped of control characters here, and byte-for-byte the same for
 the same report (fixed hash salt, text kept as text, no dates). Elements carry ids
 (`fault-N`, `probes-ok`, `probes-failed`, `compute-N-up`, `compute-N-down`,
-`attempts-ok`, `attempts-failed`, `packets-N`, `claim-N`) so a page can style them.
+`attempts-ok`, `attempts-failed`, `boots`, `events`, `packets-N`, `packets-N-lost`,
+`claim-N`, `attempt-N`; a comparison's lower drill has them prefixed `second-`) so a
+page can style them.
 """
 
 from __future__ import annotations
@@ -146,6 +148,11 @@ class _Drawing:
             if panel is self.panels[0]:
                 _legend(fig, (top - 0.75) / total)
             _panel(ax, panel, self.end)
+            if panel is not self.panels[0]:
+                # ids stay unique in one document: the lower drill's are prefixed
+                for artist in ax.get_children():
+                    if gid := artist.get_gid():
+                        artist.set_gid(f"second-{gid}")
             top -= height
         counts = {"claim": 0, "attempt": 0, "heading": 0}
         for i, (line, colour, kind) in enumerate(self.footer):
