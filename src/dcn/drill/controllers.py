@@ -203,9 +203,9 @@ def controller_loss(d: Drill, node: str | None, seconds: float) -> None:
     writer = _write_probe(d, plan, survivors[0], seconds)
     try:
         time.sleep(3)
+        d.mark("fault", what="power-off", target=victim)  # the plug pulled
         d.lab.node_action(victim, "stop")
         t_stop = probe.elapsed()
-        d.mark("fault", what="power-off", target=victim)
         d.log(
             f"powered off {victim} (it held the VIPs)" if node is None else f"powered off {victim}"
         )
@@ -301,8 +301,8 @@ def controller_return(d: Drill, node: str | None, seconds: float) -> None:
     holder = _holder(d, plan)
     # by default not the VIP holder: this drill measures the rejoin, not a failover
     victim = node or next(n for n in reversed(names) if n != holder)
-    d.lab.node_action(victim, "stop")
     d.mark("fault", what="power-off", target=victim)
+    d.lab.node_action(victim, "stop")
     d.log(f"powered off {victim} for {seconds}s")
     time.sleep(seconds)
     before = {m.node: m.galera.get("wsrep_last_committed") for m in _members(d, plan)}
@@ -334,9 +334,9 @@ def power_loss(d: Drill, seconds: float) -> None:
     names = [n.hostname for n in plan.controllers()]
     hosts = _edge_hosts(d)
     pids = d.compute_pids(hosts)
+    d.mark("fault", what="power-off", target=", ".join(names))
     for name in names:
         d.lab.node_action(name, "stop")
-    d.mark("fault", what="power-off", target=", ".join(names))
     d.log(f"powered off {', '.join(names)}")
     time.sleep(min(3.0, seconds))
     api_during = d.api_ok()

@@ -107,7 +107,7 @@ class Lanes:
         times = [0.0, *self.events]
         times += [b.end if b.end is not None else b.start for b in self.faults + self.boots]
         times += [m.t for m in self.probes + self.attempts]
-        times += [t for samples in self.computes.values() for t, _ in samples]
+        times += [t + SAMPLE_SPAN for samples in self.computes.values() for t, _ in samples]
         times += [s.end for s in self.packets]
         return max(1.0, max(times))
 

@@ -35,6 +35,7 @@ LANE = 0.5
 HEADER = 1.3
 AXIS = 0.7
 LINE = 0.3
+KEY = 0.4  # the row saying what colours and shapes mean
 #: a compute sample is drawn up to the next one of its host when that is this close;
 #: further apart, the lane shows the gap (nobody looked)
 MAX_GAP = 6.0
@@ -131,7 +132,7 @@ class _Drawing:
         from matplotlib.figure import Figure
 
         heights = [HEADER + max(1, len(_rows(p))) * LANE + AXIS for p in self.panels]
-        footer = (len(self.footer) + 1) * LINE + 0.3
+        footer = (len(self.footer) + 1) * LINE + 0.3 + KEY
         total = sum(heights) + footer
         fig = Figure(figsize=(WIDTH, total))
         top = total
@@ -145,8 +146,6 @@ class _Drawing:
             )
             ax = fig.add_axes(box)
             _header(fig, panel, (top - 0.4) / total, (top - 0.75) / total)
-            if panel is self.panels[0]:
-                _legend(fig, (top - 0.75) / total)
             _panel(ax, panel, self.end)
             if panel is not self.panels[0]:
                 # ids stay unique in one document: the lower drill's are prefixed
@@ -154,6 +153,8 @@ class _Drawing:
                     if gid := artist.get_gid():
                         artist.set_gid(f"second-{gid}")
             top -= height
+        _legend(fig, (top - 0.2) / total)
+        top -= KEY
         counts = {"claim": 0, "attempt": 0, "heading": 0}
         for i, (line, colour, kind) in enumerate(self.footer):
             t = fig.text(
@@ -207,13 +208,15 @@ def _legend(fig: Figure, y: float) -> None:
         Line2D([], [], linestyle="none", marker="o", color=OK, label="ok / up"),
         Line2D([], [], linestyle="none", marker="X", color=FAILED, label="failed / down"),
         Patch(color=FAULT, alpha=0.18, label="fault until heal"),
-        Patch(color=BOOT, label="a boot, create to end"),
+        Patch(color=BOOT, label="a server create, start to end"),
+        Line2D([], [], linestyle="none", marker="|", color=EVENT, label="a timeline event"),
     ]
     legend = fig.legend(
         handles=handles,
-        loc="center right",
-        bbox_to_anchor=(1 - RIGHT / WIDTH, y),
-        ncols=4,
+        loc="center left",
+        bbox_to_anchor=(0.2 / WIDTH, y),
+        borderaxespad=0,
+        ncols=len(handles),
         frameon=False,
         fontsize=12,
     )
@@ -301,7 +304,7 @@ def _panel(ax: Axes, p: Lanes, end: float) -> None:
     _dots(ax, [m.t for m in p.attempts if m.ok], row, "o", OK, "attempts-ok", size=11)
     _dots(ax, [m.t for m in p.attempts if not m.ok], row, "X", FAILED, "attempts-failed", size=12)
     for i, m in enumerate(p.attempts, 1):
-        ax.text(m.t, row + 0.28, str(i), ha="center", va="bottom", fontsize=11)
+        ax.annotate(str(i), (m.t, row), xytext=(7, 5), textcoords="offset points", fontsize=11)
     _dots(ax, p.events, y["events"], "|", EVENT, "events", size=12)
 
 
