@@ -247,7 +247,10 @@ def test_compare_draws_two_drills_on_one_time_scale() -> None:
     assert len(ticks) == 2 and ticks[0] == ticks[1] and "80" in ticks[0]
     shown = texts(root)
     assert any(t.startswith("drill 7: edge-site-loss") for t in shown)
-    assert any("threshold" in t and "upper NOT HELD" in t and "lower NOT HELD" in t for t in shown)
+    assert any(
+        "threshold" in t and "upper NOT HELD" in t and "drill 7 NOT HELD" in t for t in shown
+    )
+    assert any("reconnect" in t and "upper held" in t and "drill 7 held" in t for t in shown)
 
 
 def test_old_reports_judge_outcomes_as_drills_do() -> None:

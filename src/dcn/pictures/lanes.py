@@ -89,6 +89,8 @@ class Lanes:
     title: str
     started: str
     params: str
+    #: "drill N" when the report carries its id
+    name: str = ""
     faults: list[Band] = field(default_factory=list)
     #: host -> (t, state) samples in time order
     computes: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
@@ -128,7 +130,8 @@ def lanes(report: Any) -> Lanes:
         ),
     )
     if "id" in report:
-        out.title = f"drill {text(report['id'], 12)}: {out.title}"
+        out.name = f"drill {text(report['id'], 12)}"
+        out.title = f"{out.name}: {out.title}"
     for entry in _list(report.get("timeline")):
         if isinstance(entry, list | tuple) and len(entry) == 2 and seconds(entry[0]) is not None:
             out.events.append(seconds(entry[0]))  # type: ignore[arg-type]

@@ -94,10 +94,12 @@ def _compare(first: dict[str, Any], second: dict[str, Any]) -> _Drawing:
     verdicts = {key: [held, None] for held, key, _ in a.claims}
     for held, key, _ in b.claims:
         verdicts.setdefault(key, [None, None])[1] = held
-    footer = [("the seed's claims: upper drill · lower drill", INK, "heading")]
+    upper, lower = a.name or "upper", b.name or "lower"
+    footer = [(f"the seed's claims: {upper} (upper) · {lower} (lower)", INK, "heading")]
     for key, (x, y) in verdicts.items():
         colour = FAILED if False in (x, y) else OK if x is y is True else UNKNOWN
-        footer.append((f"{key}:  upper {_verdict(x)}  ·  lower {_verdict(y)}", colour, "claim"))
+        line = f"{key}:  {upper} {_verdict(x)}  ·  {lower} {_verdict(y)}"
+        footer.append((line, colour, "claim"))
     if len(footer) == 1:
         footer.append(("no claims tested", UNKNOWN, "claim"))
     return _Drawing([a, b], footer, max(a.end(), b.end()))
