@@ -84,3 +84,47 @@ def test_mapped_hosts_need_nothing(tmp_path: Path, clock) -> None:
     conn = SimpleNamespace(compute=FakeHosts(after=0))
     assert edge_register.mapped(conn, ["h0", "h1"], str(nova_manage), wait=5) is False
     assert (tmp_path / "count").read_text().strip() == "0" and clock[0] == 0
+
+
+class FakePlacement:
+    """placement's providers: a host's appears after a number of asks; each holds its
+    aggregates (uuids), which `set` replaces."""
+
+    def __init__(self, appear_after: int, aggregates: dict[str, list[str]]) -> None:
+        self.appear_after = appear_after
+        self.asked = 0
+        self.aggregates = aggregates
+        self.sets = 0
+
+    def resource_providers(self, name: str):
+        self.asked += 1
+        return iter([SimpleNamespace(id=f"rp-{name}")] if self.asked > self.appear_after else [])
+
+    def get_resource_provider_aggregates(self, provider):
+        return SimpleNamespace(aggregates=self.aggregates[provider.id])
+
+    def set_resource_provider_aggregates(self, provider, *uuids: str) -> None:
+        self.sets += 1
+        self.aggregates[provider.id] = list(uuids)
+
+
+def test_registration_waits_for_the_provider_then_puts_it_in_the_aggregates_twin(
+    clock,
+) -> None:
+    """nova-api mirrors membership only for a provider that exists: a provider created
+    after the host joined the aggregate is added to it in placement, once."""
+    placement = FakePlacement(appear_after=4, aggregates={"rp-h0": ["other"]})
+    conn = SimpleNamespace(placement=placement)
+    providers = edge_register.wait_providers(conn, ["h0"], timeout=60)
+    assert clock[0] == 4 and list(providers) == ["h0"]
+    agg = SimpleNamespace(uuid="az-uuid")
+    assert edge_register.placement_members(conn, agg, providers) is True
+    assert placement.aggregates["rp-h0"] == ["other", "az-uuid"]
+    assert edge_register.placement_members(conn, agg, providers) is False
+    assert placement.sets == 1
+
+
+def test_a_provider_that_never_appears_stops_the_registration(clock) -> None:
+    conn = SimpleNamespace(placement=FakePlacement(appear_after=10**6, aggregates={}))
+    with pytest.raises(SystemExit, match="no resource provider in placement after 30s: h0"):
+        edge_register.wait_providers(conn, ["h0"], timeout=30)

@@ -52,6 +52,7 @@ def test_a_single_controller_has_neither_keepalived_nor_haproxy() -> None:
     assert not plan.clustered
     assert not {"keepalived", "haproxy"} & set(plan.nodes[0].services)
     assert "wsrep_on" not in plan.nodes[0].files["/etc/mysql/my.cnf"].content
+    assert "galera-check" not in {p.name for p in plan.nodes[0].processes}
 
 
 def test_one_time_steps_run_on_the_bootstrap_node_only(ha) -> None:
@@ -92,6 +93,13 @@ def test_haproxy_fronts_the_vips_with_one_active_database_backend(ha) -> None:
     servers = [line.split() for line in mysql.splitlines() if line.strip().startswith("server")]
     assert [s[2] for s in servers] == [f"{ip}:3306" for ip in members]
     assert [s[-1] == "backup" for s in servers] == [False, True, True]
+    # up when its check server says Synced and Primary, not when its port answers
+    assert "option httpchk GET /" in mysql and "http-check expect status 200" in mysql
+    assert all(s[s.index("port") + 1] == "9200" for s in servers)
+    for node, ip in zip(plan.controllers(), members, strict=True):
+        (check,) = [p for p in node.processes if p.name == "galera-check"]
+        assert check.command[-2:] == ("check-server", f"{ip}:9200")
+        assert check.health_port == 9200 and check.after == ("mariadb",)
     keystone = cfg.split("listen keystone\n", 1)[1].split("\n\n", 1)[0]
     assert f"bind {vip}:5000 transparent" in keystone
     assert f"bind {plan.network.vips['external']}:5000 transparent" in keystone

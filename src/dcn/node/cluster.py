@@ -19,6 +19,11 @@ recovery, and what `dcn health`, the drills and ``dcn recover`` read of a contro
                         which of the VIPs this node holds, each OVN database's RAFT
                         role, and with --rabbitmq the broker's cluster (running
                         nodes, partitions)
+  check-server HOST:PORT
+                        serve haproxy's check of this member over HTTP: 200 when it
+                        is Synced in a Primary component and ready, else 503 with
+                        why (TripleO's clustercheck): a member that is up but cut
+                        off in a minority, or still joining, gets no clients
 
 Starting a new cluster from a node that is not the most advanced loses the
 transactions the others committed; choosing the node is the caller's
@@ -27,6 +32,7 @@ transactions the others committed; choosing the node is the caller's
 
 from __future__ import annotations
 
+import http.server
 import json
 import re
 import socket
@@ -164,11 +170,70 @@ def _sql(statement: str, timeout: float = 60) -> tuple[str, str]:
 def wsrep_status() -> dict[str, str]:
     if not active():
         return {"error": "mariadb is not running"}
+    return _wsrep(timeout=6)
+
+
+def _wsrep(timeout: float) -> dict[str, str]:
+    """The server's wsrep status, or why it did not answer (a stopped server's socket
+    is gone: the client says so at once)."""
     names = ",".join(f"'{k}'" for k in STATUS_KEYS)
-    out, error = _sql(f"SHOW GLOBAL STATUS WHERE Variable_name IN ({names})", timeout=6)
+    out, error = _sql(f"SHOW GLOBAL STATUS WHERE Variable_name IN ({names})", timeout=timeout)
     if error:
         return {"error": error}
     return dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+
+
+def serves_clients(wsrep: dict[str, str]) -> tuple[bool, str]:
+    """Whether a member should take clients, and why not: Synced (not joining, not a
+    donor), in the Primary component, ready for queries."""
+    if "error" in wsrep:
+        return False, wsrep["error"]
+    state = wsrep.get("wsrep_local_state_comment", "?")
+    component = wsrep.get("wsrep_cluster_status", "?")
+    if state != "Synced" or component != "Primary" or wsrep.get("wsrep_ready") != "ON":
+        return False, f"{state}, {component}, ready {wsrep.get('wsrep_ready', '?')}"
+    return True, f"{state}, {component}"
+
+
+#: a check's answer serves every check within this many seconds (three haproxies ask)
+CHECK_CACHE = 0.5
+
+
+def check_server(listen: str) -> None:
+    """Answer haproxy's HTTP checks until stopped (one request at a time, bounded)."""
+    host, _, port = listen.rpartition(":")
+    last: list[tuple[float, bool, str]] = []
+
+    def verdict() -> tuple[bool, str]:
+        if last and time.monotonic() - last[0][0] < CHECK_CACHE:
+            return last[0][1], last[0][2]
+        ok, why = serves_clients(_wsrep(timeout=1.5))
+        last[:] = [(time.monotonic(), ok, why)]
+        return ok, why
+
+    class Check(http.server.BaseHTTPRequestHandler):
+        timeout = 5
+
+        def do_GET(self) -> None:
+            ok, why = verdict()
+            body = f"{why}\n".encode()
+            try:
+                self.send_response(200 if ok else 503)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except ConnectionError:
+                pass  # haproxy hangs up once it has read the status line
+
+        do_HEAD = do_GET
+        do_OPTIONS = do_GET
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Silent: three haproxies ask every two seconds."""
+
+    server = http.server.HTTPServer((host.strip("[]"), int(port)), Check)
+    server.serve_forever()
 
 
 def held(vips: list[str]) -> list[str]:
@@ -279,6 +344,8 @@ def main(argv: list[str]) -> int:
         print(json.dumps(writes(float(args[0]))))
     elif command == "status":
         print(json.dumps(status(args)))
+    elif command == "check-server" and len(args) == 1:
+        check_server(args[0])
     else:
         print(f"unknown command {command!r}", file=sys.stderr)
         return 2

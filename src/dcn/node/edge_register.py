@@ -2,8 +2,9 @@
 
 Waits until every named host's nova-compute service is up (bounded), sees every host
 mapped into the cell (by nova-scheduler's periodic discovery, or else ``nova-manage
-cell_v2 discover_hosts``), and puts every host into the site's aggregate, whose
-availability zone is the site's. Prints ``changed`` when it
+cell_v2 discover_hosts``), waits for every host's resource provider in placement, and
+puts every host into the site's aggregate, whose availability zone is the site's, and
+its provider into the aggregate's twin in placement. Prints ``changed`` when it
 changed something, so a re-run reports no change. Uses the node's OpenStack venv.
 """
 
@@ -74,8 +75,40 @@ def discover(nova_manage: str) -> bool:
     return "Creating host mapping" in done.stdout
 
 
-def aggregate(conn, az: str, hosts: list[str]) -> bool:
-    """The site's aggregate (its AZ) holding every host."""
+def wait_providers(conn, hosts: list[str], timeout: float) -> dict:
+    """Each host's resource provider, once placement has it. nova-compute creates it at
+    its first resource update, a moment after its service is up; nova-api mirrors a
+    host's aggregate membership into placement only for a provider that exists (else
+    it logs "Failed to associate ... with a placement aggregate" and goes on), and the
+    AZ's requests then find no allocation candidates: "No valid host" (lab, a fresh
+    three-controller deploy)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        providers = {h: next(iter(conn.placement.resource_providers(name=h)), None) for h in hosts}
+        missing = [h for h, rp in providers.items() if rp is None]
+        if not missing:
+            return providers
+        if time.monotonic() > deadline:
+            sys.exit(
+                f"no resource provider in placement after {timeout:.0f}s: {', '.join(missing)}"
+            )
+        time.sleep(1)
+
+
+def placement_members(conn, agg, providers: dict) -> bool:
+    """Every provider in the aggregate's twin in placement (the same uuid): what nova's
+    AZ filter asks placement for. Repairs a registration that raced its provider."""
+    changed = False
+    for provider in providers.values():
+        current = list(conn.placement.get_resource_provider_aggregates(provider).aggregates or [])
+        if agg.uuid not in current:
+            conn.placement.set_resource_provider_aggregates(provider, *current, agg.uuid)
+            changed = True
+    return changed
+
+
+def aggregate(conn, az: str, hosts: list[str]):
+    """The site's aggregate (its AZ) holding every host, and whether that changed."""
     changed = False
     agg = next((a for a in conn.compute.aggregates() if a.name == az), None)
     if agg is None:
@@ -88,7 +121,7 @@ def aggregate(conn, az: str, hosts: list[str]) -> bool:
         if host not in (agg.hosts or []):
             agg = conn.compute.add_host_to_aggregate(agg, host)
             changed = True
-    return changed
+    return agg, changed
 
 
 def main() -> None:
@@ -119,7 +152,9 @@ def main() -> None:
     # nova adds an unmapped host to an aggregate all the same (it finds the service in
     # the cells): membership says nothing of the mapping, which is asked of its own
     changed = mapped(conn, args.hosts, args.nova_manage, args.discovery_wait)
-    changed = aggregate(conn, args.az, args.hosts) or changed
+    providers = wait_providers(conn, args.hosts, args.timeout)
+    agg, grouped = aggregate(conn, args.az, args.hosts)
+    changed = placement_members(conn, agg, providers) or grouped or changed
     if stamp is not None:
         stamp.touch(mode=0o600)
         stamp.write_text(args.stamp[1])

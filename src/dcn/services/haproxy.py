@@ -10,7 +10,9 @@ the moment they arrive.
 
 MariaDB gets one active backend and the others as backups, sticky, so that writes go
 to one Galera node at a time (no certification conflicts between writers); a backend
-marked down has its sessions cut, so clients reconnect to the next at once.
+marked down has its sessions cut, so clients reconnect to the next at once. A member is
+up when its check server says it is Synced in the Primary component (`dcn.services.
+mariadb`, ``galera-check``), not merely when its port answers.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 from dcn.plan.types import FileSpec, ProcessSpec
 from dcn.services.base import CatalogService, Endpoint, RenderContext
 from dcn.services.common import api_port, cluster_ips
+from dcn.services.mariadb import CHECK_PORT
 from dcn.services.render import file_spec, url_host
 
 UNIT = "haproxy.service"
@@ -73,12 +76,16 @@ def _listen(ctx: RenderContext, endpoint: Endpoint, taken: set[str]) -> list[str
             "    timeout server 90m",
             "    stick-table type ip size 1000",
             "    stick on dst",
+            "    option httpchk GET /",
+            "    http-check expect status 200",
         ]
     else:
         lines.append("    balance roundrobin")
     for index, ip in enumerate(members):
+        check = f" port {CHECK_PORT} inter 2s" if database else ""
         backup = " backup" if database and index else ""
-        lines.append(f"    server {endpoint.service}-{index} {url_host(ip)}:{port} check{backup}")
+        server = f"{endpoint.service}-{index} {url_host(ip)}:{port}"
+        lines.append(f"    server {server} check{check}{backup}")
     return lines
 
 

@@ -16,7 +16,7 @@ from dcn.plan.types import DirSpec, FileSpec, ProcessSpec, StepSpec, secret_ref
 from dcn.services import ini
 from dcn.services.base import INTERNAL, CatalogService, Endpoint, RenderContext
 from dcn.services.common import cluster_ips, db_host, listen_addresses
-from dcn.services.render import config_file, file_spec, ini_file
+from dcn.services.render import config_file, file_spec, ini_file, url_host
 
 PORT = 3306
 CONFIG = config_file("/etc/mysql/my.cnf")
@@ -30,6 +30,10 @@ TRIPLEO = "mysql"
 GALERA_PROVIDER = "/usr/lib/galera/libgalera_smm.so"
 #: the node program that bootstraps, inspects and recovers the cluster (dcn.node.cluster)
 GALERA = "/var/lib/dcn/cluster.py"
+#: where each member answers haproxy's check (TripleO's clustercheck port)
+CHECK_PORT = 9200
+#: the node's Python, for dcn's node programs (standard library only)
+NODE_PYTHON = "/usr/bin/python3"
 #: TripleO's MysqlInternal: ``mysql+pymysql://host`` (no port in its uri)
 ENDPOINT = Endpoint(
     "Mysql", PORT, interfaces=(INTERNAL,), protocol="mysql+pymysql", port_in_uri=False
@@ -137,6 +141,24 @@ def processes(ctx: RenderContext) -> tuple[ProcessSpec, ...]:
             },
             user="mysql",
             health_port=PORT,
+        ),
+        *_check(ctx),
+    )
+
+
+def _check(ctx: RenderContext) -> tuple[ProcessSpec, ...]:
+    """A cluster member's answer to haproxy: may it take clients (Synced, Primary)? A
+    plain TCP check would send the VIP's clients to a member that is up but cut off in
+    a minority, or still joining, where every query fails."""
+    if not ctx.site.clustered:
+        return ()
+    listen = f"{url_host(ctx.internal_ip)}:{CHECK_PORT}"
+    return (
+        ProcessSpec(
+            name="galera-check",
+            command=(NODE_PYTHON, GALERA, "check-server", listen),
+            health_port=CHECK_PORT,
+            after=("mariadb",),
         ),
     )
 
