@@ -9,6 +9,7 @@ enough to show for thousands of sites.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from dcn.nextsteps import RunHolder, deploying_step, orphan_step, orphaned
@@ -112,3 +113,39 @@ def status_data(ws: Workspace, probe: bool = False) -> list[dict[str, Any]]:
             }
         )
     return data
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneCounts:
+    """What the control plane's API says per availability zone (each edge site is one):
+    nova-compute services up and down, and servers. `error` when it could not be asked."""
+
+    computes_up: dict[str, int] = field(default_factory=dict)
+    computes_down: dict[str, int] = field(default_factory=dict)
+    servers: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+
+def zone_counts(ws: Workspace, timeout: float = 5.0) -> ZoneCounts:
+    """Two API calls for the whole fleet (services, servers), never one per site; any
+    failure of the API is a finding, not a crash (as in `dcn health`)."""
+    from dcn.cloud import admin_connection
+    from dcn.errors import DcnError
+
+    try:
+        conn = admin_connection(ws, timeout=timeout)
+        up: dict[str, int] = {}
+        down: dict[str, int] = {}
+        for service in conn.compute.services(binary="nova-compute"):
+            zone = service.availability_zone or "?"
+            counts = up if service.state == "up" else down
+            counts[zone] = counts.get(zone, 0) + 1
+        servers: dict[str, int] = {}
+        for server in conn.compute.servers(details=True, all_projects=True):
+            zone = server.availability_zone or "?"
+            servers[zone] = servers.get(zone, 0) + 1
+        return ZoneCounts(up, down, servers)
+    except DcnError as exc:  # not deployed yet, no lab: say so
+        return ZoneCounts(error=exc.message)
+    except Exception as exc:  # the API's failure is a finding about the cloud
+        return ZoneCounts(error=f"control plane API unreachable ({type(exc).__name__})")
