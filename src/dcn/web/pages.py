@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from dcn.plan.serialize import plan_from_json
 from dcn.web import fleet as fleet_query
@@ -37,6 +37,12 @@ def _render(request: Request, name: str, context: Mapping[str, Any], status: int
         {"deployment": snap.deployment if snap else "", **context},
         status_code=status,
     )
+
+
+def _json(value: Any) -> str:
+    """JSON with <, > and & as escapes: never markup, whatever reads it."""
+    text = json.dumps(value, default=str)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def _svg(text: str) -> Response:
@@ -104,7 +110,7 @@ def fleet_json(request: Request) -> Response:
         "pages": page.pages,
         "rows": page.rows,
     }
-    return JSONResponse(json.loads(json.dumps(body, default=str)))
+    return Response(_json(body), media_type="application/json")
 
 
 # -- topology -------------------------------------------------------------------------
