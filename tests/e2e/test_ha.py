@@ -105,6 +105,15 @@ def test_losing_the_vip_holder_keeps_the_cloud_working(lab: Lab) -> None:
     assert figures["galera_members_during"] == 2
     boot = next(a for a in report["attempts"] if a["action"].startswith("boot a server"))
     assert boot["outcome"] == "ACTIVE"
+    # every probe is a mark of the picture, on the drill's clock, inside the power-off
+    probes = [m for m in report["marks"] if m["kind"] == "probe"]
+    assert len(probes) >= figures["api_probes"]
+    assert sum(not m["ok"] for m in probes) >= figures["api_failed_probes"]
+    (fault,) = [m for m in report["marks"] if m["kind"] == "fault"]
+    (heal,) = [m for m in report["marks"] if m["kind"] == "heal"]
+    assert fault["what"] == "power-off" and fault["target"] == holder
+    failed = [m["t"] for m in probes if not m["ok"]]
+    assert all(fault["t"] - 1.5 <= t <= heal["t"] for t in failed), (fault, heal, failed)
     # the controller came back and the cluster is whole again, the VIPs elsewhere
     assert figures["cluster_whole_after_return"] is not None
     rows = _cluster(lab)

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -274,6 +275,13 @@ def test_edge_site_loss_drill_with_a_short_cut(lab: Lab) -> None:
     assert claims["reconnect"]["held"] is True, claims["reconnect"]
     assert "not-resumed" in claims  # judged either way: the report says what happened
     assert report["figures"]["computes_up_after_heal"] is not None
+    # the marks its picture is drawn from, recorded where the drill acted
+    kinds = {m["kind"] for m in report["marks"]}
+    assert {"fault", "heal", "compute", "attempt", "boot", "packets"} <= kinds, kinds
+    from dcn.pictures.timeline import timeline_svg
+
+    ids = {e.get("id") for e in ET.fromstring(timeline_svg(report)).iter()}
+    assert {"fault-0", "compute-0-up", "attempts-ok", "packets-0"} <= ids, ids
     listed = lab.dcn("drill", "list").stdout
     assert "edge-site-loss" in listed
     health = {r["site"]: r for r in json.loads(lab.dcn("health", "--format", "json").stdout)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -21,20 +22,27 @@ def _say(text: str) -> None:
 
 def show_report(report: dict[str, Any], drill_id: int | None = None) -> None:
     title = f"drill {drill_id}: " if drill_id is not None else ""
-    render.out.print(f"[bold]{title}{report['scenario']}[/] {report['params']}")
-    render.out.print(f"settings: {report['settings']}")
+    scenario, params = report.get("scenario"), report.get("params", {})
+    render.out.print(
+        f"[bold]{render.escape(title + str(scenario))}[/] {render.escape(str(params))}"
+    )
+    render.out.print(f"settings: {render.escape(str(report.get('settings', {})))}")
     table = render.Table("t (s)", "attempted", "outcome", "detail")
-    for a in report["attempts"]:
+    for a in report.get("attempts", []):
         table.add_row(f"{a['t']:.1f}", a["action"], a["outcome"], a["detail"])
     render.out.print(table)
     figures = render.Table("figure", "value")
-    for name, value in report["figures"].items():
+    for name, value in report.get("figures", {}).items():
         figures.add_row(name, _figure(name, value))
     render.out.print(figures)
     claims = render.Table("claim of the seed", "held", "evidence")
-    for c in report["claims"]:
-        held = {True: "[green]held[/]", False: "[red]not held[/]", None: "?"}[c["held"]]
-        claims.add_row(render.escape(c["text"]), held, render.escape(c["evidence"]))
+    for c in report.get("claims", []):
+        held = {True: "[green]held[/]", False: "[red]not held[/]"}.get(c.get("held"), "?")
+        claims.add_row(
+            render.escape(str(c.get("text", c.get("claim")))),
+            held,
+            render.escape(str(c.get("evidence", ""))),
+        )
     render.out.print(claims)
 
 
@@ -107,33 +115,78 @@ def _find(ws: Workspace, drill_id: int) -> dict[str, Any]:
     raise DcnError(f"no drill {drill_id}", hint="'dcn drill list' shows the stored drills")
 
 
+_PLOT_HELP = (
+    "also draw the timeline into FILE: .svg or .png, by its suffix (fault band, compute "
+    "hosts up/down, API probes, attempts, the seed's claims)"
+)
+
+
 @app.command("show")
-def show(ctx: typer.Context, drill_id: int) -> None:
-    """One stored drill's whole report."""
+def show(
+    ctx: typer.Context,
+    drill_id: int,
+    plot: Annotated[Path | None, typer.Option("--plot", metavar="FILE", help=_PLOT_HELP)] = None,
+) -> None:
+    """One stored drill's whole report; with --plot, its timeline as a picture."""
+    from dcn.pictures.files import picture_format
+
+    fmt = picture_format(plot) if plot else None
     report = _find(ctx.obj, drill_id)
     show_report(report, drill_id)
     timeline = render.Table("t (s)", "event")
-    for t, text in report["timeline"]:
+    for t, text in report.get("timeline", []):
         timeline.add_row(f"{t:.1f}", render.escape(text))
     render.out.print(timeline)
+    if plot:
+        from dcn.pictures.timeline import timeline_png, timeline_svg
+
+        drawn = {"id": drill_id, **report}
+        _wrote(plot, timeline_svg(drawn) if fmt == "svg" else timeline_png(drawn))
 
 
 @app.command("compare")
-def compare(ctx: typer.Context, first: int, second: int) -> None:
-    """Two drills side by side: settings, figures and claims."""
+def compare(
+    ctx: typer.Context,
+    first: int,
+    second: int,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            metavar="FILE",
+            help="also draw both timelines, one above the other, on one time scale into FILE.svg",
+        ),
+    ] = None,
+) -> None:
+    """Two drills side by side: settings, figures and claims; with --plot, a picture."""
+    from dcn.pictures.files import picture_format
+
+    if plot:
+        picture_format(plot, allowed=("svg",))
     a, b = _find(ctx.obj, first), _find(ctx.obj, second)
     table = render.Table("", f"drill {first}", f"drill {second}")
-    table.add_row("scenario", a["scenario"], b["scenario"])
-    table.add_row("params", str(a["params"]), str(b["params"]))
-    for key in sorted({*a["settings"], *b["settings"]}):
-        table.add_row(key, str(a["settings"].get(key)), str(b["settings"].get(key)))
-    for key in sorted({*a["figures"], *b["figures"]}):
-        table.add_row(key, str(a["figures"].get(key)), str(b["figures"].get(key)))
-    claims_a = {c["claim"]: c["held"] for c in a["claims"]}
-    claims_b = {c["claim"]: c["held"] for c in b["claims"]}
+    table.add_row("scenario", str(a.get("scenario")), str(b.get("scenario")))
+    table.add_row("params", str(a.get("params")), str(b.get("params")))
+    for part in ("settings", "figures"):
+        x, y = a.get(part) or {}, b.get(part) or {}
+        for key in sorted({*x, *y}):
+            table.add_row(key, str(x.get(key)), str(y.get(key)))
+    claims_a = {c.get("claim"): c.get("held") for c in a.get("claims", [])}
+    claims_b = {c.get("claim"): c.get("held") for c in b.get("claims", [])}
     for key in sorted({*claims_a, *claims_b}):
         table.add_row(f"claim {key}", str(claims_a.get(key)), str(claims_b.get(key)))
     render.out.print(table)
+    if plot:
+        from dcn.pictures.timeline import compare_svg
+
+        _wrote(plot, compare_svg({"id": first, **a}, {"id": second, **b}))
+
+
+def _wrote(path: Path, data: str | bytes) -> None:
+    from dcn.pictures.files import write_picture
+
+    write_picture(path, data)
+    render.out.print(f"picture: {render.escape(str(path))}")
 
 
 def _figure(name: str, value: float | None) -> str:

@@ -5,10 +5,26 @@ Every drill keeps a timeline (seconds since it started), the operations attempte
 their outcomes, the figures (how long until detection and recovery), and a verdict on
 each claim of the seed it tests, with the evidence. Reports go to the state store.
 Every wait is bounded; a drill always heals what it broke, even when it fails.
+
+Alongside the text, a drill records `marks` where it acts and observes, so a picture
+(`dcn.pictures.timeline`) is drawn without parsing sentences. Each mark is
+``{"t": seconds, "kind": KIND, ...}``:
+
+- ``fault`` / ``heal``: ``what`` (cut, power-off, service-stop, service-kill) and
+  ``target`` (the site or node), ``service`` for a service; a heal matches the fault
+  with the same what and target (a killed service has none: systemd restarts it);
+- ``compute``: ``host`` and ``state`` (up/down) of a nova-compute service as polled
+  (a sample when it changes, else at most one per `SAMPLE_EVERY` seconds per host);
+- ``probe``: an API call, ``ok`` and ``latency`` (seconds);
+- ``attempt``: ``action``, ``outcome``, ``detail`` and ``ok``;
+- ``boot``: a server create from ``t`` to ``end``, ``az``, ``status``;
+- ``packets``: a guest's ping series to ``target`` from ``t`` to ``end``, ``sent``,
+  ``lost`` and the ``gaps`` ([from, to] seconds) where replies were missing.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +41,10 @@ from dcn.workspace import Workspace
 POLL = 1.0
 RECOVERY_WAIT = 300.0
 BOOT_WAIT = 120.0
+#: a compute host's state is recorded when it changes, else at most this often
+SAMPLE_EVERY = 2.0
+#: outcomes of an attempt that mean it worked
+OK_OUTCOMES = frozenset({"ACTIVE", "SHUTOFF", "accepted", "succeeded", "served"})
 
 #: the seed's claims, quoted (shared/seed/distributed_compute_node.txt)
 CLAIMS = {
@@ -64,6 +84,8 @@ class Report:
     attempts: list[dict[str, Any]] = field(default_factory=list)
     figures: dict[str, float | None] = field(default_factory=dict)
     claims: list[dict[str, Any]] = field(default_factory=list)
+    #: what happened when, for pictures (see the module's docstring)
+    marks: list[dict[str, Any]] = field(default_factory=list)
     #: every claim the drill tested held (a claim of the seed not holding is a finding
     #: about the seed, reported, not an error of the drill)
     ok: bool = True
@@ -86,28 +108,16 @@ def figure_text(name: str, value: float | None) -> str:
     return f"{value:.1f} s"
 
 
-class Drill:
-    """What every scenario uses: the clock, the cloud, the lab, and the report."""
+class Recorder:
+    """The report as a drill writes it: the clock, the timeline, the attempts, the
+    claims and the marks. Apart from `Drill` so it is exercised without a cloud."""
 
-    def __init__(self, ws: Workspace, scenario: str, params: dict[str, Any], say: Say) -> None:
-        self.ws = ws
-        self.dep = ws.deployment
-        self.lab = Lab(ws.state_dir, self.dep.name)
-        if self.lab.manifest() is None:
-            raise DcnError("drills run on the lab, and no lab is up", hint="run 'dcn lab up'")
+    def __init__(self, report: Report, say: Say) -> None:
+        self.report = report
         self.say = say
         self.t0 = time.monotonic()
-        self.healed_at = datetime.now(UTC)
-        self.report = Report(
-            scenario=scenario,
-            params=params,
-            settings=dict(self.dep.liveness.model_dump()),
-            started=datetime.now(UTC).isoformat(timespec="seconds"),
-        )
-        self.conn = admin_connection(ws, timeout=5)
-        self.plans = ws.recorded_plans()
-
-    # -- the record ----------------------------------------------------------------
+        self._sampled: dict[str, tuple[float, str]] = {}
+        self._marking = threading.Lock()
 
     def now(self) -> float:
         return round(time.monotonic() - self.t0, 1)
@@ -116,9 +126,19 @@ class Drill:
         self.report.timeline.append((self.now(), text))
         self.say(f"{self.now():7.1f}s  {text}")
 
+    def mark(self, kind: str, t: float | None = None, **fields: Any) -> None:
+        """Record what happened at `t` (default: now) for the picture; texts are
+        redacted like everything else in a report. Safe from probe threads."""
+        clean = {k: redact(v) if isinstance(v, str) else v for k, v in fields.items()}
+        with self._marking:
+            self.report.marks.append({"t": self.now() if t is None else t, "kind": kind, **clean})
+
     def attempt(self, action: str, outcome: str, detail: str = "") -> None:
         self.report.attempts.append(
             {"t": self.now(), "action": action, "outcome": outcome, "detail": detail}
+        )
+        self.mark(
+            "attempt", action=action, outcome=outcome, detail=detail, ok=outcome in OK_OUTCOMES
         )
         self.log(f"{action}: {outcome}{' (' + detail + ')' if detail else ''}")
 
@@ -127,16 +147,58 @@ class Drill:
             {"claim": key, "text": CLAIMS[key], "held": held, "evidence": evidence}
         )
 
+    def sample(self, states: dict[str, str]) -> None:
+        """Compute services' states as just polled: a mark per host when its state
+        changed, else at most every `SAMPLE_EVERY` s (a 0.5 s poll loop for minutes
+        would otherwise fill the report)."""
+        t = self.now()
+        for host, state in sorted(states.items()):
+            last = self._sampled.get(host)
+            if last is None or last[1] != state or t - last[0] >= SAMPLE_EVERY:
+                self._sampled[host] = (t, state)
+                self.mark("compute", t=t, host=host, state=state)
+
+
+class Drill(Recorder):
+    """What every scenario uses: the record, the cloud and the lab."""
+
+    def __init__(self, ws: Workspace, scenario: str, params: dict[str, Any], say: Say) -> None:
+        self.ws = ws
+        self.dep = ws.deployment
+        self.lab = Lab(ws.state_dir, self.dep.name)
+        if self.lab.manifest() is None:
+            raise DcnError("drills run on the lab, and no lab is up", hint="run 'dcn lab up'")
+        super().__init__(
+            Report(
+                scenario=scenario,
+                params=params,
+                settings=dict(self.dep.liveness.model_dump()),
+                started=datetime.now(UTC).isoformat(timespec="seconds"),
+            ),
+            say,
+        )
+        self.healed_at = datetime.now(UTC)
+        self.conn = admin_connection(ws, timeout=5)
+        self.plans = ws.recorded_plans()
+
     # -- the cloud -----------------------------------------------------------------
 
     def hosts(self, site: str) -> list[str]:
         return [n.hostname for n in self.plans[site].nodes if "nova_compute" in n.services]
 
-    def compute_states(self) -> dict[str, str] | None:
+    def compute_services(self) -> dict[str, Any] | None:
+        """Every nova-compute service by host (None: the API did not answer); each
+        host's state is sampled into the marks."""
         try:
-            return {s.host: s.state for s in self.conn.compute.services(binary="nova-compute")}
+            services = {s.host: s for s in self.conn.compute.services(binary="nova-compute")}
         except Exception:
             return None
+        self.sample({h: str(s.state) for h, s in services.items()})
+        return services
+
+    def compute_states(self) -> dict[str, str] | None:
+        services = self.compute_services()
+        return None if services is None else {h: s.state for h, s in services.items()}
 
     def wait_reported(self, hosts: list[str], since: datetime, limit: float) -> float | None:
         """Seconds until every host's compute service reported after `since` and is up:
@@ -145,10 +207,7 @@ class Drill:
         started = time.monotonic()
         mark = since.replace(tzinfo=None).isoformat()
         while time.monotonic() - started < limit:
-            try:
-                services = {s.host: s for s in self.conn.compute.services(binary="nova-compute")}
-            except Exception:
-                services = {}
+            services = self.compute_services() or {}
             if all(
                 h in services
                 and services[h].state == "up"
@@ -170,11 +229,15 @@ class Drill:
         return None
 
     def api_ok(self) -> bool:
+        """One API call (nova's flavors), recorded as a probe."""
+        t, began = self.now(), time.monotonic()
         try:
             next(iter(self.conn.compute.flavors()), None)
-            return True
+            ok = True
         except Exception:
-            return False
+            ok = False
+        self.mark("probe", t=t, ok=ok, latency=round(time.monotonic() - began, 3))
+        return ok
 
     def boot(
         self,
@@ -187,7 +250,7 @@ class Drill:
         """Create a server in `az` (with a port on `network_id`, else none); (id, final
         status, seconds to ACTIVE). `conn`: a connection of the caller's (its own
         timeout) for the create; else the drill's."""
-        started = time.monotonic()
+        started, t = time.monotonic(), self.now()
         conn = conn or self.conn
         try:
             image, flavor = ensure_image_and_flavor(conn)
@@ -200,12 +263,14 @@ class Drill:
             )
         except Exception as exc:
             self.log(f"create {name} failed: {redact(str(exc))[:300]}")
+            self.mark("boot", t=t, end=self.now(), az=az, name=name, status="refused")
             return "", f"refused: {type(exc).__name__}", None
         status = self.server_status(server.id)
         while status not in ("ACTIVE", "ERROR") and time.monotonic() - started < wait:
             time.sleep(POLL)
             status = self.server_status(server.id)
         took = round(time.monotonic() - started, 1) if status == "ACTIVE" else None
+        self.mark("boot", t=t, end=self.now(), az=az, name=name, status=status or "unknown")
         return server.id, status or "unknown", took
 
     def fault(self, server_id: str) -> str:
@@ -244,12 +309,14 @@ class Drill:
     @contextmanager
     def cut(self, site: str) -> Iterator[None]:
         faults.set_uplink(self.lab, site, up=False)
+        self.mark("fault", what="cut", target=site)
         self.log(f"cut {site}'s uplink")
         try:
             yield
         finally:
             faults.set_uplink(self.lab, site, up=True)
             self.healed_at = datetime.now(UTC)
+            self.mark("heal", what="cut", target=site)
             self.log(f"healed {site}'s uplink")
 
     def finish(self) -> Report:

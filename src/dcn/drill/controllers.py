@@ -14,12 +14,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import requests
 
 from dcn import cluster
 from dcn.cloud import admin_connection
-from dcn.drill import POLL, Drill
+from dcn.drill import POLL, Drill, Recorder
 from dcn.errors import DcnError
 from dcn.hosts import connection_for
 from dcn.plan.types import StackPlan
@@ -32,15 +33,23 @@ WAIT = 240.0
 CLIENT_TIMEOUT = 120.0
 
 
+class ProbeResult(NamedTuple):
+    """One API probe: when it started (seconds since the probe's start), whether it
+    answered 200, and how long it took."""
+
+    t: float
+    ok: bool
+    latency: float
+
+
 @dataclass(slots=True)
 class ApiProbe:
-    """Probes the API every second in a thread; each probe is (seconds since start,
-    ok). The outage is the time from the last success before the first failure to
-    the first success after the last failure."""
+    """Probes the API every second in a thread. The outage is the time from the last
+    success before the first failure to the first success after the last failure."""
 
     url: str
     token: str
-    results: list[tuple[float, bool]] = field(default_factory=list)
+    results: list[ProbeResult] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _t0: float = 0.0
@@ -63,7 +72,8 @@ class ApiProbe:
                 )
             except requests.RequestException:
                 ok = False
-            self.results.append((round(began - self._t0, 2), ok))
+            took = round(time.monotonic() - began, 3)
+            self.results.append(ProbeResult(round(began - self._t0, 2), ok, took))
             self._stop.wait(max(0.0, 1.0 - (time.monotonic() - began)))
 
     def stop(self) -> None:
@@ -72,24 +82,30 @@ class ApiProbe:
             self._thread.join(timeout=5)
 
     def failed(self) -> int:
-        return sum(not ok for _, ok in self.results)
+        return sum(not p.ok for p in self.results)
 
     def outage(self) -> float:
-        failures = [t for t, ok in self.results if not ok]
+        failures = [p.t for p in self.results if not p.ok]
         if not failures:
             return 0.0
-        before = [t for t, ok in self.results if ok and t < failures[0]]
-        after = [t for t, ok in self.results if ok and t > failures[-1]]
+        before = [p.t for p in self.results if p.ok and p.t < failures[0]]
+        after = [p.t for p in self.results if p.ok and p.t > failures[-1]]
         start = before[-1] if before else failures[0]
-        end = after[0] if after else self.results[-1][0]
+        end = after[0] if after else self.results[-1].t
         return round(end - start, 1)
 
     def ok_since(self, t: float) -> bool:
         """A probe started after `t` (seconds since start) succeeded."""
-        return any(ok for at, ok in self.results if at >= t)
+        return any(p.ok for p in self.results if p.t >= t)
 
     def elapsed(self) -> float:
         return time.monotonic() - self._t0
+
+    def record(self, d: Recorder) -> None:
+        """Every probe into the drill's marks, on the drill's clock (once, after stop)."""
+        offset = self._t0 - d.t0
+        for p in self.results:
+            d.mark("probe", t=round(offset + p.t, 2), ok=p.ok, latency=p.latency)
 
 
 def _api_probe(d: Drill) -> ApiProbe:
@@ -187,6 +203,7 @@ def controller_loss(d: Drill, node: str | None, seconds: float) -> None:
     writer = _write_probe(d, plan, survivors[0], seconds)
     try:
         time.sleep(3)
+        d.mark("fault", what="power-off", target=victim)  # the plug pulled
         d.lab.node_action(victim, "stop")
         t_stop = probe.elapsed()
         d.log(
@@ -266,6 +283,8 @@ def controller_loss(d: Drill, node: str | None, seconds: float) -> None:
         )
     finally:
         probe.stop()
+        probe.record(d)
+        d.mark("heal", what="power-off", target=victim)
         d.lab.node_action(victim, "start")
         d.log(f"powered {victim} on again")
         whole = _wait_whole(d, plan)
@@ -282,12 +301,14 @@ def controller_return(d: Drill, node: str | None, seconds: float) -> None:
     holder = _holder(d, plan)
     # by default not the VIP holder: this drill measures the rejoin, not a failover
     victim = node or next(n for n in reversed(names) if n != holder)
+    d.mark("fault", what="power-off", target=victim)
     d.lab.node_action(victim, "stop")
     d.log(f"powered off {victim} for {seconds}s")
     time.sleep(seconds)
     before = {m.node: m.galera.get("wsrep_last_committed") for m in _members(d, plan)}
     d.log(f"last committed on the others while it was away: {before}")
     started = time.monotonic()
+    d.mark("heal", what="power-off", target=victim)
     d.lab.node_action(victim, "start")
     booted = round(time.monotonic() - started, 1)
     d.log(f"{victim} booted in {booted}s")
@@ -313,6 +334,7 @@ def power_loss(d: Drill, seconds: float) -> None:
     names = [n.hostname for n in plan.controllers()]
     hosts = _edge_hosts(d)
     pids = d.compute_pids(hosts)
+    d.mark("fault", what="power-off", target=", ".join(names))
     for name in names:
         d.lab.node_action(name, "stop")
     d.log(f"powered off {', '.join(names)}")
@@ -322,6 +344,7 @@ def power_loss(d: Drill, seconds: float) -> None:
     time.sleep(max(0.0, seconds - 3.0))
     started = time.monotonic()
     d.healed_at = datetime.now(UTC)
+    d.mark("heal", what="power-off", target=", ".join(names))
     # all at once, as power comes back: each member waits for its peers
     with ThreadPoolExecutor(max_workers=len(names)) as pool:
         states = dict(

@@ -14,7 +14,7 @@ import subprocess
 import time
 from typing import TYPE_CHECKING
 
-from dcn.lab.workload import Workload, ping_command, received
+from dcn.lab.workload import Workload, ping_command, received, replied
 from dcn.workloads import METADATA_URL, attach, metadata_probe
 
 if TYPE_CHECKING:
@@ -23,6 +23,22 @@ if TYPE_CHECKING:
 #: seconds between pings of a series (a loss of N packets ~ N x this much outage)
 PING_INTERVAL = 0.2
 METADATA_BACK_WAIT = 120.0
+
+
+def lost_gaps(sent: int, answered: set[int], start: float, interval: float) -> list[list[float]]:
+    """When packets of a series went unanswered, as [from, to] seconds: runs of
+    missing sequence numbers, each packet sent `interval` after the one before it
+    from `start` (the series' start; close enough for a picture)."""
+    gaps: list[list[float]] = []
+    for seq in range(sent):
+        if seq in answered:
+            continue
+        at = round(start + seq * interval, 2)
+        if gaps and abs(gaps[-1][1] - at) < interval / 2:
+            gaps[-1][1] = round(at + interval, 2)
+        else:
+            gaps.append([at, round(at + interval, 2)])
+    return gaps
 
 
 class DataPlane:
@@ -35,6 +51,7 @@ class DataPlane:
         self.gateway: str | None = None
         self.metadata_route = False
         self._pings: dict[str, subprocess.Popen[str]] = {}
+        self._pings_at = 0.0
 
     def setup(self, created: list[str]) -> bool:
         """Boot two servers on the site's segment and give each a guest; False (logged)
@@ -72,6 +89,7 @@ class DataPlane:
     def start(self, seconds: float) -> None:
         """Start bounded ping series from the first guest: to the gateway, to the other."""
         count = max(1, int(seconds / PING_INTERVAL))
+        self._pings_at = self.d.now()
         a, b = self.guests
         for name, target in (("gateway", self.gateway or ""), ("peer", b.fixed_ip)):
             argv = self.d.lab.workload_argv(a, ping_command(target, count, PING_INTERVAL))
@@ -103,6 +121,16 @@ class DataPlane:
             sent, got = received(out)
             figures[f"{name}_pings_sent"] = sent
             figures[f"{name}_pings_lost"] = sent - got if sent else None
+            if sent:
+                self.d.mark(
+                    "packets",
+                    t=self._pings_at,
+                    end=round(self._pings_at + sent * PING_INTERVAL, 2),
+                    target=name,
+                    sent=sent,
+                    lost=sent - got,
+                    gaps=lost_gaps(sent, replied(out), self._pings_at, PING_INTERVAL),
+                )
             self.d.log(f"guest pings to the {name}: {sent - got} of {sent} lost")
         if self.metadata_route:
             started = time.monotonic()

@@ -220,16 +220,19 @@ def service_outage(d: Drill, service: str, seconds: float, kill: bool) -> None:
     before = faults.units_status(d.lab, controller)
     if kill:
         faults.service(d.lab, controller, "kill", service)
+        d.mark("fault", what="service-kill", target=controller, service=service)
         d.log(f"killed {service} on {controller} (systemd restarts it)")
         time.sleep(1.0)
         api_during = d.api_ok()
     else:
         faults.service(d.lab, controller, "stop", service)
+        d.mark("fault", what="service-stop", target=controller, service=service)
         d.log(f"stopped {service} on {controller} for {seconds:.0f}s")
         time.sleep(min(3.0, seconds))
         api_during = d.api_ok()
         time.sleep(max(0.0, seconds - 3.0))
         faults.service(d.lab, controller, "start", service)
+        d.mark("heal", what="service-stop", target=controller, service=service)
         d.log(f"started {service} again")
     d.attempt(f"an API call during the {service} outage", "succeeded" if api_during else "failed")
     restored = datetime.now(UTC)
@@ -269,6 +272,7 @@ def compute_failure(d: Drill, site: str, other: str, seconds: float) -> None:
     hosts = d.hosts(site)
     victim = hosts[0]
     faults.service(d.lab, victim, "stop", "nova-compute")
+    d.mark("fault", what="service-stop", target=victim, service="nova-compute")
     d.log(f"stopped nova-compute on {victim}")
     try:
         down = d.wait_computes([victim], "down", RECOVERY_WAIT)
@@ -286,6 +290,7 @@ def compute_failure(d: Drill, site: str, other: str, seconds: float) -> None:
         )
     finally:
         faults.service(d.lab, victim, "start", "nova-compute")
+        d.mark("heal", what="service-stop", target=victim, service="nova-compute")
         started = datetime.now(UTC)
         d.log(f"started nova-compute on {victim} again")
     up = d.wait_reported([victim], started, RECOVERY_WAIT)

@@ -15,6 +15,7 @@ keeps the list, and 'dcn lab down' removes them with the nodes.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -178,6 +179,11 @@ def exec_argv(workload: Workload, command: Sequence[str]) -> list[str]:
 def ping_command(target: str, count: int, interval: float = 0.2) -> list[str]:
     """A bounded ping series (busybox: the node needs no iputils)."""
     return ["busybox", "ping", "-c", str(count), "-W", "1", "-i", str(interval), target]
+
+
+def replied(ping_output: str) -> set[int]:
+    """The sequence numbers that got a reply (busybox counts from 0: ``seq=0``)."""
+    return {int(n) for n in re.findall(r"\bseq=(\d+)\b", ping_output)}
 
 
 def received(ping_output: str) -> tuple[int, int]:
