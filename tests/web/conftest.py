@@ -57,6 +57,23 @@ def drill_report(scenario: str, cut: float, held: bool, evidence: str = "") -> d
             },
         ],
         "ok": True,
+        # structured marks, as drills record them for their pictures (dcn.pictures)
+        "marks": [
+            {"t": 0.0, "kind": "fault", "what": "uplink cut", "target": "dcn0"},
+            {"t": cut, "kind": "heal", "what": "uplink cut", "target": "dcn0"},
+            *(
+                {
+                    "t": float(t),
+                    "kind": "compute",
+                    "host": "dcn0-distributedcompute-0",
+                    "state": "down" if 4 <= t <= cut + 3 else "up",
+                }
+                for t in range(0, int(cut) + 8, 2)
+            ),
+            *({"t": float(t), "kind": "probe", "ok": True} for t in range(0, int(cut) + 8, 3)),
+            {"t": 2.0, "kind": "attempt", "action": "stop server", "outcome": "queued"},
+            {"t": 1.0, "kind": "boot", "end": 6.5, "status": "ACTIVE"},
+        ],
     }
 
 

@@ -45,8 +45,11 @@ def _json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _svg(text: str) -> Response:
-    return Response(text, media_type="image/svg+xml")
+def _svg(text: str, name: str) -> Response:
+    """A picture for an <img> (where it shows as drawn); opened on its own it is saved,
+    not shown as a page (its inline styles are the drawing's, outside the pages' CSP)."""
+    disposition = f'attachment; filename="{name}.svg"'
+    return Response(text, media_type="image/svg+xml", headers={"content-disposition": disposition})
 
 
 def _number(request: Request, name: str, default: int = 1) -> int:
@@ -144,9 +147,7 @@ def topology_page(request: Request) -> Response:
 
 def topology_svg(request: Request) -> Response:
     snap, boxes, _ = _topology_boxes(request)
-    return Response(
-        topology.svg(snap.deployment, boxes, len(snap.rows)), media_type="image/svg+xml"
-    )
+    return _svg(topology.svg(snap.deployment, boxes, len(snap.rows)), "topology")
 
 
 # -- one site -------------------------------------------------------------------------
@@ -207,7 +208,26 @@ def _drill(request: Request, key: str) -> dict[str, Any]:
     found = snap.ws.store.drill(snap.deployment, drill_id)
     if found is None:
         raise HTTPException(404, f"no drill {drill_id} of {snap.deployment}")
-    return found
+    return {**found, "report": _report(found["report"], found["scenario"])}
+
+
+#: what a page reads of a report; an older (or hand-made) report may lack some
+_REPORT = {
+    "params": {},
+    "settings": {},
+    "timeline": [],
+    "attempts": [],
+    "figures": {},
+    "claims": [],
+}
+
+
+def _report(report: Any, scenario: str) -> dict[str, Any]:
+    """The report with every part a page reads (the pictures read the stored one)."""
+    out = {**_REPORT, "scenario": scenario}
+    if isinstance(report, dict):
+        out.update({k: v for k, v in report.items() if v is not None})
+    return out
 
 
 def drills(request: Request) -> Response:
@@ -215,7 +235,10 @@ def drills(request: Request) -> Response:
 
     snap = _cache(request).get()
     assert snap.ws is not None
-    found = snap.ws.store.drills(snap.deployment, 200)
+    found = [
+        {**d, "report": _report(d["report"], d["scenario"])}
+        for d in snap.ws.store.drills(snap.deployment, 200)
+    ]
     return _render(request, "drills.html", {"snap": snap, "drills": found, "figure": figure_text})
 
 
@@ -240,9 +263,8 @@ def drill_timeline(request: Request) -> Response:
     pictures = _pictures()
     if pictures is None:
         raise HTTPException(404, "this dcn draws no timelines")
-    return Response(
-        pictures.timeline_svg(_drill(request, "id")["report"]), media_type="image/svg+xml"
-    )
+    found = _drill(request, "id")
+    return _svg(pictures.timeline_svg(found["report"]), f"drill-{found['id']}")
 
 
 def _compare_rows(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any]]:
@@ -282,7 +304,7 @@ def drill_compare_svg(request: Request) -> Response:
     if pictures is None:
         raise HTTPException(404, "this dcn draws no timelines")
     a, b = _drill(request, "a"), _drill(request, "b")
-    return _svg(pictures.compare_svg(a["report"], b["report"]))
+    return _svg(pictures.compare_svg(a["report"], b["report"]), f"drills-{a['id']}-{b['id']}")
 
 
 # -- rollouts -------------------------------------------------------------------------
