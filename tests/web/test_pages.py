@@ -246,11 +246,26 @@ def test_an_edit_of_the_description_is_seen_without_a_restart(filled: Workspace)
 
 
 def test_a_broken_description_is_an_error_page_not_a_traceback(filled: Workspace) -> None:
-    app = create_app(filled, counts=None)
     Path(filled.file).write_text("name: [unclosed\n")
+    app = create_app(Workspace(filled.file, filled.state_dir), counts=None, warm=False)
     with TestClient(app, raise_server_exceptions=False) as client:
         response = client.get("/fleet")
     assert response.status_code == 503
     assert "dcn.yaml" in response.text and "next:" in response.text  # what, where, what to do
     assert "Traceback" not in response.text
     assert response.headers["x-frame-options"] == "DENY"
+
+
+def test_a_description_broken_while_serving_keeps_the_last_fleet(filled: Workspace) -> None:
+    app = create_app(filled, counts=None)
+    with TestClient(app) as client:
+        assert client.get("/fleet").status_code == 200
+        Path(filled.file).write_text("name: [unclosed\n")
+        app.state.cache.refresh()
+        response = client.get("/fleet")
+        assert response.status_code == 200 and 'data-site="dcn0"' in response.text
+        assert 'id="problem"' in response.text and "dcn.yaml" in response.text
+        EXAMPLE_TEXT = Path(__file__).resolve().parents[2] / "examples" / "dcn-basic.yaml"
+        Path(filled.file).write_text(EXAMPLE_TEXT.read_text())
+        app.state.cache.refresh()
+        assert 'id="problem"' not in client.get("/fleet").text

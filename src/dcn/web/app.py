@@ -14,7 +14,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -91,22 +91,30 @@ def create_app(
     hosts: set[str] | None = None,
     max_age: float = 2.0,
     counts: Callable[[Workspace], ZoneCounts] | None = zone_counts,
+    warm: bool = True,
 ) -> Starlette:
     """The view of `ws`. `token`: required on every request; `hosts`: the Host headers
     answered (None: any; `dcn serve` on loopback passes its own); `counts`: how the
-    API's per-AZ counts are had (None: not asked)."""
+    API's per-AZ counts are had (None: not asked); `warm`: read the fleet at start."""
     cache = FleetCache(ws, max_age=max_age, counts=counts)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if warm:
+            cache.get()  # the first page is served from a fleet read before any request
         yield
         cache.stop()
 
     def home(_request: Request) -> Response:
         return RedirectResponse("/fleet", 303)
 
+    def favicon(_request: Request) -> Response:
+        """Browsers ask for /favicon.ico whatever the page says (a 404 is a console error)."""
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
+
     routes: list[Any] = [
         Route("/", home),
+        Route("/favicon.ico", favicon),
         Route("/fleet", pages.fleet),
         Route("/fleet/rows", pages.fleet_rows),
         Route("/fleet.json", pages.fleet_json),

@@ -34,7 +34,11 @@ def _render(request: Request, name: str, context: Mapping[str, Any], status: int
     return templates.TemplateResponse(
         request,
         name,
-        {"deployment": snap.deployment if snap else "", **context},
+        {
+            "deployment": snap.deployment if snap else "",
+            "problem": _cache(request).problem,
+            **context,
+        },
         status_code=status,
     )
 
@@ -127,10 +131,9 @@ def _topology_boxes(request: Request) -> tuple[Snapshot, list[topology.SiteBox],
     pages = max(1, -(-len(rows) // TOPOLOGY_PER_PAGE))
     page = min(_number(request, "page"), pages)
     shown = rows[(page - 1) * TOPOLOGY_PER_PAGE : page * TOPOLOGY_PER_PAGE]
-    records = snap.ws.store.latest_generations(snap.deployment)
     boxes = []
-    for row in shown:
-        record = records.get(row["site"])
+    for row in shown:  # a page of sites: one small query each, never the whole fleet
+        record = snap.ws.store.latest_generation(snap.deployment, row["site"])
         plan = plan_from_json(record.plan_json()) if record else None
         boxes.append(
             topology.site_box(row["site"], row["kind"], row["az"], plan, row["site"] in snap.cut)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from dcn.errors import DcnError
 from dcn.fleetstatus import ZoneCounts, status_data, zone_counts
 from dcn.lab import Lab
 from dcn.workspace import Workspace
@@ -83,6 +84,7 @@ class FleetCache:
         counts: Callable[[Workspace], ZoneCounts] | None = zone_counts,
     ) -> None:
         self._ws = ws
+        self._min_age = max_age
         self.max_age = max_age
         self.api_every = api_every
         self._counts_fn = counts
@@ -92,6 +94,8 @@ class FleetCache:
         self._lock = threading.Lock()
         self._refreshing = threading.Event()
         self._stopped = False
+        #: why the newest refresh failed (None: it did not)
+        self.problem: DcnError | None = None
 
     def get(self) -> Snapshot:
         """The newest snapshot; the first call computes it, later ones never wait."""
@@ -112,7 +116,7 @@ class FleetCache:
         if self._refreshing.is_set() or self._stopped:
             return
         self._refreshing.set()
-        threading.Thread(target=self._refresh, name="dcn-serve-fleet", daemon=True).start()
+        threading.Thread(target=self.refresh, name="dcn-serve-fleet", daemon=True).start()
 
     def fresh(self) -> Snapshot:
         """A snapshot computed now (tests; and a page asked with ?fresh)."""
@@ -123,15 +127,27 @@ class FleetCache:
     def stop(self) -> None:
         self._stopped = True
 
-    def _refresh(self) -> None:
+    def refresh(self) -> None:
+        """A new snapshot now. A problem (the description edited into an invalid one, the
+        store unreadable) is kept in `problem` and shown by every page, and the last
+        good snapshot stays: the view says what is wrong without going blank."""
         try:
             with self._lock:
                 self._snapshot = self._compute()
+            self.problem = None
+        except DcnError as exc:
+            self.problem = exc
         finally:
             self._refreshing.clear()
 
     def _compute(self, ask_api: bool = True) -> Snapshot:
-        ws = self._ws.reread()  # the description may have changed since
+        ws = self._ws
+        if self._snapshot is not None:
+            # the description may have changed since: read it again (cheap: the memo),
+            # and parse its sites again only if it did
+            ws = self._ws.reread()
+            ws.fleet.adopt(self._ws.fleet)
+            self._ws = ws
         if (
             ask_api
             and self._counts_fn is not None
@@ -139,4 +155,7 @@ class FleetCache:
         ):
             self._counts = self._counts_fn(ws)
             self._counts_at = time.monotonic()
-        return build(ws, self._counts)
+        snap = build(ws, self._counts)
+        # a big fleet is read less often: at most a third of the time goes to reading it
+        self.max_age = max(self._min_age, 3 * snap.seconds)
+        return snap
