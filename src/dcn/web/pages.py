@@ -270,20 +270,28 @@ def drill_timeline(request: Request) -> Response:
     return _svg(pictures.timeline_svg(found["report"]), f"drill-{found['id']}")
 
 
-def _compare_rows(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any]]:
-    """The rows `dcn drill compare` prints: parameters, settings, figures, claims."""
-    rows: list[tuple[str, Any, Any]] = [
-        ("scenario", a["scenario"], b["scenario"]),
-        ("params", a["params"], b["params"]),
+def _held(value: Any) -> str:
+    return {True: "held", False: "not held"}.get(value, "-")
+
+
+def _compare_rows(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The rows `dcn drill compare` prints (parameters, settings, figures with their
+    units, claims held or not), as text."""
+    from dcn.drill import figure_text
+
+    rows = [
+        ("scenario", str(a["scenario"]), str(b["scenario"])),
+        ("params", str(a["params"]), str(b["params"])),
     ]
     for key in sorted({*a["settings"], *b["settings"]}):
-        rows.append((key, a["settings"].get(key), b["settings"].get(key)))
+        rows.append((key, str(a["settings"].get(key, "-")), str(b["settings"].get(key, "-"))))
     for key in sorted({*a["figures"], *b["figures"]}):
-        rows.append((key, a["figures"].get(key), b["figures"].get(key)))
-    held_a = {c["claim"]: c["held"] for c in a["claims"]}
-    held_b = {c["claim"]: c["held"] for c in b["claims"]}
-    for key in sorted({*held_a, *held_b}):
-        rows.append((f"claim {key}", held_a.get(key), held_b.get(key)))
+        x, y = a["figures"].get(key), b["figures"].get(key)
+        rows.append((key, figure_text(key, x), figure_text(key, y)))
+    held_a = {c.get("claim"): c.get("held") for c in a["claims"]}
+    held_b = {c.get("claim"): c.get("held") for c in b["claims"]}
+    for key in sorted({*held_a, *held_b}, key=str):
+        rows.append((f"claim {key}", _held(held_a.get(key)), _held(held_b.get(key))))
     return rows
 
 
