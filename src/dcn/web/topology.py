@@ -18,6 +18,8 @@ NODE_H = 34
 NODES_SHOWN = 12
 LEAF_TOP = 140
 LEAF_H = 120
+#: subnet and VIP lines a leaf shows at most
+MAX_LINES = 10
 FONT = 'font-family="sans-serif"'
 
 
@@ -52,12 +54,28 @@ def site_box(name: str, kind: str, az: str, plan: StackPlan | None, cut: bool) -
     )
 
 
+def _fit(text: str, size: int) -> str:
+    """Short enough for a column (about 0.55 em a character)."""
+    room = int((COLUMN - 40) / (size * 0.55))
+    return text if len(text) <= room else text[: room - 1] + "…"
+
+
+def _lines(box: SiteBox) -> list[str]:
+    """The leaf's lines under its name: subnets, then VIPs."""
+    if not box.planned:
+        return ["not planned: 'dcn plan' records it"]
+    return [f"{net} {cidr}" for net, cidr in box.subnets.items()] + [
+        f"VIP {net} {ip}" for net, ip in box.vips.items()
+    ]
+
+
 def _text(x: float, y: float, text: str, size: int = 12, **attrs: str) -> str:
+    text = _fit(text, size)
     extra = "".join(f' {k.replace("_", "-")}="{escape(v)}"' for k, v in attrs.items())
     return f'<text x="{x:.0f}" y="{y:.0f}" font-size="{size}" {FONT}{extra}>{escape(text)}</text>'
 
 
-def _column(i: int, box: SiteBox, spine_x: float) -> list[str]:
+def _column(i: int, box: SiteBox, spine_x: float, leaf_h: int) -> list[str]:
     x = 20 + i * COLUMN
     mid = x + (COLUMN - 20) / 2
     edge = "#b91c1c" if box.cut else "#475569"
@@ -71,18 +89,14 @@ def _column(i: int, box: SiteBox, spine_x: float) -> list[str]:
         out.append(_text(mid + 6, LEAF_TOP - 24, "uplink cut", 12, fill="#b91c1c"))
     fill = "#eef2ff" if box.kind == "control-plane" else "#f0fdf4"
     out.append(
-        f'<rect x="{x}" y="{LEAF_TOP}" width="{COLUMN - 20}" height="{LEAF_H}" rx="6" '
+        f'<rect x="{x}" y="{LEAF_TOP}" width="{COLUMN - 20}" height="{leaf_h}" rx="6" '
         f'fill="{fill}" stroke="{edge}" stroke-width="{3 if box.cut else 1}"/>'
     )
     out.append(_text(x + 8, LEAF_TOP + 18, f"leaf {box.name}", 13, font_weight="bold"))
     out.append(_text(x + 8, LEAF_TOP + 34, f"{box.kind}, AZ {box.az}", 11, fill="#334155"))
-    lines = [f"{net} {cidr}" for net, cidr in box.subnets.items()][:4]
-    lines += [f"VIP {net} {ip}" for net, ip in box.vips.items()][: max(0, 5 - len(lines))]
-    if not box.planned:
-        lines = ["not planned: 'dcn plan' records it"]
-    for j, line in enumerate(lines[:5]):
+    for j, line in enumerate(_lines(box)[:MAX_LINES]):
         out.append(_text(x + 8, LEAF_TOP + 52 + j * 13, line, 10, fill="#334155"))
-    y = LEAF_TOP + LEAF_H + 20
+    y = LEAF_TOP + leaf_h + 20
     for host, role, address in box.nodes[:NODES_SHOWN]:
         out.append(f'<line x1="{mid:.0f}" y1="{y - 20}" x2="{mid:.0f}" y2="{y}" stroke="#94a3b8"/>')
         out.append(
@@ -103,7 +117,9 @@ def svg(deployment: str, boxes: Sequence[SiteBox], total: int) -> Markup:
     """The picture of `boxes` (one page of the fleet's `total` sites)."""
     width = max(COLUMN * max(len(boxes), 1) + 20, 400)
     deepest = max((min(len(b.nodes), NODES_SHOWN + 1) for b in boxes), default=0)
-    height = LEAF_TOP + LEAF_H + 40 + deepest * NODE_H
+    most = max((min(len(_lines(b)), MAX_LINES) for b in boxes), default=0)
+    leaf_h = max(LEAF_H, 52 + most * 13)
+    height = LEAF_TOP + leaf_h + 40 + deepest * NODE_H
     spine_x = width / 2
     title = f"{deployment}: spine and {len(boxes)} of {total} leaves"
     out = [
@@ -115,6 +131,6 @@ def svg(deployment: str, boxes: Sequence[SiteBox], total: int) -> Markup:
         _text(spine_x - 78, 60, "routes every leaf subnet", 10, fill="#cbd5e1"),
     ]
     for i, box in enumerate(boxes):
-        out.extend(_column(i, box, spine_x))
+        out.extend(_column(i, box, spine_x, leaf_h))
     out.append("</svg>")
     return Markup("\n".join(out))
