@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,7 @@ def fill(folder: Path) -> Workspace:
     store.add_drill(
         "lab", "edge-site-loss", True, drill_report("edge-site-loss", 150.0, False, HOSTILE)
     )
-    at = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+    at = datetime.now(UTC) - timedelta(seconds=90)
     done = store.start_rollout(
         "lab", {"max_parallel": 1, "canary": 1, "max_failures": 0}, [["dcn0"], ["dcn1"]]
     )
