@@ -10,10 +10,11 @@ from pathlib import Path
 from markupsafe import escape
 from starlette.testclient import TestClient
 
+from dcn.state.records import GenerationStatus
 from dcn.web.app import create_app
 from dcn.web.security import CSP
 from dcn.workspace import Workspace
-from tests.cli.test_status_truth import write_lab
+from tests.cli.test_status_truth import start_deploy, write_lab
 from tests.web.conftest import HOSTILE, HOSTILE_STACK
 
 PAGES = (
@@ -169,6 +170,22 @@ def test_the_fleet_table_refreshes_itself(client: TestClient) -> None:
     assert 'data-refresh="/fleet/rows?q=dcn&amp;stale=no"' in body
     assert '<script src="/static/app.js" defer></script>' in body
     assert "data-refresh" in client.get("/static/app.js").text
+
+
+def test_a_site_being_deployed_follows_its_deploy(filled: Workspace) -> None:
+    start_deploy(filled, "dcn1")  # by this (live) process, as the deployer leaves it
+    with TestClient(create_app(filled, counts=None)) as client:
+        page = client.get("/sites/dcn1").text
+        assert 'data-refresh="/sites/dcn1/body"' in page
+        body = client.get("/sites/dcn1/body")
+        assert body.headers["x-dcn-live"] == "1" and "<html" not in body.text
+        assert "st-deploying" in body.text
+    filled.store.set_status("lab", "dcn1", 1, GenerationStatus.DEPLOYED, "deployed")
+    with TestClient(create_app(filled, counts=None)) as client:
+        assert "data-refresh" not in client.get("/sites/dcn1").text
+        assert client.get("/sites/dcn1/body").headers["x-dcn-live"] == "0"  # the last poll
+        assert client.get("/rollouts/1/body").headers["x-dcn-live"] == "0"
+        assert client.get("/rollouts/2/body").headers["x-dcn-live"] == "1"
 
 
 def test_a_cut_site_is_drawn_broken_and_unreachable(filled: Workspace) -> None:

@@ -121,6 +121,7 @@ def create_app(
         Route("/topology", pages.topology_page),
         Route("/topology.svg", pages.topology_svg),
         Route("/sites/{name}", pages.site),
+        Route("/sites/{name}/body", pages.site_body),
         Route("/drills", pages.drills),
         Route("/drills/compare", pages.drill_compare),
         Route("/drills/compare.svg", pages.drill_compare_svg),

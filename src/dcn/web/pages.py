@@ -49,6 +49,13 @@ def _json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def _live(response: Response, live: bool) -> Response:
+    """Tell the page's script whether to keep polling (a rollout or deploy that ended
+    does not change any more)."""
+    response.headers["x-dcn-live"] = "1" if live else "0"
+    return response
+
+
 def _svg(text: str, name: str) -> Response:
     """A picture for an <img> (where it shows as drawn); opened on its own it is saved,
     not shown as a page (its inline styles are the drawing's, outside the pages' CSP)."""
@@ -157,6 +164,16 @@ def topology_svg(request: Request) -> Response:
 
 
 def site(request: Request) -> Response:
+    return _render(request, "site.html", _site_context(request))
+
+
+def site_body(request: Request) -> Response:
+    """The live part of a site's page (polled while the site deploys)."""
+    context = _site_context(request)
+    return _live(_render(request, "_site_body.html", context), context["live"])
+
+
+def _site_context(request: Request) -> dict[str, Any]:
     name = request.path_params["name"]
     snap = _cache(request).get()
     row = snap.row(name)
@@ -172,21 +189,19 @@ def site(request: Request) -> Response:
     for e in reversed(events):  # newest first
         by_generation.setdefault(e.generation, []).append(e)
     deploys = list(by_generation.items())[:DEPLOYS_SHOWN]
-    return _render(
-        request,
-        "site.html",
-        {
-            "snap": snap,
-            "row": row,
-            "latest": latest,
-            "deployed": deployed,
-            "plan": plan,
-            "nodes": plan.nodes[:NODES_SHOWN] if plan else (),
-            "more_nodes": max(0, len(plan.nodes) - NODES_SHOWN) if plan else 0,
-            "networks": networks,
-            "deploys": deploys,
-        },
-    )
+    return {
+        "snap": snap,
+        "row": row,
+        "latest": latest,
+        "deployed": deployed,
+        "plan": plan,
+        "nodes": plan.nodes[:NODES_SHOWN] if plan else (),
+        "more_nodes": max(0, len(plan.nodes) - NODES_SHOWN) if plan else 0,
+        "networks": networks,
+        "deploys": deploys,
+        # its page follows a deploy under way (and stops when it has ended)
+        "live": row["status"] == "deploying",
+    }
 
 
 # -- drills ---------------------------------------------------------------------------
@@ -366,4 +381,5 @@ def rollout(request: Request) -> Response:
 
 
 def rollout_body(request: Request) -> Response:
-    return _render(request, "_rollout_body.html", _rollout_context(request))
+    context = _rollout_context(request)
+    return _live(_render(request, "_rollout_body.html", context), context["running"])

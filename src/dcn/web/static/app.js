@@ -4,7 +4,8 @@
 // An element with data-refresh="URL" gets its content replaced by the server's HTML
 // fragment at URL every data-interval milliseconds while the page is visible; the
 // fragment is rendered (and escaped) on the server. A failed poll marks the region
-// "stale" and the next one tries again.
+// "stale" and the next one tries again; a fragment sent with "X-Dcn-Live: 0" (a
+// rollout or deploy that has ended) is the last one.
 (function () {
   "use strict";
 
@@ -12,6 +13,7 @@
     return fetch(region.dataset.refresh, { credentials: "same-origin", cache: "no-store" })
       .then(function (response) {
         if (!response.ok) { throw new Error("HTTP " + response.status); }
+        if (response.headers.get("X-Dcn-Live") === "0") { region.dataset.ended = "1"; }
         return response.text();
       })
       .then(function (html) {
@@ -25,10 +27,13 @@
   document.querySelectorAll("[data-refresh]").forEach(function (region) {
     var every = Number(region.dataset.interval) || 3000;
     var busy = false;
-    window.setInterval(function () {
+    var timer = window.setInterval(function () {
       if (busy || document.hidden) { return; }
       busy = true;
-      refresh(region).finally(function () { busy = false; });
+      refresh(region).finally(function () {
+        busy = false;
+        if (region.dataset.ended) { window.clearInterval(timer); }
+      });
     }, every);
   });
 
