@@ -57,6 +57,17 @@ def test_a_token_visit_moves_it_to_a_cookie_and_out_of_the_address(guarded: Test
     assert then.status_code == 200 and 'data-site="dcn0"' in then.text
 
 
+def test_the_token_visit_never_sends_the_browser_elsewhere(guarded: TestClient) -> None:
+    response = guarded.get(f"http://testserver//evil.example/fleet?token={TOKEN}")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/evil.example/fleet"
+
+
+def test_a_token_needs_a_place(tmp_path: Path) -> None:
+    with pytest.raises(DcnError, match="cannot keep the web view's token"):
+        load_or_create_token(tmp_path / "missing")
+
+
 def test_only_loopback_names_reach_a_tokenless_view(filled: Workspace) -> None:
     hosts = loopback_hosts("127.0.0.1", 8765)
     client = TestClient(create_app(filled, counts=None, hosts=hosts), base_url="http://x")

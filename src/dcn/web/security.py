@@ -94,7 +94,14 @@ def load_or_create_token(state_dir: Path) -> tuple[str, bool]:
             return token, False
         raise DcnError(f"the web view's token {path} is empty or short", hint=f"rm {path}")
     token = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        raise DcnError(
+            f"cannot keep the web view's token in {path}: {exc.strerror}",
+            hint="give a state directory of yours with --state-dir",
+        ) from exc
     with os.fdopen(fd, "w") as f:
         f.write(token + "\n")
     return token, True
@@ -148,7 +155,8 @@ class Guard:
                 return PlainTextResponse("wrong token", 403)
             # the token leaves the address bar (and history) at once: a cookie carries it
             rest = [(k, v) for k, v in parse_qsl(request.url.query) if k != "token"]
-            target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
+            path = "/" + request.url.path.lstrip("/")  # never //host: another site
+            target = path + (f"?{urlencode(rest)}" if rest else "")
             response = RedirectResponse(target, 303)
             response.set_cookie(COOKIE, self.token, httponly=True, samesite="strict", path="/")
             return response
