@@ -79,7 +79,7 @@ def compare_svg(first: dict[str, Any], second: dict[str, Any]) -> str:
 def _timeline(report: dict[str, Any]) -> _Drawing:
     drawn = lanes(report)
     footer = (
-        [("attempts (their number is above their mark)", INK, "heading")] if drawn.attempts else []
+        [("attempts (their number is beside their mark)", INK, "heading")] if drawn.attempts else []
     )
     footer += [
         (f"{i}  {a.t:6.1f} s  {a.label}", OK if a.ok else FAILED, "attempt")
