@@ -61,6 +61,19 @@ class Workspace:
         #: things the operator should know that are not errors (shown after a command)
         self.notices: list[str] = []
 
+    def reread(self) -> Workspace:
+        """The same description and state, read again from disk, sharing the open store:
+        a long-running reader (`dcn serve`) sees edits without reopening the database."""
+        fresh = Workspace(
+            self.file,
+            self.state_dir,
+            self.state_url,
+            allow_include_outside=self.allow_include_outside,
+        )
+        if "store" in self.__dict__:
+            fresh.__dict__["store"] = self.store
+        return fresh
+
     @cached_property
     def _memo(self) -> ValidationMemo | None:
         """Site results of earlier runs (kept in a state dir, not in a database)."""

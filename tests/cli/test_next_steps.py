@@ -14,8 +14,9 @@ import yaml
 
 from dcn.cli import render
 from dcn.cli.operate import _summary
-from dcn.cli.status import show_status, status_data
+from dcn.cli.status import show_status
 from dcn.deploy import Deployer, SiteOutcome
+from dcn.fleetstatus import status_data
 from dcn.nextsteps import StaleEdges, deploy_command, name_list
 from dcn.state.records import GenerationStatus
 from dcn.workspace import Workspace

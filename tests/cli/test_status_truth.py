@@ -24,8 +24,9 @@ import yaml
 from dcn import health
 from dcn.cli import render
 from dcn.cli.operate import _health
-from dcn.cli.status import show_status, status_data
+from dcn.cli.status import show_status
 from dcn.deploy import runs
+from dcn.fleetstatus import status_data
 from dcn.hosts import REAL_HOST_SETTINGS
 from dcn.lab import Connection, fullhost
 from dcn.nextsteps import RunHolder, SiteNext, deploying_step, orphan_step, orphaned

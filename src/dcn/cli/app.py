@@ -242,7 +242,16 @@ def secrets_list(
 
 def _register_operations() -> None:
     """Commands that touch hosts live in their own modules (imported lazily inside)."""
-    from dcn.cli import credentials, decommission, drill, lab, operate, secrets_state, verify
+    from dcn.cli import (
+        credentials,
+        decommission,
+        drill,
+        lab,
+        operate,
+        secrets_state,
+        serve,
+        verify,
+    )
     from dcn.cli.rollout import app as rollout_app
 
     secrets_state.register(secrets_app, state_app)
@@ -253,6 +262,7 @@ def _register_operations() -> None:
     credentials.register(app)
     decommission.register(app)
     app.add_typer(rollout_app, name="rollout")
+    serve.register(app)
 
 
 _register_operations()

@@ -190,13 +190,6 @@ def _wrote(path: Path, data: str | bytes) -> None:
 
 
 def _figure(name: str, value: float | None) -> str:
-    """A figure with its unit: packet counts and yes/no flags are not seconds."""
-    if value is None:
-        return "-"
-    if name.endswith(("_sent", "_lost")):
-        return f"{value:.0f} packets"
-    if name == "metadata_during_cut":
-        return "served" if value else "failed"
-    if name.endswith(("_probes", "_writes", "_failed", "_during")) or name == "db_writes":
-        return f"{value:.0f}"
-    return f"{value:.1f} s"
+    from dcn.drill import figure_text
+
+    return figure_text(name, value)

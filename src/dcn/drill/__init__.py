@@ -94,6 +94,20 @@ class Report:
         return asdict(self)
 
 
+def figure_text(name: str, value: float | None) -> str:
+    """A figure with its unit: packet counts and yes/no flags are not seconds (shown the
+    same by `dcn drill show` and the web view)."""
+    if value is None:
+        return "-"
+    if name.endswith(("_sent", "_lost")):
+        return f"{value:.0f} packets"
+    if name == "metadata_during_cut":
+        return "served" if value else "failed"
+    if name.endswith(("_probes", "_writes", "_failed", "_during")) or name == "db_writes":
+        return f"{value:.0f}"
+    return f"{value:.1f} s"
+
+
 class Recorder:
     """The report as a drill writes it: the clock, the timeline, the attempts, the
     claims and the marks. Apart from `Drill` so it is exercised without a cloud."""

@@ -117,6 +117,16 @@ class Fleet:
         """Every site parsed: for commands that look at the whole fleet."""
         return self._parse_all()
 
+    def adopt(self, earlier: Fleet) -> bool:
+        """Take `earlier`'s parsed sites when the description says the same (equal
+        settings and equal site digests), so a long-running reader (`dcn serve`) that
+        reads the files again does not parse 5,000 sites again; whether it did."""
+        parsed = earlier.__dict__.get("deployment")
+        if parsed is None or self.frame != earlier.frame or self.refs != earlier.refs:
+            return False
+        self.__dict__["deployment"] = parsed
+        return True
+
     def control_plane_context(self) -> str:
         """What the control plane's plan depends on outside its own site: the edge leaves."""
         return edge_leaves_text(

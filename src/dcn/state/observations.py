@@ -51,18 +51,29 @@ def add_drill(session: Session, deployment: str, scenario: str, ok: bool, report
     return row.id
 
 
+def _drill(r: Drill) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "scenario": r.scenario,
+        "started": r.started_at,
+        "ok": r.ok,
+        "report": json.loads(r.report),
+    }
+
+
 def drills(session: Session, deployment: str, limit: int) -> list[dict[str, Any]]:
     did = ensure_deployment(session, deployment)
     rows = session.scalars(
         select(Drill).where(Drill.deployment_id == did).order_by(Drill.id.desc()).limit(limit)
     )
-    return [
-        {
-            "id": r.id,
-            "scenario": r.scenario,
-            "started": r.started_at,
-            "ok": r.ok,
-            "report": json.loads(r.report),
-        }
-        for r in rows
-    ]
+    return [_drill(r) for r in rows]
+
+
+def drill(session: Session, deployment: str, drill_id: int) -> dict[str, Any] | None:
+    """One drill of the deployment by id (None: there is no such drill of it)."""
+    row = session.scalars(
+        select(Drill)
+        .join(Deployment, Drill.deployment_id == Deployment.id)
+        .where(Deployment.name == deployment, Drill.id == drill_id)
+    ).first()
+    return _drill(row) if row else None

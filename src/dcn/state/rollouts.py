@@ -19,7 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from dcn.errors import DcnError, StateError
@@ -78,6 +78,22 @@ class RolloutRecord:
 
     def remaining(self) -> list[RolloutSiteRecord]:
         return [s for s in self.sites if s.remaining]
+
+
+@dataclass(frozen=True, slots=True)
+class RolloutSummary:
+    """A rollout in a list: its sites counted by result, not listed."""
+
+    id: int
+    started_at: datetime
+    finished_at: datetime | None
+    options: dict[str, Any]
+    status: RolloutStatus
+    holder: str
+    waves: int
+    sites: int
+    #: result -> sites ("" for those without a result yet)
+    results: dict[str, int]
 
 
 def _abandoned(row: Rollout) -> bool:
@@ -287,3 +303,48 @@ def get(session: Session, deployment: str, rollout_id: int | None) -> RolloutRec
             for s in sites
         ),
     )
+
+
+def summaries(session: Session, deployment: str, limit: int) -> list[RolloutSummary]:
+    """The newest `limit` rollouts, each with its sites counted by result (one query for
+    the counts of all of them)."""
+    dep = deployment_id(session, deployment)
+    if dep is None:
+        return []
+    rows = list(
+        session.scalars(
+            select(Rollout)
+            .where(Rollout.deployment_id == dep)
+            .order_by(Rollout.id.desc())
+            .limit(limit)
+        )
+    )
+    counts: dict[int, dict[str, int]] = {r.id: {} for r in rows}
+    waves: dict[int, int] = {}
+    found = session.execute(
+        select(
+            RolloutSite.rollout_id,
+            RolloutSite.result,
+            func.count(),
+            func.max(RolloutSite.wave),
+        )
+        .where(RolloutSite.rollout_id.in_(list(counts)))
+        .group_by(RolloutSite.rollout_id, RolloutSite.result)
+    )
+    for rollout_id, result, count, last_wave in found:
+        counts[rollout_id][result or ""] = count
+        waves[rollout_id] = max(waves.get(rollout_id, 0), last_wave or 0)
+    return [
+        RolloutSummary(
+            id=r.id,
+            started_at=r.started_at,
+            finished_at=r.finished_at,
+            options=json.loads(r.options),
+            status=_status(r),
+            holder=_holder(r),
+            waves=waves.get(r.id, 0),
+            sites=sum(counts[r.id].values()),
+            results=counts[r.id],
+        )
+        for r in rows
+    ]

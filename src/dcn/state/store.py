@@ -39,7 +39,7 @@ from dcn.state.records import (
     PlanHead,
     StatusRow,
 )
-from dcn.state.rollouts import RolloutRecord, RolloutStatus, SiteResult
+from dcn.state.rollouts import RolloutRecord, RolloutStatus, RolloutSummary, SiteResult
 from dcn.state.sealing import SecretBox
 
 
@@ -409,6 +409,11 @@ class Store:
         with self._read() as s:
             return observations.drills(s, deployment, limit)
 
+    def drill(self, deployment: str, drill_id: int) -> dict[str, Any] | None:
+        """One drill with its report (None: no such drill of this deployment)."""
+        with self._read() as s:
+            return observations.drill(s, deployment, drill_id)
+
     def lock_info(self, deployment: str) -> LockInfo | None:
         with self._read() as s:
             return locks.current(s, deployment)
@@ -483,3 +488,9 @@ class Store:
         gone reads as interrupted."""
         with self._read() as s:
             return rollouts.get(s, deployment, rollout_id)
+
+    def rollouts(self, deployment: str, limit: int = 50) -> list[RolloutSummary]:
+        """The newest rollouts first, each with its sites counted by result (no site rows:
+        a rollout of 5,000 sites is one line)."""
+        with self._read() as s:
+            return rollouts.summaries(s, deployment, limit)
