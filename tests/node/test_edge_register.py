@@ -114,14 +114,21 @@ def test_registration_waits_for_the_provider_then_puts_it_in_the_aggregates_twin
     """nova-api mirrors membership only for a provider that exists: a provider created
     after the host joined the aggregate is added to it in placement, once."""
     placement = FakePlacement(appear_after=4, aggregates={"rp-h0": ["other"]})
-    conn = SimpleNamespace(placement=placement)
+    listed = [SimpleNamespace(name="dcn0", uuid="az-uuid"), SimpleNamespace(name="x", uuid="x")]
+    conn = SimpleNamespace(placement=placement, compute=SimpleNamespace(aggregates=lambda: listed))
     providers = edge_register.wait_providers(conn, ["h0"], timeout=60)
     assert clock[0] == 4 and list(providers) == ["h0"]
-    agg = SimpleNamespace(uuid="az-uuid")
-    assert edge_register.placement_members(conn, agg, providers) is True
+    assert edge_register.placement_members(conn, "dcn0", providers) is True
     assert placement.aggregates["rp-h0"] == ["other", "az-uuid"]
-    assert edge_register.placement_members(conn, agg, providers) is False
+    assert edge_register.placement_members(conn, "dcn0", providers) is False
     assert placement.sets == 1
+
+
+def test_an_aggregate_listed_without_uuid_is_an_error_not_a_bad_request() -> None:
+    listed = [SimpleNamespace(name="dcn0", uuid=None)]
+    conn = SimpleNamespace(compute=SimpleNamespace(aggregates=lambda: listed))
+    with pytest.raises(SystemExit, match="no uuid"):
+        edge_register.placement_members(conn, "dcn0", {"h0": object()})
 
 
 def test_a_provider_that_never_appears_stops_the_registration(clock) -> None:

@@ -95,19 +95,24 @@ def wait_providers(conn, hosts: list[str], timeout: float) -> dict:
         time.sleep(1)
 
 
-def placement_members(conn, agg, providers: dict) -> bool:
+def placement_members(conn, az: str, providers: dict) -> bool:
     """Every provider in the aggregate's twin in placement (the same uuid): what nova's
-    AZ filter asks placement for. Repairs a registration that raced its provider."""
+    AZ filter asks placement for. Repairs a registration that raced its provider. The
+    aggregate is listed again: only the listing's microversion carries its uuid (the
+    answer to adding a host is microversion 2.1, without one)."""
+    uuid = next(a.uuid for a in conn.compute.aggregates() if a.name == az)
+    if not uuid:
+        sys.exit(f"nova gave aggregate {az} no uuid: cannot check it in placement")
     changed = False
     for provider in providers.values():
         current = list(conn.placement.get_resource_provider_aggregates(provider).aggregates or [])
-        if agg.uuid not in current:
-            conn.placement.set_resource_provider_aggregates(provider, *current, agg.uuid)
+        if uuid not in current:
+            conn.placement.set_resource_provider_aggregates(provider, *current, uuid)
             changed = True
     return changed
 
 
-def aggregate(conn, az: str, hosts: list[str]):
+def aggregate(conn, az: str, hosts: list[str]) -> bool:
     """The site's aggregate (its AZ) holding every host, and whether that changed."""
     changed = False
     agg = next((a for a in conn.compute.aggregates() if a.name == az), None)
@@ -121,7 +126,7 @@ def aggregate(conn, az: str, hosts: list[str]):
         if host not in (agg.hosts or []):
             agg = conn.compute.add_host_to_aggregate(agg, host)
             changed = True
-    return agg, changed
+    return changed
 
 
 def main() -> None:
@@ -153,8 +158,8 @@ def main() -> None:
     # the cells): membership says nothing of the mapping, which is asked of its own
     changed = mapped(conn, args.hosts, args.nova_manage, args.discovery_wait)
     providers = wait_providers(conn, args.hosts, args.timeout)
-    agg, grouped = aggregate(conn, args.az, args.hosts)
-    changed = placement_members(conn, agg, providers) or grouped or changed
+    changed = aggregate(conn, args.az, args.hosts) or changed
+    changed = placement_members(conn, args.az, providers) or changed
     if stamp is not None:
         stamp.touch(mode=0o600)
         stamp.write_text(args.stamp[1])
