@@ -289,7 +289,7 @@ def reach(ws: Workspace, sites: Sequence[str], probe: bool = False) -> dict[str,
         return _probe_sites(ws, sites)
     out = {}
     for site, seen in _last_seen(ws, sites).items():
-        text = f"last reached {_ago(seen)} (dcn health)" if seen else "not checked yet"
+        text = f"last reached {ago(seen)} (dcn health)" if seen else "not checked yet"
         out[site] = Reach(None, text, seen)
     return out
 
@@ -300,7 +300,8 @@ def _last_seen(ws: Workspace, sites: Sequence[str]) -> dict[str, datetime | None
     return {site: seen.get(site) for site in sites}
 
 
-def _ago(when: datetime) -> str:
+def ago(when: datetime) -> str:
+    """How long ago, in the unit an operator reads at a glance (status, the web view)."""
     seconds = (datetime.now(UTC) - when.replace(tzinfo=when.tzinfo or UTC)).total_seconds()
     if seconds < 120:
         return f"{max(seconds, 0):.0f}s ago"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from starlette.templating import Jinja2Templates
 
 from dcn.errors import DcnError
 from dcn.fleetstatus import ZoneCounts, zone_counts
+from dcn.health import ago
 from dcn.web import pages
 from dcn.web.security import Guard
 from dcn.web.snapshot import FleetCache
@@ -37,16 +38,7 @@ def _slug(value: object) -> str:
 def _ago(when: datetime | str | None) -> str:
     if when is None:
         return "-"
-    if isinstance(when, str):
-        when = datetime.fromisoformat(when)
-    seconds = (datetime.now(UTC) - when.replace(tzinfo=when.tzinfo or UTC)).total_seconds()
-    if seconds < 120:
-        return f"{max(seconds, 0):.0f}s ago"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min ago"
-    if seconds < 172800:
-        return f"{seconds / 3600:.0f} h ago"
-    return f"{seconds / 86400:.0f} days ago"
+    return ago(datetime.fromisoformat(when) if isinstance(when, str) else when)
 
 
 def templates() -> Jinja2Templates:
