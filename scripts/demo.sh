@@ -7,6 +7,7 @@
 #
 #   bash scripts/demo.sh         # the main job (re-running it converges, changes nothing)
 #   bash scripts/demo.sh down    # stop the lab and remove everything it created
+#   bash scripts/demo.sh serve   # the web view of the same deployment (dcn serve)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -15,6 +16,10 @@ export DCN_STATE_DIR=${DCN_STATE_DIR:-out/state}
 dcn=.venv/bin/dcn
 if [ "${1:-}" = "down" ]; then
   exec $dcn lab down
+fi
+if [ "${1:-}" = "serve" ]; then
+  shift
+  exec $dcn serve "$@"
 fi
 mkdir -p out
 $dcn validate
