@@ -109,10 +109,10 @@ def list_(ctx: typer.Context) -> None:
 def _find(ws: Workspace, drill_id: int) -> dict[str, Any]:
     from dcn.errors import DcnError
 
-    for d in ws.store.drills(ws.deployment.name, limit=10_000):
-        if d["id"] == drill_id:
-            return d["report"]
-    raise DcnError(f"no drill {drill_id}", hint="'dcn drill list' shows the stored drills")
+    found = ws.store.drill(ws.deployment.name, drill_id)
+    if found is None:
+        raise DcnError(f"no drill {drill_id}", hint="'dcn drill list' shows the stored drills")
+    return found["report"]
 
 
 _PLOT_HELP = (
@@ -163,18 +163,12 @@ def compare(
 
     if plot:
         picture_format(plot, allowed=("svg",))
+    from dcn.drill import compare_rows
+
     a, b = _find(ctx.obj, first), _find(ctx.obj, second)
     table = render.Table("", f"drill {first}", f"drill {second}")
-    table.add_row("scenario", str(a.get("scenario")), str(b.get("scenario")))
-    table.add_row("params", str(a.get("params")), str(b.get("params")))
-    for part in ("settings", "figures"):
-        x, y = a.get(part) or {}, b.get(part) or {}
-        for key in sorted({*x, *y}):
-            table.add_row(key, str(x.get(key)), str(y.get(key)))
-    claims_a = {c.get("claim"): c.get("held") for c in a.get("claims", [])}
-    claims_b = {c.get("claim"): c.get("held") for c in b.get("claims", [])}
-    for key in sorted({*claims_a, *claims_b}):
-        table.add_row(f"claim {key}", str(claims_a.get(key)), str(claims_b.get(key)))
+    for row in compare_rows(a, b):
+        table.add_row(*(render.escape(cell) for cell in row))
     render.out.print(table)
     if plot:
         from dcn.pictures.timeline import compare_svg

@@ -108,6 +108,32 @@ def figure_text(name: str, value: float | None) -> str:
     return f"{value:.1f} s"
 
 
+def compare_rows(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Two reports side by side, as `dcn drill compare` and the web view show them: the
+    scenario, parameters, settings, figures with their units, and each claim held or
+    not (a part an older report lacks shows as "-")."""
+
+    def part(report: dict[str, Any], name: str) -> dict[str, Any]:
+        return report.get(name) or {}
+
+    def held(value: bool | None) -> str:
+        return "-" if value is None else "held" if value else "not held"
+
+    rows = [
+        ("scenario", str(a.get("scenario")), str(b.get("scenario"))),
+        ("params", str(part(a, "params")), str(part(b, "params"))),
+    ]
+    x, y = part(a, "settings"), part(b, "settings")
+    rows += [(k, str(x.get(k, "-")), str(y.get(k, "-"))) for k in sorted({*x, *y})]
+    x, y = part(a, "figures"), part(b, "figures")
+    rows += [(k, figure_text(k, x.get(k)), figure_text(k, y.get(k))) for k in sorted({*x, *y})]
+    claims_a = {c.get("claim"): c.get("held") for c in a.get("claims") or []}
+    claims_b = {c.get("claim"): c.get("held") for c in b.get("claims") or []}
+    for key in sorted({*claims_a, *claims_b}, key=str):
+        rows.append((f"claim {key}", held(claims_a.get(key)), held(claims_b.get(key))))
+    return rows
+
+
 class Recorder:
     """The report as a drill writes it: the clock, the timeline, the attempts, the
     claims and the marks. Apart from `Drill` so it is exercised without a cloud."""

@@ -207,15 +207,6 @@ def _site_context(request: Request) -> dict[str, Any]:
 # -- drills ---------------------------------------------------------------------------
 
 
-def _pictures() -> Any:
-    """dcn.pictures.timeline, where this dcn has it (None: the pages show tables only)."""
-    try:
-        from dcn.pictures import timeline
-    except ImportError:
-        return None
-    return timeline
-
-
 def _drill(request: Request, key: str) -> dict[str, Any]:
     snap = _cache(request).get()
     assert snap.ws is not None
@@ -272,45 +263,20 @@ def drill(request: Request) -> Response:
             "drill": found,
             "r": found["report"],
             "figure": figure_text,
-            "pictures": _pictures() is not None,
         },
     )
 
 
 def drill_timeline(request: Request) -> Response:
-    pictures = _pictures()
-    if pictures is None:
-        raise HTTPException(404, "this dcn draws no timelines")
+    from dcn.pictures.timeline import timeline_svg
+
     found = _drill(request, "id")
-    return _svg(pictures.timeline_svg(found["report"]), f"drill-{found['id']}")
-
-
-def _held(value: Any) -> str:
-    return {True: "held", False: "not held"}.get(value, "-")
-
-
-def _compare_rows(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """The rows `dcn drill compare` prints (parameters, settings, figures with their
-    units, claims held or not), as text."""
-    from dcn.drill import figure_text
-
-    rows = [
-        ("scenario", str(a["scenario"]), str(b["scenario"])),
-        ("params", str(a["params"]), str(b["params"])),
-    ]
-    for key in sorted({*a["settings"], *b["settings"]}):
-        rows.append((key, str(a["settings"].get(key, "-")), str(b["settings"].get(key, "-"))))
-    for key in sorted({*a["figures"], *b["figures"]}):
-        x, y = a["figures"].get(key), b["figures"].get(key)
-        rows.append((key, figure_text(key, x), figure_text(key, y)))
-    held_a = {c.get("claim"): c.get("held") for c in a["claims"]}
-    held_b = {c.get("claim"): c.get("held") for c in b["claims"]}
-    for key in sorted({*held_a, *held_b}, key=str):
-        rows.append((f"claim {key}", _held(held_a.get(key)), _held(held_b.get(key))))
-    return rows
+    return _svg(timeline_svg(found["report"]), f"drill-{found['id']}")
 
 
 def drill_compare(request: Request) -> Response:
+    from dcn.drill import compare_rows
+
     a, b = _drill(request, "a"), _drill(request, "b")
     return _render(
         request,
@@ -319,18 +285,16 @@ def drill_compare(request: Request) -> Response:
             "snap": _cache(request).get(),
             "a": a,
             "b": b,
-            "rows": _compare_rows(a["report"], b["report"]),
-            "pictures": _pictures() is not None,
+            "rows": compare_rows(a["report"], b["report"]),
         },
     )
 
 
 def drill_compare_svg(request: Request) -> Response:
-    pictures = _pictures()
-    if pictures is None:
-        raise HTTPException(404, "this dcn draws no timelines")
+    from dcn.pictures.timeline import compare_svg
+
     a, b = _drill(request, "a"), _drill(request, "b")
-    return _svg(pictures.compare_svg(a["report"], b["report"]), f"drills-{a['id']}-{b['id']}")
+    return _svg(compare_svg(a["report"], b["report"]), f"drills-{a['id']}-{b['id']}")
 
 
 # -- rollouts -------------------------------------------------------------------------

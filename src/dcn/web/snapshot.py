@@ -21,6 +21,7 @@ from typing import Any
 from dcn.errors import DcnError
 from dcn.fleetstatus import ZoneCounts, status_data, zone_counts
 from dcn.lab import Lab
+from dcn.lab.faults import cut_sites
 from dcn.workspace import Workspace
 
 
@@ -45,10 +46,9 @@ class Snapshot:
 
 def _cut(ws: Workspace) -> frozenset[str]:
     try:
-        manifest = Lab(ws.state_dir, ws.deployment.name).manifest()
+        return frozenset(cut_sites(Lab(ws.state_dir, ws.deployment.name)))
     except (OSError, ValueError):
         return frozenset()
-    return frozenset(str(s) for s in (manifest or {}).get("cut") or [])
 
 
 def build(ws: Workspace, counts: ZoneCounts | None) -> Snapshot:
